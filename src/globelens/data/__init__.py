@@ -1,0 +1,26 @@
+"""Data layer: the Sample record, WebDataset shards, safe image decoding."""
+
+from globelens.data.images import (
+    DEFAULT_MAX_PIXELS,
+    ImageDecodeError,
+    decode_image,
+    encode_image,
+    image_size,
+)
+from globelens.data.report import Problem, ReadReport
+from globelens.data.sample import Sample
+from globelens.data.shards import ShardWriter, expand_shards, read_shards
+
+__all__ = [
+    "DEFAULT_MAX_PIXELS",
+    "ImageDecodeError",
+    "Problem",
+    "ReadReport",
+    "Sample",
+    "ShardWriter",
+    "decode_image",
+    "encode_image",
+    "expand_shards",
+    "image_size",
+    "read_shards",
+]

@@ -1,0 +1,92 @@
+"""Safe image decoding: pixel limits, EXIF orientation, RGB, fast downscaled JPEG decoding."""
+
+from __future__ import annotations
+
+import io
+import warnings
+
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+# Larger than any real photo we expect, far below what a decompression bomb asks for.
+DEFAULT_MAX_PIXELS = 64_000_000
+
+IMAGE_EXTENSIONS = ("jpg", "jpeg", "png", "webp")
+
+
+class ImageDecodeError(ValueError):
+    """An image could not be decoded; ``reason`` is a short machine-readable code."""
+
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(f"{reason}: {detail}")
+        self.reason = reason
+        self.detail = detail
+
+
+def image_size(data: bytes) -> tuple[int, int]:
+    """Width and height read from the header only (no pixel decoding)."""
+    try:
+        with Image.open(io.BytesIO(data)) as im:
+            return im.size
+    except (UnidentifiedImageError, OSError, ValueError) as e:
+        raise ImageDecodeError("corrupt_image", str(e)) from e
+
+
+def decode_image(
+    data: bytes,
+    target_size: int | None = None,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+) -> Image.Image:
+    """Decode ``data`` into an RGB image with EXIF orientation applied.
+
+    ``target_size``: the shorter side the caller will resize to. For JPEG it lets the decoder
+    skip work with ``draft`` (DCT scaling), keeping both sides at least ``target_size``.
+    Raises :class:`ImageDecodeError` for corrupt data and for images above ``max_pixels``.
+    """
+    try:
+        im = Image.open(io.BytesIO(data))
+    except (UnidentifiedImageError, OSError, ValueError) as e:
+        raise ImageDecodeError("corrupt_image", str(e)) from e
+    width, height = im.size
+    if width * height > max_pixels:
+        im.close()
+        raise ImageDecodeError(
+            "too_many_pixels", f"{width}x{height} exceeds the limit of {max_pixels} pixels"
+        )
+    try:
+        if target_size and im.format == "JPEG":
+            im.draft("RGB", (target_size, target_size))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            im.load()
+            im = ImageOps.exif_transpose(im)
+        if im.mode != "RGB":
+            im = _to_rgb(im)
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as e:
+        raise ImageDecodeError("corrupt_image", str(e)) from e
+    return im
+
+
+def _to_rgb(im: Image.Image) -> Image.Image:
+    # Transparent pixels go on white, as a browser shows them, not on black.
+    if im.mode == "P" and "transparency" in im.info:
+        im = im.convert("RGBA")
+    if im.mode in ("RGBA", "LA"):
+        background = Image.new("RGB", im.size, (255, 255, 255))
+        background.paste(im, mask=im.getchannel("A"))
+        return background
+    return im.convert("RGB")
+
+
+def encode_image(im: Image.Image, fmt: str = "jpg", quality: int = 90) -> bytes:
+    """Encode an image deterministically (no timestamps, fixed settings)."""
+    buf = io.BytesIO()
+    fmt = fmt.lower()
+    if fmt in ("jpg", "jpeg"):
+        im.convert("RGB").save(buf, format="JPEG", quality=quality, optimize=False)
+    elif fmt == "png":
+        im.save(buf, format="PNG", optimize=False)
+    elif fmt == "webp":
+        im.save(buf, format="WEBP", quality=quality)
+    else:
+        raise ValueError(f"unknown image format {fmt!r}; use one of {IMAGE_EXTENSIONS}")
+    return buf.getvalue()

@@ -1,0 +1,314 @@
+"""Streaming read and write of WebDataset tar shards in the img2dataset layout.
+
+A shard ``NNNNN.tar`` holds groups of members sharing a key (the basename before the first
+dot): ``key.jpg|png|webp`` (image), ``key.txt`` (caption), ``key.json`` (metadata). Beside it
+the writer puts ``NNNNN.parquet`` (the same metadata, one row per sample) and
+``NNNNN_stats.json``. Reading never stops on bad input: each problem is recorded in a
+:class:`ReadReport` with a reason, and every valid sample still comes through.
+"""
+
+from __future__ import annotations
+
+import glob
+import io
+import json
+import os
+import tarfile
+from collections.abc import Iterable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import braceexpand
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from globelens.data.images import IMAGE_EXTENSIONS, ImageDecodeError
+from globelens.data.report import ReadReport
+from globelens.data.sample import Sample
+
+ShardPattern = str | os.PathLike | Sequence[str | os.PathLike]
+
+
+def expand_shards(pattern: ShardPattern) -> list[str]:
+    """Expand paths, globs, brace patterns (``{00000..00099}``) and folders into tar paths.
+
+    Several patterns can be given as a list or joined with ``::`` (the webdataset
+    convention). A pattern that matches nothing raises ``FileNotFoundError`` naming it.
+    """
+    patterns: list[str] = []
+    items = [pattern] if isinstance(pattern, str | os.PathLike) else list(pattern)
+    for item in items:
+        patterns.extend(p for p in str(item).split("::") if p)
+    paths: list[str] = []
+    for pat in patterns:
+        found: list[str] = []
+        for expanded in braceexpand.braceexpand(pat):
+            if os.path.isdir(expanded):
+                found.extend(sorted(glob.glob(os.path.join(expanded, "*.tar"))))
+            elif glob.has_magic(expanded):
+                found.extend(sorted(glob.glob(expanded)))
+            elif os.path.exists(expanded):
+                found.append(expanded)
+            else:
+                raise FileNotFoundError(f"shard {expanded!r} (from pattern {pat!r}) does not exist")
+        if not found:
+            raise FileNotFoundError(f"pattern {pat!r} matches no shards")
+        paths.extend(found)
+    return paths
+
+
+def split_key(name: str) -> tuple[str, str]:
+    """``dir/000000001.jpg`` -> (``dir/000000001``, ``jpg``); the extension may hold dots."""
+    dirname, base = os.path.split(name)
+    stem, _, ext = base.partition(".")
+    return (os.path.join(dirname, stem) if dirname else stem), ext.lower()
+
+
+def _iter_groups(
+    path: str, report: ReadReport
+) -> Iterator[tuple[str, dict[str, bytes]]]:
+    """Yield (key, {ext: bytes}) for consecutive members of one tar; record read failures."""
+    key: str | None = None
+    members: dict[str, bytes] = {}
+    try:
+        with open(path, "rb") as fh, tarfile.open(fileobj=fh, mode="r|*") as tar:
+            for info in tar:
+                if not info.isfile():
+                    continue
+                member_key, ext = split_key(info.name)
+                if member_key != key:
+                    if key is not None and members:
+                        yield key, members
+                    key, members = member_key, {}
+                data = tar.extractfile(info)
+                assert data is not None  # isfile() members always have data
+                members[ext] = data.read()
+                report.bytes += info.size
+    except (tarfile.TarError, EOFError, OSError, ValueError) as e:
+        # A truncated tar: what was read fully so far is kept; the member being read is lost.
+        detail = f"{type(e).__name__}: {e}"
+        reason = "truncated_tar" if key is not None or _nonempty(path) else "unreadable_tar"
+        report.add(path, key, reason, detail)
+        return
+    if key is not None and members:
+        yield key, members
+
+
+def _nonempty(path: str) -> bool:
+    try:
+        return os.path.getsize(path) > 0
+    except OSError:
+        return False
+
+
+def _build_sample(
+    path: str,
+    key: str,
+    members: dict[str, bytes],
+    report: ReadReport,
+    require_caption: bool,
+    check_images: bool,
+) -> Sample | None:
+    """Turn one tar group into a Sample, or record why it cannot be one."""
+    image_ext = next((e for e in IMAGE_EXTENSIONS if e in members), None)
+    if image_ext is None:
+        report.add(path, key, "missing_image", f"members: {sorted(members)}")
+        return None
+    meta: dict[str, Any] = {}
+    if "json" in members:
+        try:
+            meta = json.loads(members["json"].decode("utf-8"))
+            if not isinstance(meta, dict):
+                raise ValueError(f"expected an object, got {type(meta).__name__}")
+        except (UnicodeDecodeError, ValueError) as e:
+            report.add(path, key, "malformed_json", str(e))
+            return None
+    caption: str | None = None
+    if "txt" in members:
+        try:
+            caption = members["txt"].decode("utf-8")
+        except UnicodeDecodeError as e:
+            report.add(path, key, "invalid_utf8", str(e))
+            return None
+    if require_caption:
+        if caption is None:
+            report.add(path, key, "missing_caption", "no .txt member")
+            return None
+        if not caption.strip():
+            report.add(path, key, "empty_caption", "caption is empty or whitespace")
+            return None
+    sample = Sample(
+        key=os.path.basename(key),
+        image_bytes=members[image_ext],
+        caption=caption,
+        meta=meta,
+        image_ext=image_ext,
+        extras={e: b for e, b in members.items() if e not in (image_ext, "txt", "json")},
+        source=path,
+    )
+    if check_images:
+        try:
+            sample.image()
+        except ImageDecodeError as e:
+            report.add(path, key, e.reason, e.detail)
+            return None
+    return sample
+
+
+def read_shards(
+    pattern: ShardPattern,
+    report: ReadReport | None = None,
+    *,
+    require_caption: bool = True,
+    check_images: bool = False,
+) -> Iterator[Sample]:
+    """Stream samples from shards; problems go into ``report`` and never stop the read.
+
+    ``check_images=True`` decodes every image so that corrupt ones are reported here; by
+    default decoding is left to the consumer (lazy), which should catch ``ImageDecodeError``.
+    """
+    report = report if report is not None else ReadReport()
+    for path in expand_shards(pattern):
+        report.shards += 1
+        for key, members in _iter_groups(path, report):
+            sample = _build_sample(path, key, members, report, require_caption, check_images)
+            if sample is not None:
+                report.samples += 1
+                yield sample
+
+
+def _tar_info(name: str, size: int) -> tarfile.TarInfo:
+    # Fixed owner, mode and mtime so the same samples always give the same bytes.
+    info = tarfile.TarInfo(name)
+    info.size = size
+    info.mtime = 0
+    info.mode = 0o644
+    info.uname = info.gname = ""
+    return info
+
+
+def _parquet_table(rows: list[dict[str, Any]]) -> pa.Table:
+    """One row per sample; nested values become JSON strings so any schema fits."""
+    columns: dict[str, list[Any]] = {}
+    for i, row in enumerate(rows):
+        for name, value in row.items():
+            columns.setdefault(name, [None] * len(rows))[i] = value
+    arrays = {}
+    for name, values in columns.items():
+        if any(isinstance(v, dict | list) for v in values):
+            values = [None if v is None else json.dumps(v, ensure_ascii=False) for v in values]
+        try:
+            arrays[name] = pa.array(values)
+        except (pa.ArrowInvalid, pa.ArrowTypeError):
+            arrays[name] = pa.array([None if v is None else str(v) for v in values])
+    return pa.table(arrays)
+
+
+class ShardWriter:
+    """Write samples into ``NNNNN.tar`` shards with parquet metadata and stats beside them.
+
+    Samples keep their key unless ``assign_keys`` is true, in which case keys follow the
+    img2dataset scheme: 5-digit shard number + 4-digit index (``000030042``).
+    Each shard is written to a temporary name and renamed when complete, so a reader never
+    sees a half-written shard.
+    """
+
+    def __init__(
+        self,
+        out_dir: str | os.PathLike,
+        maxcount: int = 10_000,
+        start_shard: int = 0,
+        assign_keys: bool = False,
+        name_format: str = "{:05d}",
+    ) -> None:
+        if maxcount < 1:
+            raise ValueError(f"maxcount must be at least 1, got {maxcount}")
+        self.out_dir = Path(out_dir)
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        self.maxcount = maxcount
+        self.assign_keys = assign_keys
+        self.name_format = name_format
+        self.shard_index = start_shard
+        self.written: list[str] = []
+        self.total = 0
+        self._tar: tarfile.TarFile | None = None
+        self._rows: list[dict[str, Any]] = []
+        self._tmp_path: Path | None = None
+
+    def __enter__(self) -> ShardWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _open(self) -> None:
+        name = self.name_format.format(self.shard_index)
+        self._tmp_path = self.out_dir / f".{name}.tar.tmp"
+        self._tar = tarfile.open(self._tmp_path, "w", format=tarfile.PAX_FORMAT)
+        self._rows = []
+
+    def write(self, sample: Sample) -> str:
+        """Add one sample; returns the key it was written under."""
+        if sample.image_bytes is None:
+            raise ValueError(f"sample {sample.key!r} has no image bytes")
+        if self._tar is None:
+            self._open()
+        assert self._tar is not None
+        key = (
+            f"{self.shard_index:05d}{len(self._rows):04d}" if self.assign_keys else sample.key
+        )
+        if not key or "." in os.path.basename(key) or "/" in key:
+            raise ValueError(f"invalid sample key {key!r}: it must be non-empty, with no '.' or '/'")
+        meta = {**sample.meta, "key": key}
+        if sample.caption is not None:
+            meta.setdefault("caption", sample.caption)
+        meta.setdefault("status", "success")
+        members: list[tuple[str, bytes]] = [(sample.image_ext, sample.image_bytes)]
+        if sample.caption is not None:
+            members.append(("txt", sample.caption.encode("utf-8")))
+        members.append(("json", json.dumps(meta, ensure_ascii=False, sort_keys=True).encode()))
+        members.extend(sorted(sample.extras.items()))
+        for ext, data in members:
+            self._tar.addfile(_tar_info(f"{key}.{ext}", len(data)), io.BytesIO(data))
+        self._rows.append(meta)
+        self.total += 1
+        if len(self._rows) >= self.maxcount:
+            self._finish_shard()
+        return key
+
+    def write_all(self, samples: Iterable[Sample]) -> int:
+        n = 0
+        for sample in samples:
+            self.write(sample)
+            n += 1
+        return n
+
+    def _finish_shard(self) -> None:
+        assert self._tar is not None and self._tmp_path is not None
+        self._tar.close()
+        name = self.name_format.format(self.shard_index)
+        final = self.out_dir / f"{name}.tar"
+        pq.write_table(_parquet_table(self._rows), self.out_dir / f"{name}.parquet")
+        stats = {
+            "count": len(self._rows),
+            "successes": len(self._rows),
+            "failed_to_download": 0,
+            "failed_to_resize": 0,
+            "status_dict": {"success": len(self._rows)},
+        }
+        (self.out_dir / f"{name}_stats.json").write_text(json.dumps(stats, indent=2) + "\n")
+        os.replace(self._tmp_path, final)
+        self.written.append(str(final))
+        self._tar, self._tmp_path, self._rows = None, None, []
+        self.shard_index += 1
+
+    def close(self) -> list[str]:
+        """Finish the open shard; returns the paths of all shards written."""
+        if self._tar is not None and self._rows:
+            self._finish_shard()
+        elif self._tar is not None:
+            self._tar.close()
+            assert self._tmp_path is not None
+            self._tmp_path.unlink(missing_ok=True)
+            self._tar = None
+        return self.written
