@@ -7,12 +7,13 @@ from globelens.data.images import (
     encode_image,
     image_size,
 )
-from globelens.data.report import Problem, ReadReport
+from globelens.data.report import PROBLEM_REASONS, Problem, ReadReport
 from globelens.data.sample import Sample
 from globelens.data.shards import ShardWriter, expand_shards, read_shards
 
 __all__ = [
     "DEFAULT_MAX_PIXELS",
+    "PROBLEM_REASONS",
     "ImageDecodeError",
     "Problem",
     "ReadReport",

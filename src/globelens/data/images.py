@@ -22,13 +22,24 @@ class ImageDecodeError(ValueError):
         self.detail = detail
 
 
+def _open(data: bytes) -> Image.Image:
+    """Open (header only); PIL's own bomb check becomes ``too_many_pixels``."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            return Image.open(io.BytesIO(data))
+    except Image.DecompressionBombError as e:
+        raise ImageDecodeError("too_many_pixels", str(e)) from e
+    except UnidentifiedImageError as e:
+        raise ImageDecodeError("corrupt_image", "not a recognised image format") from e
+    except Exception as e:  # PIL raises many types on malformed headers
+        raise ImageDecodeError("corrupt_image", f"{type(e).__name__}: {e}") from e
+
+
 def image_size(data: bytes) -> tuple[int, int]:
     """Width and height read from the header only (no pixel decoding)."""
-    try:
-        with Image.open(io.BytesIO(data)) as im:
-            return im.size
-    except (UnidentifiedImageError, OSError, ValueError) as e:
-        raise ImageDecodeError("corrupt_image", str(e)) from e
+    with _open(data) as im:
+        return im.size
 
 
 def decode_image(
@@ -42,10 +53,7 @@ def decode_image(
     skip work with ``draft`` (DCT scaling), keeping both sides at least ``target_size``.
     Raises :class:`ImageDecodeError` for corrupt data and for images above ``max_pixels``.
     """
-    try:
-        im = Image.open(io.BytesIO(data))
-    except (UnidentifiedImageError, OSError, ValueError) as e:
-        raise ImageDecodeError("corrupt_image", str(e)) from e
+    im = _open(data)
     width, height = im.size
     if width * height > max_pixels:
         im.close()
@@ -61,14 +69,22 @@ def decode_image(
             im = ImageOps.exif_transpose(im)
         if im.mode != "RGB":
             im = _to_rgb(im)
-    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as e:
-        raise ImageDecodeError("corrupt_image", str(e)) from e
+    except Image.DecompressionBombError as e:
+        raise ImageDecodeError("too_many_pixels", str(e)) from e
+    except Exception as e:  # truncated data, bad EXIF, broken palettes: all "corrupt"
+        raise ImageDecodeError("corrupt_image", f"{type(e).__name__}: {e}") from e
     return im
 
 
 def _to_rgb(im: Image.Image) -> Image.Image:
+    # 16/32-bit greyscale would clip to white in convert("RGB"): rescale to 8 bits first.
+    if im.mode in ("I", "I;16", "I;16B", "I;16L", "I;16N"):
+        hi = 65535 if im.mode.startswith("I;16") or (im.getextrema()[1] or 0) > 255 else 255
+        im = im.convert("I").point(lambda v: v * 255 / hi).convert("L")
+    elif im.mode == "F":
+        im = im.convert("L")
     # Transparent pixels go on white, as a browser shows them, not on black.
-    if im.mode == "P" and "transparency" in im.info:
+    if (im.mode in ("P", "L") and "transparency" in im.info) or im.mode == "PA":
         im = im.convert("RGBA")
     if im.mode in ("RGBA", "LA"):
         background = Image.new("RGB", im.size, (255, 255, 255))

@@ -9,11 +9,15 @@ the writer puts ``NNNNN.parquet`` (the same metadata, one row per sample) and
 
 from __future__ import annotations
 
+import bz2
 import glob
+import gzip
 import io
 import json
+import lzma
 import os
 import tarfile
+import zlib
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -42,7 +46,7 @@ def expand_shards(pattern: ShardPattern) -> list[str]:
     paths: list[str] = []
     for pat in patterns:
         found: list[str] = []
-        for expanded in braceexpand.braceexpand(pat):
+        for expanded in braceexpand.braceexpand(os.path.expanduser(pat)):
             if os.path.isdir(expanded):
                 found.extend(sorted(glob.glob(os.path.join(expanded, "*.tar"))))
             elif glob.has_magic(expanded):
@@ -64,41 +68,114 @@ def split_key(name: str) -> tuple[str, str]:
     return (os.path.join(dirname, stem) if dirname else stem), ext.lower()
 
 
-def _iter_groups(
-    path: str, report: ReadReport
-) -> Iterator[tuple[str, dict[str, bytes]]]:
-    """Yield (key, {ext: bytes}) for consecutive members of one tar; record read failures."""
+# Compressed shards (``.tar.gz`` and friends) are decompressed here rather than by tarfile, so
+# that the end-of-archive check below sees the uncompressed tar stream.
+_COMPRESSION_MAGIC: tuple[tuple[bytes, Any], ...] = (
+    (b"\x1f\x8b", gzip.GzipFile),
+    (b"BZh", bz2.BZ2File),
+    (b"\xfd7zXZ\x00", lzma.LZMAFile),
+)
+_BLOCK = tarfile.BLOCKSIZE
+
+
+class _TailReader:
+    """A forward-only reader that remembers the last bytes it returned.
+
+    tarfile's stream mode silently stops at a short or invalid header, which is what a tar
+    cut off at a member boundary looks like. Keeping the tail lets us check afterwards that
+    the archive really ended with its zero end-of-archive block.
+    """
+
+    _KEEP = 1 << 18  # far more than tarfile's read-ahead (RECORDSIZE = 10 KiB)
+
+    def __init__(self, raw: Any) -> None:
+        self.raw = raw
+        self.pos = 0
+        self.tail = bytearray()
+
+    def read(self, size: int = -1) -> bytes:
+        data = self.raw.read(size)
+        self.pos += len(data)
+        self.tail += data
+        if len(self.tail) > self._KEEP:
+            del self.tail[: len(self.tail) - self._KEEP]
+        return data
+
+    def block_at(self, offset: int) -> bytes | None:
+        """The (up to) 512 bytes at ``offset``; None if they are no longer remembered."""
+        while self.pos < offset + _BLOCK and self.read(1 << 16):
+            pass
+        start = self.pos - len(self.tail)
+        if offset < start:
+            return None
+        return bytes(self.tail[offset - start : offset - start + _BLOCK])
+
+
+def _open_stream(fh: Any) -> Any:
+    head = fh.peek(8)[:8] if hasattr(fh, "peek") else b""
+    for magic, opener in _COMPRESSION_MAGIC:
+        if head.startswith(magic):
+            return opener(fileobj=fh, mode="rb")
+    return fh
+
+
+def _iter_groups(path: str, report: ReadReport) -> Iterator[tuple[str, dict[str, bytes]]]:
+    """Yield (key, {ext: bytes}) for consecutive members of one tar; record read failures.
+
+    A group is only yielded once the next group starts or the archive ends cleanly, so a
+    group cut short by a truncated or corrupt tar is reported (under its key), never
+    delivered with members missing.
+    """
     key: str | None = None
     members: dict[str, bytes] = {}
+    opened = False
+    member = ""
     try:
-        with open(path, "rb") as fh, tarfile.open(fileobj=fh, mode="r|*") as tar:
-            for info in tar:
-                if not info.isfile():
-                    continue
-                member_key, ext = split_key(info.name)
-                if member_key != key:
-                    if key is not None and members:
-                        yield key, members
-                    key, members = member_key, {}
-                data = tar.extractfile(info)
-                assert data is not None  # isfile() members always have data
-                members[ext] = data.read()
-                report.bytes += info.size
-    except (tarfile.TarError, EOFError, OSError, ValueError) as e:
-        # A truncated tar: what was read fully so far is kept; the member being read is lost.
+        with open(path, "rb") as fh:
+            stream = _TailReader(_open_stream(fh))
+            with tarfile.open(fileobj=stream, mode="r|") as tar:  # type: ignore[call-overload]
+                opened = True
+                for info in tar:
+                    if not info.isfile():
+                        continue
+                    member = info.name
+                    member_key, ext = split_key(info.name)
+                    if member_key != key:
+                        if key is not None and members:
+                            yield key, members
+                        key, members = member_key, {}
+                    data = tar.extractfile(info)
+                    assert data is not None  # isfile() members always have data
+                    members[ext] = data.read()
+                    report.bytes += info.size
+                # Stream mode ends quietly on a missing, short or invalid header; only a
+                # zero block is a real end of archive.
+                end = stream.block_at(tar.offset)
+                if end is not None and (len(end) < _BLOCK or end.strip(b"\0")):
+                    reason = "truncated_tar" if len(end) < _BLOCK else "corrupt_tar"
+                    what = "ends" if len(end) < _BLOCK else "has an invalid header"
+                    report.add(
+                        path,
+                        key,
+                        reason,
+                        f"the archive {what} at byte {tar.offset} without an end-of-archive "
+                        "block; the last group may be incomplete and is dropped",
+                    )
+                    return
+    except (tarfile.TarError, EOFError, OSError, ValueError, zlib.error, lzma.LZMAError) as e:
         detail = f"{type(e).__name__}: {e}"
-        reason = "truncated_tar" if key is not None or _nonempty(path) else "unreadable_tar"
-        report.add(path, key, reason, detail)
+        if not opened or (key is None and _is_header_error(e)):
+            report.add(path, None, "unreadable_tar", f"not a readable tar archive ({detail})")
+        else:
+            # What was read fully so far is kept; the group being read is lost.
+            report.add(path, key, "truncated_tar", f"the archive ends inside {member!r} ({detail})")
         return
     if key is not None and members:
         yield key, members
 
 
-def _nonempty(path: str) -> bool:
-    try:
-        return os.path.getsize(path) > 0
-    except OSError:
-        return False
+def _is_header_error(e: BaseException) -> bool:
+    return isinstance(e, tarfile.ReadError) and "header" in str(e)
 
 
 def _build_sample(
@@ -227,6 +304,8 @@ class ShardWriter:
         self.out_dir.mkdir(parents=True, exist_ok=True)
         self.maxcount = maxcount
         self.assign_keys = assign_keys
+        # img2dataset: 4 index digits, more only when a shard holds more than 10,000 samples.
+        self._index_digits = max(4, len(str(maxcount - 1)))
         self.name_format = name_format
         self.shard_index = start_shard
         self.written: list[str] = []
@@ -238,13 +317,19 @@ class ShardWriter:
     def __enter__(self) -> ShardWriter:
         return self
 
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+    def __exit__(self, exc_type: object, *exc: object) -> None:
+        # On an error the open shard is discarded rather than finished short, so a resumed
+        # run redoes it instead of trusting an incomplete shard.
+        if exc_type is not None:
+            self.abort()
+        else:
+            self.close()
 
     def _open(self) -> None:
         name = self.name_format.format(self.shard_index)
         self._tmp_path = self.out_dir / f".{name}.tar.tmp"
-        self._tar = tarfile.open(self._tmp_path, "w", format=tarfile.PAX_FORMAT)
+        # Closed in _finish_shard or abort, not here: the shard spans many write() calls.
+        self._tar = tarfile.open(self._tmp_path, "w", format=tarfile.PAX_FORMAT)  # noqa: SIM115
         self._rows = []
 
     def write(self, sample: Sample) -> str:
@@ -255,10 +340,14 @@ class ShardWriter:
             self._open()
         assert self._tar is not None
         key = (
-            f"{self.shard_index:05d}{len(self._rows):04d}" if self.assign_keys else sample.key
+            f"{self.shard_index:05d}{len(self._rows):0{self._index_digits}d}"
+            if self.assign_keys
+            else sample.key
         )
         if not key or "." in os.path.basename(key) or "/" in key:
-            raise ValueError(f"invalid sample key {key!r}: it must be non-empty, with no '.' or '/'")
+            raise ValueError(
+                f"invalid sample key {key!r}: it must be non-empty, with no '.' or '/'"
+            )
         meta = {**sample.meta, "key": key}
         if sample.caption is not None:
             meta.setdefault("caption", sample.caption)
@@ -277,6 +366,7 @@ class ShardWriter:
         return key
 
     def write_all(self, samples: Iterable[Sample]) -> int:
+        """Write every sample; returns how many were written."""
         n = 0
         for sample in samples:
             self.write(sample)
@@ -288,7 +378,10 @@ class ShardWriter:
         self._tar.close()
         name = self.name_format.format(self.shard_index)
         final = self.out_dir / f"{name}.tar"
-        pq.write_table(_parquet_table(self._rows), self.out_dir / f"{name}.parquet")
+        # Metadata first, each atomically, the tar last: a visible .tar means a complete shard.
+        parquet_tmp = self.out_dir / f".{name}.parquet.tmp"
+        pq.write_table(_parquet_table(self._rows), parquet_tmp)
+        os.replace(parquet_tmp, self.out_dir / f"{name}.parquet")
         stats = {
             "count": len(self._rows),
             "successes": len(self._rows),
@@ -296,11 +389,22 @@ class ShardWriter:
             "failed_to_resize": 0,
             "status_dict": {"success": len(self._rows)},
         }
-        (self.out_dir / f"{name}_stats.json").write_text(json.dumps(stats, indent=2) + "\n")
+        stats_tmp = self.out_dir / f".{name}_stats.json.tmp"
+        stats_tmp.write_text(json.dumps(stats, indent=2) + "\n")
+        os.replace(stats_tmp, self.out_dir / f"{name}_stats.json")
         os.replace(self._tmp_path, final)
         self.written.append(str(final))
         self._tar, self._tmp_path, self._rows = None, None, []
         self.shard_index += 1
+
+    def abort(self) -> list[str]:
+        """Discard the open shard (its temporary file); returns the shards already finished."""
+        if self._tar is not None:
+            self._tar.close()
+            assert self._tmp_path is not None
+            self._tmp_path.unlink(missing_ok=True)
+        self._tar, self._tmp_path, self._rows = None, None, []
+        return self.written
 
     def close(self) -> list[str]:
         """Finish the open shard; returns the paths of all shards written."""
