@@ -1,0 +1,206 @@
+"""Hugging Face dual encoders (SigLIP, CLIP) behind the ``DualEncoder`` protocol.
+
+Adapters are registered by ``config.model_type``; adding a family is one ``register_family``
+call, never a new branch. Only safetensors weights are loaded: pickle checkpoints can run code.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from PIL import Image
+
+from globelens.models.preprocess import ImageTransform
+
+
+@dataclass(frozen=True)
+class Family:
+    """How one model family is driven: its class, text padding and logit head."""
+
+    name: str
+    #: returns the transformers model class (imported lazily)
+    model_class: Callable[[], type]
+    #: tokenizer padding the family was trained with ("max_length" for SigLIP)
+    padding: str
+    #: (model, image_embeds, text_embeds) -> (N_images, M_texts) logits
+    logits: Callable[[Any, torch.Tensor, torch.Tensor], torch.Tensor]
+
+
+FAMILIES: dict[str, Family] = {}
+
+
+def register_family(model_type: str, family: Family) -> None:
+    FAMILIES[model_type] = family
+
+
+def _siglip_logits(model: Any, img: torch.Tensor, txt: torch.Tensor) -> torch.Tensor:
+    return img @ txt.T * model.logit_scale.exp() + model.logit_bias
+
+
+def _clip_logits(model: Any, img: torch.Tensor, txt: torch.Tensor) -> torch.Tensor:
+    return img @ txt.T * model.logit_scale.exp()
+
+
+def _cls(module: str, name: str) -> Callable[[], type]:
+    def get() -> type:
+        import importlib
+
+        return getattr(importlib.import_module(module), name)
+
+    return get
+
+
+register_family(
+    "siglip", Family("siglip", _cls("transformers", "SiglipModel"), "max_length", _siglip_logits)
+)
+# CLIP pools the text at the first EOS token, so padding only needs to reach the longest text.
+register_family("clip", Family("clip", _cls("transformers", "CLIPModel"), "longest", _clip_logits))
+
+WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json")
+PICKLE_FILES = ("pytorch_model.bin", "pytorch_model.bin.index.json", "model.pt", "model.ckpt")
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json")
+PROCESSOR_FILES = ("preprocessor_config.json", "processor_config.json")
+
+
+def check_model_dir(path: str | os.PathLike) -> Path:
+    """Raise a clear error naming what is missing from a model directory."""
+    p = Path(path)
+    if not p.is_dir():
+        raise FileNotFoundError(f"model directory {str(p)!r} does not exist")
+    if not (p / "config.json").is_file():
+        raise FileNotFoundError(f"{p}: missing config.json (not a Hugging Face model directory)")
+    if not any((p / f).is_file() for f in WEIGHT_FILES):
+        pickles = [f for f in PICKLE_FILES if (p / f).is_file()]
+        if pickles:
+            raise ValueError(
+                f"{p}: only pickle weights ({', '.join(pickles)}); globelens loads safetensors "
+                "only, because unpickling can run arbitrary code. Convert them with "
+                "`model.save_pretrained(dir, safe_serialization=True)` in a trusted environment."
+            )
+        raise FileNotFoundError(f"{p}: missing weights file (expected one of {WEIGHT_FILES})")
+    if not any((p / f).is_file() for f in TOKENIZER_FILES):
+        raise FileNotFoundError(f"{p}: missing tokenizer (expected one of {TOKENIZER_FILES})")
+    if not any((p / f).is_file() for f in PROCESSOR_FILES):
+        raise FileNotFoundError(
+            f"{p}: missing image processor config (expected one of {PROCESSOR_FILES})"
+        )
+    return p
+
+
+def _file_digest(path: Path, full_below: int = 64 << 20, chunks: int = 64) -> str:
+    """Digest of a weights file: all of it when small, else size + header + strided chunks."""
+    h = hashlib.sha256()
+    size = path.stat().st_size
+    h.update(f"{path.name}:{size}".encode())
+    with open(path, "rb") as fh:
+        if size <= full_below:
+            h.update(fh.read())
+        else:
+            step = size // chunks
+            for i in range(chunks):
+                fh.seek(i * step)
+                h.update(fh.read(1 << 16))
+    return h.hexdigest()
+
+
+def model_fingerprint(path: str | os.PathLike) -> str:
+    """Hash of config + weights (content digest) + processor and tokenizer configs."""
+    p = Path(path)
+    h = hashlib.sha256()
+    for name in ("config.json", *PROCESSOR_FILES, "tokenizer_config.json"):
+        f = p / name
+        if f.is_file():
+            h.update(name.encode())
+            h.update(json.dumps(json.loads(f.read_text()), sort_keys=True).encode())
+    for f in sorted(p.glob("*.safetensors")):
+        h.update(_file_digest(f).encode())
+    if (p / "tokenizer.json").is_file():
+        h.update(_file_digest(p / "tokenizer.json").encode())
+    return h.hexdigest()[:16]
+
+
+class HFDualEncoder:
+    """A transformers SigLIP/CLIP model with its processor, as a :class:`DualEncoder`."""
+
+    def __init__(self, path: str | os.PathLike, device: str | torch.device = "cpu") -> None:
+        from transformers import AutoConfig, AutoImageProcessor, AutoTokenizer
+
+        p = check_model_dir(path)
+        self.path = str(p)
+        config = AutoConfig.from_pretrained(p, local_files_only=True)
+        family = FAMILIES.get(config.model_type)
+        if family is None:
+            raise ValueError(
+                f"{p}: model_type {config.model_type!r} is not a supported dual encoder; "
+                f"supported: {sorted(FAMILIES)}"
+            )
+        self.family = family
+        self.device = torch.device(device)
+        self.model = family.model_class().from_pretrained(
+            p, local_files_only=True, use_safetensors=True
+        )
+        self.model.to(self.device).eval()
+        self.tokenizer = AutoTokenizer.from_pretrained(p, local_files_only=True)
+        self.image_processor = AutoImageProcessor.from_pretrained(p, local_files_only=True)
+        self.transform = ImageTransform.from_processor(self.image_processor)
+        self.image_size = int(self.transform.output_size[0])
+        self.max_text_len = int(config.text_config.max_position_embeddings)
+        self.fingerprint = model_fingerprint(p)
+
+    def preprocess(self, images: Sequence[Image.Image]) -> torch.Tensor:
+        return self.transform(images)
+
+    def tokenize(self, texts: Sequence[str]) -> dict[str, torch.Tensor]:
+        """Tokens as the family was trained on (SigLIP pads to the full length)."""
+        enc = self.tokenizer(
+            list(texts),
+            padding=self.family.padding,
+            max_length=self.max_text_len,
+            truncation=True,
+            return_tensors="pt",
+        )
+        return {k: enc[k] for k in ("input_ids", "attention_mask") if k in enc}
+
+    @torch.no_grad()
+    def encode_images(self, pixel_values: torch.Tensor) -> torch.Tensor:
+        out = self.model.get_image_features(pixel_values=pixel_values.to(self.device))
+        return F.normalize(_pooled(out).float(), dim=-1)
+
+    @torch.no_grad()
+    def encode_texts(self, texts: Sequence[str], batch_size: int = 256) -> torch.Tensor:
+        parts = []
+        for i in range(0, len(texts), batch_size):
+            enc = {
+                k: v.to(self.device) for k, v in self.tokenize(texts[i : i + batch_size]).items()
+            }
+            parts.append(F.normalize(_pooled(self.model.get_text_features(**enc)).float(), dim=-1))
+        if not parts:
+            cfg = self.model.config
+            dim = getattr(cfg.text_config, "projection_size", None) or cfg.projection_dim
+            return torch.zeros(0, dim)
+        return torch.cat(parts)
+
+    @torch.no_grad()
+    def logits(self, image_embeds: torch.Tensor, text_embeds: torch.Tensor) -> torch.Tensor:
+        return self.family.logits(
+            self.model, image_embeds.to(self.device), text_embeds.to(self.device)
+        ).float()
+
+
+def _pooled(out: Any) -> torch.Tensor:
+    # transformers 5 returns a ModelOutput whose pooler_output is the projected embedding;
+    # older releases return the tensor itself.
+    return out if isinstance(out, torch.Tensor) else out.pooler_output
+
+
+def load_dual_encoder(path: str | os.PathLike, device: str | torch.device = "cpu") -> HFDualEncoder:
+    """Load a SigLIP/CLIP model directory (safetensors only) as a ``DualEncoder``."""
+    return HFDualEncoder(path, device=device)
