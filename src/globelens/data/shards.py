@@ -136,6 +136,8 @@ def _iter_groups(path: str, report: ReadReport) -> Iterator[tuple[str, dict[str,
             with tarfile.open(fileobj=stream, mode="r|") as tar:  # type: ignore[call-overload]
                 opened = True
                 for info in tar:
+                    # TarFile keeps every TarInfo it has seen; drop them to stream in O(1).
+                    tar.members = []
                     if not info.isfile():
                         continue
                     member = info.name
