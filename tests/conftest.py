@@ -58,3 +58,59 @@ def tiny_clip_dir(tmp_path_factory: pytest.TempPathFactory, tiny_tokenizer_dir: 
 
 
 # --- end of training / models fixtures ------------------------------------------------------
+
+
+# --- browser fixtures: headless Chromium through selenium ------------------------------------
+# Debian's chromium + chromium-driver (`make test` installs them when run as root).
+CHROMIUM = "/usr/bin/chromium"
+CHROMEDRIVER = "/usr/bin/chromedriver"
+CHROMIUM_FLAGS = (
+    "--headless",
+    "--no-sandbox",  # we run as root in containers
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",  # small /dev/shm in containers
+    "--window-size=1280,900",
+)
+
+
+@pytest.fixture
+def chrome(tmp_path_factory: pytest.TempPathFactory):
+    """A headless Chromium WebDriver with a fresh profile and browser console logging.
+
+    Use ``console_errors(driver)`` to assert a page logged no errors. Skips (with the reason)
+    when Chromium or chromedriver is not installed.
+    """
+    import os
+
+    for path, package in ((CHROMIUM, "chromium"), (CHROMEDRIVER, "chromium-driver")):
+        if not os.access(path, os.X_OK):
+            pytest.skip(f"{path} not found: install Debian's {package} (`make test` does, as root)")
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in CHROMIUM_FLAGS:
+        options.add_argument(flag)
+    options.add_argument(f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}")
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    driver = webdriver.Chrome(options=options, service=Service(executable_path=CHROMEDRIVER))
+    driver.set_page_load_timeout(30)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+def console_errors(driver) -> list[str]:
+    """Browser console messages at error level (uncaught exceptions, console.error, failed
+    loads) since the last call; reading the log empties it."""
+    return [e["message"] for e in driver.get_log("browser") if e.get("level") == "SEVERE"]
+
+
+# --- end of browser fixtures -----------------------------------------------------------------
