@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 # CPU PyTorch; on a CUDA machine, install the torch build you want into the venv first.
 TORCH  ?= torch==2.13.0
 
-.PHONY: setup test lint bench demo world clean
+.PHONY: setup test lint bench demo world clean browser
 
 setup: $(STAMP)
 
@@ -17,8 +17,24 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install -q -e ".[dev]"
 	@touch $(STAMP)
 
-test: setup
+test: setup browser
 	$(BIN)/python -m pytest -q
+
+# Browser tests use Debian's chromium + chromium-driver; install them when missing (as root,
+# ~20 s). Without root the browser tests skip and say why.
+CHROMIUM_BINS := /usr/bin/chromium /usr/bin/chromedriver
+browser:
+	@if [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "installing chromium + chromium-driver for the browser tests (apt-get)"; \
+		export DEBIAN_FRONTEND=noninteractive; \
+		{ apt-get update -qq && apt-get install -y -qq --no-install-recommends \
+			chromium chromium-driver >/dev/null; } \
+		|| echo "WARNING: could not install chromium; browser tests will be skipped"; \
+	else \
+		echo "NOTE: $(CHROMIUM_BINS) missing and not root: browser tests will be skipped" \
+		     "(run: sudo apt-get install chromium chromium-driver)"; \
+	fi
 
 lint: setup
 	$(BIN)/ruff check src tests benchmarks
