@@ -1,0 +1,68 @@
+"""Benchmark loaders, one module per on-disk format, and the named-benchmark registry.
+
+Import order is detection order for bare folders: specific formats before ImageFolder.
+"""
+
+from globelens.evaluate.benchmarks import (  # noqa: F401  (each module registers itself)
+    coco,
+    dollarstreet,
+    geode,
+    imagefolder,
+    landmarks,
+    wds,
+    xm3600,
+)
+from globelens.evaluate.benchmarks.base import Benchmark, BenchmarkFormatError, Record
+from globelens.evaluate.benchmarks.registry import (
+    FORMATS,
+    NAMED,
+    Format,
+    Named,
+    available,
+    load_benchmark,
+    register_benchmark,
+    register_format,
+    resolve,
+)
+
+# The embedded world's sets (under the folder `globelens world build` wrote) ...
+for _name, _fmt in (
+    ("western", "wds"),
+    ("dollarstreet", "dollarstreet"),
+    ("geode", "geode"),
+    ("landmarks", "landmarks"),
+    ("xm3600", "xm3600"),
+):
+    register_benchmark(
+        f"world/{_name}", Named(_fmt, f"benchmarks/{_name}", description=f"the world's {_name} set")
+    )
+# ... and the real releases, in folders of these names under --data-root.
+for _name, _fmt, _rel in (
+    ("dollarstreet", "dollarstreet", "dollarstreet"),
+    ("geode", "geode", "geode"),
+    ("gldv2", "landmarks", "gldv2"),
+    ("xm3600", "xm3600", "xm3600"),
+    ("coco", "coco", "coco"),
+    ("imagenet", "imagefolder", "imagenet"),
+    ("imagenet1k", "wds", "wds_imagenet1k"),
+    ("mscoco_captions", "wds", "wds_mscoco_captions"),
+):
+    register_benchmark(_name, Named(_fmt, _rel, description=f"{_name} ({_fmt} format)"))
+
+WORLD_BENCHMARKS: tuple[str, ...] = tuple(n for n in NAMED if n.startswith("world/"))
+
+__all__ = [
+    "FORMATS",
+    "NAMED",
+    "WORLD_BENCHMARKS",
+    "Benchmark",
+    "BenchmarkFormatError",
+    "Format",
+    "Named",
+    "Record",
+    "available",
+    "load_benchmark",
+    "register_benchmark",
+    "register_format",
+    "resolve",
+]

@@ -1,0 +1,95 @@
+"""ImageNet-style folders: ``<split>/<class folder>/<image>`` plus class names and templates.
+
+Class ``i`` is the i-th class folder in sorted order (torchvision's ImageFolder rule). Names
+come from ``classnames.txt`` (one per line, in that order) when present, else from the folder
+names. Optional: ``zeroshot_classification_templates.txt`` (or ``templates.txt``),
+``classnames_<lang>.txt`` and ``zeroshot_classification_templates_<lang>.txt``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from globelens.data.images import IMAGE_EXTENSIONS
+from globelens.evaluate.benchmarks.base import (
+    Benchmark,
+    BenchmarkFormatError,
+    Record,
+    language_files,
+    read_lines,
+)
+from globelens.evaluate.benchmarks.registry import Format, register_format
+from globelens.evaluate.templates import OPENAI_IMAGENET_TEMPLATES
+
+SPLITS = ("test", "val", "validation")
+TEMPLATE_FILES = ("zeroshot_classification_templates.txt", "templates.txt")
+
+
+def _split_dir(root: Path, split: str | None) -> Path:
+    if split:
+        d = root / split
+        if not d.is_dir():
+            raise BenchmarkFormatError(
+                f"imagefolder benchmark at {root}: no split folder {split!r}"
+            )
+        return d
+    return next((root / s for s in SPLITS if (root / s).is_dir()), root)
+
+
+def _class_dirs(d: Path) -> list[Path]:
+    return sorted(p for p in d.iterdir() if p.is_dir())
+
+
+def detect(root: Path) -> bool:
+    d = _split_dir(root, None)
+    dirs = _class_dirs(d) if d.is_dir() else []
+    return bool(dirs) and any(
+        f.suffix.lower().lstrip(".") in IMAGE_EXTENSIONS for f in dirs[0].iterdir()
+    )
+
+
+def load(root: Path, split: str | None = None) -> Benchmark:
+    d = _split_dir(root, split)
+    dirs = _class_dirs(d)
+    if not dirs:
+        raise BenchmarkFormatError(f"imagefolder benchmark at {d}: no class folders")
+    index_files: list[str] = []
+    names_file = root / "classnames.txt"
+    if names_file.is_file():
+        classnames = read_lines(names_file)
+        index_files.append(str(names_file))
+        if len(classnames) != len(dirs):
+            raise BenchmarkFormatError(
+                f"{names_file} lists {len(classnames)} class names but {d} has "
+                f"{len(dirs)} class folders"
+            )
+    else:
+        classnames = [p.name.replace("_", " ") for p in dirs]
+    templates = list(OPENAI_IMAGENET_TEMPLATES)
+    for name in TEMPLATE_FILES:
+        if (root / name).is_file():
+            templates = read_lines(root / name)
+            index_files.append(str(root / name))
+            break
+    records = []
+    for label, cdir in enumerate(dirs):
+        for f in sorted(cdir.iterdir()):
+            if f.is_file() and f.suffix.lower().lstrip(".") in IMAGE_EXTENSIONS:
+                records.append(Record(id=f"{cdir.name}/{f.name}", path=str(f), labels=(label,)))
+    return Benchmark(
+        name=root.name,
+        format="imagefolder",
+        root=str(root),
+        records=records,
+        tasks=("zeroshot_classification",),
+        classnames=classnames,
+        templates=templates,
+        classnames_by_lang=language_files(root, "classnames"),
+        templates_by_lang=language_files(root, "zeroshot_classification_templates"),
+        index_files=index_files,
+    )
+
+
+register_format(
+    Format("imagefolder", load, detect, "ImageNet-style <split>/<class>/<image> folders")
+)

@@ -1,0 +1,112 @@
+"""Benchmark formats and named benchmarks, by name (no if-chains over formats)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from globelens.evaluate.benchmarks.base import Benchmark
+
+Loader = Callable[..., Benchmark]
+
+
+@dataclass(frozen=True)
+class Format:
+    """An on-disk benchmark format: how to recognise a folder and how to load it."""
+
+    name: str
+    load: Loader
+    #: True when a folder looks like this format (used for bare paths)
+    detect: Callable[[Path], bool]
+    description: str
+
+
+@dataclass(frozen=True)
+class Named:
+    """A benchmark known by name: its format and its folder relative to the data root."""
+
+    format: str
+    relpath: str
+    options: dict[str, Any] = field(default_factory=dict)
+    description: str = ""
+
+
+FORMATS: dict[str, Format] = {}
+NAMED: dict[str, Named] = {}
+
+
+def register_format(fmt: Format) -> Format:
+    FORMATS[fmt.name] = fmt
+    return fmt
+
+
+def register_benchmark(name: str, named: Named) -> None:
+    NAMED[name] = named
+
+
+def available() -> list[str]:
+    """Every name ``load_benchmark`` accepts besides paths."""
+    return sorted(NAMED)
+
+
+def _unknown(spec: str) -> ValueError:
+    return ValueError(
+        f"unknown benchmark {spec!r}. Available benchmarks: {', '.join(available())}. "
+        f"Or give a folder, optionally as FORMAT:PATH with FORMAT one of: {', '.join(sorted(FORMATS))}"
+    )
+
+
+def resolve(spec: str, data_root: str | os.PathLike | None = None) -> tuple[str, Path, dict, str]:
+    """(format, folder, options, display name) for a benchmark spec.
+
+    ``spec`` is a registered name (``world/geode``, ``dollarstreet``: folder under
+    ``data_root``), ``FORMAT:PATH``, or a folder whose format is detected from its files.
+    """
+    if spec in NAMED:
+        named = NAMED[spec]
+        if data_root is None:
+            raise ValueError(
+                f"benchmark {spec!r} lives under a data root (expected <root>/{named.relpath}); "
+                "pass --data-root (for world/* sets: the folder `globelens world build` wrote)"
+            )
+        root = Path(data_root)
+        candidates = [root / named.relpath]
+        # A world dir given as its benchmarks/ folder works as well.
+        if named.relpath.startswith("benchmarks/"):
+            candidates.append(root / named.relpath.removeprefix("benchmarks/"))
+        for c in candidates:
+            if c.is_dir():
+                return named.format, c, dict(named.options), spec
+        raise FileNotFoundError(
+            f"benchmark {spec!r}: folder {candidates[0]} does not exist (data root {root})"
+        )
+    fmt_name, sep, rest = spec.partition(":")
+    if sep and fmt_name in FORMATS and not os.path.exists(spec):
+        path = Path(rest)
+        if not path.is_dir():
+            raise FileNotFoundError(f"benchmark {spec!r}: folder {path} does not exist")
+        return fmt_name, path, {}, f"{fmt_name}:{path.name}"
+    path = Path(spec)
+    if path.is_dir():
+        for fmt in FORMATS.values():
+            if fmt.detect(path):
+                return fmt.name, path, {}, path.name
+        raise ValueError(
+            f"cannot tell the format of benchmark folder {path}; prefix it with one of "
+            f"{', '.join(sorted(FORMATS))} (e.g. geode:{path})"
+        )
+    raise _unknown(spec)
+
+
+def load_benchmark(
+    spec: str, data_root: str | os.PathLike | None = None, **options: Any
+) -> Benchmark:
+    """Load a benchmark by name, ``FORMAT:PATH`` or folder (see :func:`resolve`)."""
+    fmt_name, path, opts, display = resolve(spec, data_root)
+    opts.update(options)
+    bench = FORMATS[fmt_name].load(path, **opts)
+    bench.name = display
+    return bench

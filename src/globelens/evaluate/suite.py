@@ -1,0 +1,320 @@
+"""The suite runner: models x benchmarks x tasks -> one JSON per result, results.csv, table.
+
+Result JSON keys follow CLIP_benchmark (``dataset``, ``model``, ``task``, ``language``,
+``metrics`` with ``acc1``, ``acc5``, ``mean_per_class_recall``, ``image_retrieval_recall@k``,
+``text_retrieval_recall@k``) and add globelens' group metrics (``disparity``, ``acc_wg``,
+``acc_top5_wg``), 95% bootstrap intervals (``ci95``), per-group tables (``groups``) and the top
+confusions with example thumbnails (``confusions``).
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import csv
+import io
+import json
+import logging
+import os
+import re
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from globelens.evaluate.benchmarks import Benchmark, load_benchmark
+from globelens.evaluate.benchmarks.registry import resolve
+from globelens.evaluate.cache import EmbeddingCache
+from globelens.evaluate.embed import image_embeddings
+from globelens.evaluate.tasks import TASKS, TaskContext, task_name
+from globelens.models.base import DualEncoder
+
+log = logging.getLogger("globelens.evaluate")
+
+# Columns of results.csv and the printed table, in order; other metrics follow.
+LEAD_COLUMNS = ("model", "dataset", "task", "language", "n")
+TABLE_METRICS = (
+    "acc1",
+    "acc5",
+    "mean_per_class_recall",
+    "disparity",
+    "acc_wg",
+    "acc_top5_wg",
+    "text_retrieval_recall@1",
+    "image_retrieval_recall@1",
+    "country_10shot",
+    "region_10shot",
+)
+THUMB_SIZE = 96
+
+
+@dataclass
+class SuiteOptions:
+    """Settings shared by every (model, benchmark) pair of a run."""
+
+    data_root: str | None = None
+    tasks: Sequence[str] | None = None  # default: each benchmark's own tasks
+    cache_dir: str | None = None  # None: the default cache; "" disables caching
+    batch_size: int = 64
+    workers: int | None = None
+    device: str = "cpu"
+    n_bootstrap: int = 1000
+    seed: int = 0
+    progress: bool = True
+    templates: Sequence[str] | None = None  # override every benchmark's templates
+    draft: bool = True  # JPEG DCT-domain downscaling while decoding (fast, standard in PIL)
+
+
+def _slug(s: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", s).strip("_") or "x"
+
+
+def _model_name(model: str | DualEncoder, names: set[str]) -> str:
+    path = model if isinstance(model, str) else getattr(model, "path", "") or "model"
+    name = Path(str(path)).name or str(path)
+    base, k = name, 2
+    while name in names:  # two dirs named "final" under different runs
+        name = f"{Path(str(path)).parent.name}/{base}" if k == 2 else f"{base}-{k}"
+        k += 1
+    names.add(name)
+    return name
+
+
+def load_model(path: str | os.PathLike, device: str = "cpu") -> DualEncoder:
+    """A model directory -> DualEncoder, failing fast on a directory that is not one."""
+    from globelens.models import load_dual_encoder
+
+    return load_dual_encoder(str(path), device=device)
+
+
+def _thumbnail(data: bytes) -> str:
+    from PIL import Image
+
+    im = Image.open(io.BytesIO(data))
+    im.draft("RGB", (THUMB_SIZE, THUMB_SIZE))
+    im = im.convert("RGB")
+    im.thumbnail((THUMB_SIZE, THUMB_SIZE))
+    buf = io.BytesIO()
+    im.save(buf, format="JPEG", quality=80)
+    return "data:image/jpeg;base64," + base64.b64encode(buf.getvalue()).decode()
+
+
+def _attach_examples(result: dict[str, Any], bench: Benchmark) -> None:
+    """Replace confusion example indices with paths, groups and inline thumbnails."""
+    confusions = result.get("confusions") or []
+    wanted = sorted({i for c in confusions for i in c["examples"]})
+    try:
+        images = bench.read_images(wanted) if wanted else {}
+    except OSError:
+        images = {}
+    for c in confusions:
+        examples = []
+        for i in c["examples"]:
+            meta = bench.records[i].meta
+            ex = {
+                "image": bench.image_label(i),
+                "country": meta.get("country", ""),
+                "region": meta.get("region", ""),
+                "income_bucket": meta.get("income_bucket", ""),
+            }
+            if i in images:
+                with contextlib.suppress(OSError):
+                    ex["thumbnail"] = _thumbnail(images[i])
+            examples.append(ex)
+        c["examples"] = examples
+
+
+def evaluate_model_on_benchmark(
+    model: DualEncoder,
+    bench: Benchmark,
+    tasks: Sequence[str],
+    opts: SuiteOptions,
+    cache: EmbeddingCache | None,
+) -> list[dict[str, Any]]:
+    """Run ``tasks`` for one model on one loaded benchmark (shared image embeddings)."""
+    t0 = time.perf_counter()
+    images, cached = image_embeddings(
+        model,
+        bench,
+        cache,
+        batch_size=opts.batch_size,
+        workers=opts.workers,
+        draft=opts.draft,
+        progress=opts.progress,
+    )
+    t_img = time.perf_counter() - t0
+    skipped: dict[str, int] = dict(bench.report.counts())
+    for p in images.problems:
+        skipped[p["reason"]] = skipped.get(p["reason"], 0) + 1
+    ctx = TaskContext(
+        model=model,
+        bench=bench,
+        image_emb=images.embeddings,
+        valid=images.valid,
+        cache=cache,
+        n_bootstrap=opts.n_bootstrap,
+        seed=opts.seed,
+        options={"templates": list(opts.templates)} if opts.templates else {},
+    )
+    out = []
+    for name in tasks:
+        t1 = time.perf_counter()
+        for res in TASKS[name](ctx):
+            res.setdefault("n_images", len(bench.records))
+            res["skipped"] = skipped
+            res["timing"] = {
+                "image_embeddings_s": round(t_img, 3),
+                "image_embeddings_cached": cached,
+                "task_s": round(time.perf_counter() - t1, 3),
+            }
+            if res.get("confusions"):
+                _attach_examples(res, bench)
+            out.append(res)
+    return out
+
+
+def run_suite(
+    models: Sequence[str | os.PathLike | DualEncoder],
+    benchmarks: Sequence[str],
+    out_dir: str | os.PathLike | None = None,
+    options: SuiteOptions | None = None,
+    model_names: Sequence[str] | None = None,
+    **overrides: Any,
+) -> list[dict[str, Any]]:
+    """Evaluate every model on every benchmark; write JSONs + results.csv to ``out_dir``.
+
+    ``models`` are model directories or loaded :class:`DualEncoder` objects; ``benchmarks``
+    are names (``world/geode``), ``FORMAT:PATH`` or folders. ``overrides`` set
+    :class:`SuiteOptions` fields. Returns the result dicts (also written as files).
+    """
+    opts = options or SuiteOptions()
+    for k, v in overrides.items():
+        if not hasattr(opts, k):
+            raise TypeError(f"run_suite got an unknown option {k!r}")
+        setattr(opts, k, v)
+    # Fail fast, before any model is loaded: every benchmark and task name must resolve.
+    for spec in benchmarks:
+        resolve(spec, opts.data_root)
+    forced = [task_name(t) for t in opts.tasks] if opts.tasks else None
+    cache = None if opts.cache_dir == "" else EmbeddingCache(opts.cache_dir)
+    loaded_benches = {spec: load_benchmark(spec, opts.data_root) for spec in benchmarks}
+    for spec, b in loaded_benches.items():
+        if b.report.problems:
+            log.warning(
+                json.dumps({"event": "benchmark_problems", "benchmark": spec, **b.report.counts()})
+            )
+    names: set[str] = set()
+    results: list[dict[str, Any]] = []
+    for i, m in enumerate(models):
+        if isinstance(m, str | os.PathLike):
+            from globelens.models.hf import check_model_dir
+
+            check_model_dir(m)
+        mname = (
+            model_names[i]
+            if model_names
+            else _model_name(m if not isinstance(m, os.PathLike) else str(m), names)
+        )
+        model = load_model(m, opts.device) if isinstance(m, str | os.PathLike) else m
+        for bench in loaded_benches.values():
+            tasks = [t for t in forced if _supports(bench, t)] if forced else list(bench.tasks)
+            for res in evaluate_model_on_benchmark(model, bench, tasks, opts, cache):
+                res = {
+                    "dataset": bench.name,
+                    "model": mname,
+                    "model_path": str(getattr(model, "path", m if isinstance(m, str) else "")),
+                    "model_fingerprint": model.fingerprint,
+                    **res,
+                }
+                results.append(res)
+                if opts.progress:
+                    log.info(json.dumps({"event": "result", **_row(res)}, ensure_ascii=False))
+    if out_dir is not None:
+        write_results(results, out_dir)
+    return results
+
+
+# What a benchmark must carry for a task forced with --tasks to apply to it.
+_REQUIREMENTS = {
+    "zeroshot_classification": lambda b: bool(b.classnames),
+    "zeroshot_retrieval": lambda b: any(r.captions for r in b.records[:100]),
+    "fewshot_geolocalization": lambda b: bool(b.fewshot_targets),
+}
+
+
+def _supports(bench: Benchmark, task: str) -> bool:
+    return _REQUIREMENTS.get(task, lambda b: True)(bench)
+
+
+def _row(res: dict[str, Any]) -> dict[str, Any]:
+    row = {k: res.get(k, "") for k in LEAD_COLUMNS if k != "n"}
+    row["n"] = res.get("n_evaluated", "")
+    row.update(res.get("metrics", {}))
+    return row
+
+
+def result_filename(res: dict[str, Any]) -> str:
+    return f"{_slug(res['model'])}__{_slug(res['dataset'])}__{res['task']}.json"
+
+
+def write_results(results: Sequence[dict[str, Any]], out_dir: str | os.PathLike) -> Path:
+    """One JSON per result plus ``results.csv``; returns the CSV path."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    for res in results:
+        (out / result_filename(res)).write_text(
+            json.dumps(res, indent=1, ensure_ascii=False, allow_nan=True)
+        )
+    rows = [_row(r) for r in results]
+    cols = list(LEAD_COLUMNS)
+    for r in rows:
+        cols.extend(k for k in r if k not in cols)
+    path = out / "results.csv"
+    with open(path, "w", newline="", encoding="utf-8") as fh:
+        w = csv.DictWriter(fh, fieldnames=cols)
+        w.writeheader()
+        for r in rows:
+            w.writerow({k: (f"{v:.4f}" if isinstance(v, float) else v) for k, v in r.items()})
+    return path
+
+
+def load_results(results_dir: str | os.PathLike) -> list[dict[str, Any]]:
+    """Every result JSON in a folder (files with ``dataset``, ``model``, ``task`` keys)."""
+    out = []
+    for p in sorted(Path(results_dir).glob("*.json")):
+        try:
+            obj = json.loads(p.read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError):
+            continue
+        if isinstance(obj, dict) and {"dataset", "model", "task", "metrics"} <= obj.keys():
+            out.append(obj)
+    return out
+
+
+def format_table(results: Sequence[dict[str, Any]]) -> str:
+    """A fixed-width table of the main metrics (percentages), one row per result."""
+    cols = [c for c in TABLE_METRICS if any(c in r.get("metrics", {}) for r in results)]
+    short = {
+        "mean_per_class_recall": "mpcr",
+        "text_retrieval_recall@1": "i2t@1",
+        "image_retrieval_recall@1": "t2i@1",
+        "acc_top5_wg": "top5_wg",
+        "country_10shot": "ctry10",
+        "region_10shot": "reg10",
+    }
+    header = ["model", "dataset", "task", *[short.get(c, c) for c in cols]]
+    task_short = {
+        "zeroshot_classification": "zeroshot",
+        "zeroshot_retrieval": "retrieval",
+        "fewshot_geolocalization": "fewshot",
+    }
+    lines = []
+    for r in results:
+        m = r.get("metrics", {})
+        cells = [r["model"], r["dataset"], task_short.get(r["task"], r["task"])]
+        cells += [f"{100 * m[c]:.1f}" if c in m else "" for c in cols]
+        lines.append(cells)
+    widths = [max(len(str(x)) for x in col) for col in zip(header, *lines, strict=False)]
+    fmt = "  ".join(f"{{:<{w}}}" if i < 3 else f"{{:>{w}}}" for i, w in enumerate(widths))
+    return "\n".join([fmt.format(*header), *(fmt.format(*ln) for ln in lines)])
