@@ -1,0 +1,88 @@
+"""``globelens curate`` and ``globelens audit``: filter shards with a recipe, see whom it drops."""
+
+from __future__ import annotations
+
+import json
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("curate")
+    def curate(
+        recipe: str = typer.Option(
+            ...,
+            "--recipe",
+            "-r",
+            help="Recipe TOML file, or a name in configs/ (e.g. english_only).",
+        ),
+        in_pattern: str = typer.Option(
+            ...,
+            "--in",
+            "-i",
+            help="Input shards: paths, glob, {00000..00009} braces, folder; '::' joins several.",
+        ),
+        out: str = typer.Option(..., "--out", "-o", help="Output folder (re-running it resumes)."),
+        engine: str = typer.Option(
+            "local", "--engine", help="local (process pool) or ray (Ray Data)."
+        ),
+        workers: int = typer.Option(
+            2, "--workers", "-w", help="Parallel workers (processes or Ray tasks)."
+        ),
+        audit: bool = typer.Option(False, "--audit", help="Also write audit.json and audit.html."),
+        shard_size: int = typer.Option(10_000, "--shard-size", help="Samples per output shard."),
+        address: str = typer.Option(
+            None, "--address", help="Ray cluster address (ray engine only)."
+        ),
+        quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+    ) -> None:
+        """Curate WebDataset shards with a recipe: shards, manifest.json, kept_uids.npy out."""
+        from globelens.curate import run_recipe
+
+        try:
+            manifest = run_recipe(
+                recipe,
+                in_pattern,
+                out,
+                engine=engine,
+                workers=workers,
+                audit=audit,
+                shard_size=shard_size,
+                address=address,
+                progress=not quiet,
+            )
+        except (FileNotFoundError, ValueError, ImportError) as e:
+            typer.echo(f"error: {e}", err=True)
+            raise typer.Exit(2) from e
+        c = manifest["counts"]
+        typer.echo(
+            f"{manifest['recipe']}: in {c['in']}, kept {c['kept']}, dropped {c['dropped_total']}, "
+            f"corrupt {c['corrupt_total']} ({manifest['throughput_samples_per_s']} samples/s) -> {out}"
+        )
+        for step, reasons in c["dropped"].items():
+            typer.echo(f"  {step}: {json.dumps(reasons)}")
+        if c["corrupt"]:
+            typer.echo(f"  corrupt: {json.dumps(c['corrupt'])}")
+        if audit:
+            from globelens.curate import audit_data
+
+            typer.echo(audit_data(out)["headline"])
+            typer.echo(f"audit: {out}/audit.html")
+
+    @app.command("audit")
+    def audit_cmd(
+        out: str = typer.Argument(..., help="Output folder of `globelens curate`."),
+        as_json: bool = typer.Option(False, "--json", help="Print the audit JSON."),
+    ) -> None:
+        """Rebuild audit.json and audit.html (whom each step keeps, by language, script,
+        country, region and income) from a curation's outputs."""
+        from globelens.curate import audit_data, write_audit
+
+        try:
+            paths = write_audit(out)
+        except FileNotFoundError as e:
+            typer.echo(f"error: {e}", err=True)
+            raise typer.Exit(2) from e
+        data = audit_data(out)
+        typer.echo(json.dumps(data, indent=2, ensure_ascii=False) if as_json else data["headline"])
+        typer.echo(f"audit: {paths['html']}")

@@ -1,0 +1,296 @@
+"""The filter audit: whom each step, and the whole recipe, keeps and removes.
+
+Everything is computed from a curation's ``decisions.parquet`` (one row per input sample:
+where it ended and why, with its language, script, country, region and income bucket) and its
+``manifest.json``, so ``globelens audit DIR`` rebuilds the page from existing outputs.
+
+Python API (used by the demo's report):
+- :func:`audit_data` -> dict (also ``audit.json``);
+- :func:`audit_figures` -> {name: matplotlib Figure};
+- :func:`compare_figure` -> one Figure comparing several recipes' audits;
+- :func:`write_audit` -> writes ``audit.json`` and the self-contained ``audit.html``.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from globelens.groups import INCOME_BUCKET_NAMES
+
+GROUP_FIELDS = ("region", "income_bucket", "country", "language", "script", "lang")
+FIELD_TITLES = {
+    "region": "region",
+    "income_bucket": "income bucket (monthly, USD PPP)",
+    "country": "country",
+    "language": "caption language (metadata)",
+    "script": "script",
+    "lang": "detected language",
+}
+
+
+def _fractions(df: pd.DataFrame, kept: pd.Series, field: str) -> dict[str, dict[str, Any]]:
+    out: dict[str, dict[str, Any]] = {}
+    values = df[field]
+    mask = values.notna()
+    if not mask.any():
+        return out
+    grouped = (
+        pd.DataFrame({"g": values[mask], "k": kept[mask]}).groupby("g")["k"].agg(["size", "sum"])
+    )
+    for value, row in grouped.iterrows():
+        n, k = int(row["size"]), int(row["sum"])
+        out[str(value)] = {"in": n, "kept": k, "fraction": round(k / n, 4) if n else None}
+    if field == "income_bucket":
+        out = {b: out[b] for b in INCOME_BUCKET_NAMES if b in out} | {
+            b: v for b, v in out.items() if b not in INCOME_BUCKET_NAMES
+        }
+    return out
+
+
+def _possessive(name: str) -> str:
+    return f"{name}'" if name.endswith("s") else f"{name}'s"
+
+
+def _the(region: str) -> str:
+    return f"the {region}" if region == "Anglosphere" else region
+
+
+def headline(recipe: str, overall: dict[str, dict[str, dict[str, Any]]]) -> str:
+    """One sentence with the skew: the best- and worst-kept region and income bucket."""
+    parts = []
+    regions = {k: v for k, v in overall.get("region", {}).items() if v["in"]}
+    if len(regions) >= 2:
+        hi = max(regions, key=lambda r: (regions[r]["fraction"], r))
+        lo = min(regions, key=lambda r: (regions[r]["fraction"], r))
+        parts.append(
+            f"keeps {regions[hi]['fraction']:.0%} of {_possessive(_the(hi))} samples and "
+            f"{regions[lo]['fraction']:.0%} of {_possessive(_the(lo))}"
+        )
+    incomes = {k: v for k, v in overall.get("income_bucket", {}).items() if v["in"]}
+    ordered = [b for b in INCOME_BUCKET_NAMES if b in incomes]
+    if len(ordered) >= 2:
+        poor, rich = ordered[0], ordered[-1]
+        parts.append(
+            f"{incomes[rich]['fraction']:.0%} of the richest households ({rich}) and "
+            f"{incomes[poor]['fraction']:.0%} of the poorest ({poor})"
+        )
+    if not parts:
+        return f"{recipe}: no region or income metadata to audit."
+    return f"{recipe} " + "; ".join(parts) + "."
+
+
+def audit_from_tables(decisions: pd.DataFrame, manifest: dict[str, Any]) -> dict[str, Any]:
+    """The audit of one curation from its decision table and manifest."""
+    n_steps = len(manifest["steps"])
+    df = decisions
+    kept = df["drop_step"] == n_steps
+    fields = [f for f in GROUP_FIELDS if f in df.columns and df[f].notna().any()]
+    overall = {f: _fractions(df, kept, f) for f in fields}
+    steps = []
+    for step in manifest["steps"]:
+        si = step["index"]
+        reached = df["drop_step"] >= si
+        sub = df[reached]
+        step_kept = sub["drop_step"] > si
+        steps.append(
+            {
+                "index": si,
+                "name": step["name"],
+                "type": step["type"],
+                "reached": int(reached.sum()),
+                "kept": int(step_kept.sum()),
+                "by": {f: _fractions(sub, step_kept, f) for f in fields},
+            }
+        )
+    return {
+        "recipe": manifest["recipe"],
+        "headline": headline(manifest["recipe"], overall),
+        "counts": manifest["counts"],
+        "fields": fields,
+        "overall": overall,
+        "steps": steps,
+    }
+
+
+def audit_data(out_dir: str | os.PathLike) -> dict[str, Any]:
+    """The audit of the curation in ``out_dir`` (reads decisions.parquet and manifest.json)."""
+    out = Path(out_dir)
+    for name in ("decisions.parquet", "manifest.json"):
+        if not (out / name).exists():
+            raise FileNotFoundError(
+                f"{out / name} not found: is {out} the output of `globelens curate`?"
+            )
+    manifest = json.loads((out / "manifest.json").read_text())
+    decisions = pd.read_parquet(out / "decisions.parquet")
+    return audit_from_tables(decisions, manifest)
+
+
+def _bar(ax: Any, data: dict[str, dict[str, Any]], title: str, max_bars: int = 25) -> None:
+    items = list(data.items())
+    if len(items) > max_bars:
+        items = sorted(items, key=lambda kv: -kv[1]["in"])[:max_bars]
+    labels = [k for k, _ in items]
+    values = [v["fraction"] or 0.0 for _, v in items]
+    bars = ax.bar(range(len(items)), values, color="#4c72b0")
+    for bar, (_, v) in zip(bars, items, strict=True):
+        ax.text(
+            bar.get_x() + bar.get_width() / 2,
+            bar.get_height() + 0.01,
+            f"{v['fraction']:.0%}\nn={v['in']}",
+            ha="center",
+            va="bottom",
+            fontsize=7,
+        )
+    ax.set_xticks(
+        range(len(items)),
+        labels,
+        rotation=45 if len(items) > 6 else 0,
+        ha="right" if len(items) > 6 else "center",
+        fontsize=8,
+    )
+    ax.set_ylim(0, 1.15)
+    ax.set_ylabel("fraction kept")
+    ax.set_title(title, fontsize=10)
+
+
+def audit_figures(audit: dict[str, Any]) -> dict[str, Any]:
+    """Matplotlib figures of an audit: the whole recipe by each field, and a steps x region
+    heat map. Keys: ``overall_<field>`` and ``steps_region`` (when regions are known)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figs: dict[str, Any] = {}
+    for field in audit["fields"]:
+        data = audit["overall"][field]
+        if not data:
+            continue
+        width = min(12, 2.5 + 0.45 * min(len(data), 25))
+        fig, ax = plt.subplots(figsize=(width, 3.4))
+        _bar(ax, data, f"{audit['recipe']}: fraction kept by {FIELD_TITLES.get(field, field)}")
+        fig.tight_layout()
+        figs[f"overall_{field}"] = fig
+    if "region" in audit["fields"] and audit["steps"]:
+        regions = list(audit["overall"]["region"])
+        grid = [
+            [step["by"]["region"].get(r, {}).get("fraction") for r in regions]
+            for step in audit["steps"]
+        ]
+        fig, ax = plt.subplots(figsize=(1.2 + 0.9 * len(regions), 0.8 + 0.45 * len(grid)))
+        values = [[float("nan") if v is None else v for v in row] for row in grid]
+        im = ax.imshow(values, vmin=0, vmax=1, cmap="RdYlGn", aspect="auto")
+        for i, row in enumerate(grid):
+            for j, v in enumerate(row):
+                if v is not None:
+                    ax.text(j, i, f"{v:.0%}", ha="center", va="center", fontsize=8)
+        ax.set_xticks(range(len(regions)), regions, rotation=30, ha="right", fontsize=8)
+        ax.set_yticks(range(len(grid)), [s["name"] for s in audit["steps"]], fontsize=8)
+        ax.set_title(f"{audit['recipe']}: fraction each step keeps of what reaches it", fontsize=10)
+        fig.colorbar(im, ax=ax, fraction=0.03)
+        fig.tight_layout()
+        figs["steps_region"] = fig
+    return figs
+
+
+def compare_figure(audits: dict[str, dict[str, Any]], field: str = "region") -> Any:
+    """Grouped bars: the fraction each recipe keeps per value of ``field`` (e.g. region)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    values: list[str] = []
+    for a in audits.values():
+        for v in a["overall"].get(field, {}):
+            if v not in values:
+                values.append(v)
+    if field == "income_bucket":
+        values = [b for b in INCOME_BUCKET_NAMES if b in values]
+    fig, ax = plt.subplots(figsize=(max(5, 1.1 * len(values) + 2), 3.4))
+    width = 0.8 / max(1, len(audits))
+    x = np.arange(len(values))
+    for k, (name, a) in enumerate(audits.items()):
+        data = a["overall"].get(field, {})
+        ax.bar(
+            x + k * width, [data.get(v, {}).get("fraction") or 0 for v in values], width, label=name
+        )
+    ax.set_xticks(x + width * (len(audits) - 1) / 2, values, rotation=30, ha="right", fontsize=8)
+    ax.set_ylim(0, 1.05)
+    ax.set_ylabel("fraction kept")
+    ax.set_title(f"fraction of samples kept by {FIELD_TITLES.get(field, field)}", fontsize=10)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def figure_to_data_uri(fig: Any) -> str:
+    """A PNG data URI of a figure (closes it), for self-contained HTML."""
+    import matplotlib.pyplot as plt
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=100)
+    plt.close(fig)
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
+
+
+def audit_html(audit: dict[str, Any], figures: dict[str, Any] | None = None) -> str:
+    """A self-contained HTML page (plots inlined as PNG data URIs)."""
+    figures = audit_figures(audit) if figures is None else figures
+    esc = html.escape
+    c = audit["counts"]
+    rows = "".join(
+        f"<tr><td>{esc(s['name'])}</td><td>{s['reached']}</td><td>{s['kept']}</td>"
+        f"<td>{(s['kept'] / s['reached']) if s['reached'] else 0:.1%}</td></tr>"
+        for s in audit["steps"]
+    )
+    drops = "".join(
+        f"<li>{esc(step)}: {esc(', '.join(f'{r} {n}' for r, n in reasons.items()))}</li>"
+        for step, reasons in c["dropped"].items()
+    )
+    corrupt = ", ".join(f"{esc(r)} {n}" for r, n in c["corrupt"].items()) or "none"
+    order = ["overall_region", "overall_income_bucket", "steps_region"]
+    order += [k for k in figures if k not in order]
+    imgs = "".join(
+        f'<figure><img alt="{esc(k)}" src="{figure_to_data_uri(figures[k])}"></figure>'
+        for k in order
+        if k in figures
+    )
+    return f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Filter audit: {esc(audit["recipe"])}</title>
+<style>body{{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em}}
+.headline{{font-size:1.4em;font-weight:600;background:#fff4d6;padding:.6em;border-radius:6px}}
+table{{border-collapse:collapse}}td,th{{border:1px solid #ccc;padding:.25em .6em;text-align:right}}
+td:first-child{{text-align:left}}img{{max-width:100%}}</style></head><body>
+<h1>Filter audit: {esc(audit["recipe"])}</h1>
+<p class="headline">{esc(audit["headline"])}</p>
+<p>In: {c["in"]} samples. Kept: {c["kept"]} ({c["kept"] / max(c["in"], 1):.1%}).
+Dropped: {c["dropped_total"]}. Unreadable or corrupt: {c["corrupt_total"]} ({corrupt}).</p>
+<h2>Steps</h2><table><tr><th>step</th><th>reached</th><th>kept</th><th>kept %</th></tr>{rows}</table>
+<ul>{drops}</ul>
+<h2>Who is kept</h2>{imgs}
+<p>Fractions are of the samples with that metadata value; n is their number.</p>
+</body></html>
+"""
+
+
+def write_audit(out_dir: str | os.PathLike) -> dict[str, str]:
+    """Write ``audit.json`` and ``audit.html`` into a curation's output folder."""
+    out = Path(out_dir)
+    audit = audit_data(out)
+    tmp = out / ".audit.json.tmp"
+    tmp.write_text(json.dumps(audit, indent=2, ensure_ascii=False) + "\n")
+    os.replace(tmp, out / "audit.json")
+    tmp = out / ".audit.html.tmp"
+    tmp.write_text(audit_html(audit))
+    os.replace(tmp, out / "audit.html")
+    return {"json": str(out / "audit.json"), "html": str(out / "audit.html")}
