@@ -11,6 +11,8 @@ hex form equals imagehash's ``str(hash)``.
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 from PIL import Image
 
@@ -62,7 +64,7 @@ class NearDupIndex:
         self.max_distance = max_distance
         nbands = max_distance + 1
         edges = np.linspace(0, 64, nbands + 1).round().astype(int)
-        self.bands = [(int(lo), int(hi)) for lo, hi in zip(edges[:-1], edges[1:], strict=True)]
+        self.bands = [(int(lo), int(hi)) for lo, hi in itertools.pairwise(edges)]
         self.tables: list[dict[int, list[int]]] = [{} for _ in self.bands]
 
     def _band_values(self, h: int) -> list[int]:

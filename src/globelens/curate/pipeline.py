@@ -23,6 +23,7 @@ A run killed at any point resumes from its markers and ends with the same files.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -98,10 +99,8 @@ def _audit_groups(sample: Sample) -> dict[str, str | None]:
     if groups["script"] is None and sample.caption:
         groups["script"] = text_script(sample.caption)
     if groups["income_bucket"] is None and isinstance(meta.get("income"), int | float):
-        try:
+        with contextlib.suppress(ValueError):
             groups["income_bucket"] = income_bucket(float(meta["income"]))
-        except ValueError:
-            pass
     return groups
 
 
