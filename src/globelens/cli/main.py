@@ -15,6 +15,8 @@ from globelens import __version__
 COMMAND_MODULES: tuple[str, ...] = (
     "shards",
     "curate",
+    "eval",
+    "report",
 )
 
 app = typer.Typer(

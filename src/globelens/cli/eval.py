@@ -1,0 +1,95 @@
+"""``globelens eval``: zero-shot, retrieval and few-shot evaluation with group metrics."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("eval")
+    def eval_cmd(
+        model: list[Path] = typer.Option(
+            [], "--model", "-m", help="Model directory (HF SigLIP/CLIP); repeat for several."
+        ),
+        benchmarks: str = typer.Option(
+            "world/western,world/dollarstreet,world/geode,world/landmarks,world/xm3600",
+            "--benchmarks",
+            "-b",
+            help="Comma-separated benchmark names (see --list), FORMAT:PATH or folders.",
+        ),
+        out: Path = typer.Option(
+            Path("results"), "--out", "-o", help="Folder for JSONs + results.csv."
+        ),
+        data_root: Path | None = typer.Option(
+            None,
+            "--data-root",
+            help="Folder holding named benchmarks (for world/*: the world dir).",
+        ),
+        tasks: str | None = typer.Option(
+            None,
+            "--tasks",
+            help="Comma-separated tasks (zeroshot, retrieval, fewshot); default: each benchmark's own.",
+        ),
+        templates: Path | None = typer.Option(
+            None,
+            "--templates",
+            help="Prompt template file ({c} per line) replacing every benchmark's.",
+        ),
+        cache_dir: Path | None = typer.Option(
+            None,
+            "--cache-dir",
+            help="Embedding cache folder (default ~/.cache/globelens/embeddings).",
+        ),
+        no_cache: bool = typer.Option(
+            False, "--no-cache", help="Do not read or write cached embeddings."
+        ),
+        batch_size: int = typer.Option(64, "--batch-size", help="Images per forward pass."),
+        workers: int | None = typer.Option(None, "--workers", help="Image decoding threads."),
+        device: str = typer.Option("cpu", "--device", help="torch device (cpu, cuda, cuda:1 ...)."),
+        bootstrap: int = typer.Option(
+            1000, "--bootstrap", help="Bootstrap resamples for 95% CIs (0: none)."
+        ),
+        seed: int = typer.Option(0, "--seed", help="Seed of bootstrap and few-shot splits."),
+        list_benchmarks: bool = typer.Option(
+            False, "--list", help="List benchmark names and formats, then exit."
+        ),
+    ) -> None:
+        """Evaluate models on benchmarks; write one JSON per (model, benchmark, task) and results.csv."""
+        from globelens.evaluate.benchmarks import FORMATS, NAMED
+
+        if list_benchmarks:
+            for name, n in sorted(NAMED.items()):
+                typer.echo(f"{name:22s} {n.format:13s} <data-root>/{n.relpath}")
+            typer.echo(
+                "formats: " + ", ".join(f"{f.name} ({f.description})" for f in FORMATS.values())
+            )
+            raise typer.Exit()
+        if not model:
+            typer.echo("error: give at least one --model DIR", err=True)
+            raise typer.Exit(2)
+        from globelens.evaluate.benchmarks.base import BenchmarkFormatError, read_lines
+        from globelens.evaluate.suite import SuiteOptions, format_table, run_suite
+
+        logging.basicConfig(level=logging.INFO, format="%(message)s")
+        opts = SuiteOptions(
+            data_root=str(data_root) if data_root else None,
+            tasks=[t.strip() for t in tasks.split(",") if t.strip()] if tasks else None,
+            cache_dir="" if no_cache else (str(cache_dir) if cache_dir else None),
+            batch_size=batch_size,
+            workers=workers,
+            device=device,
+            n_bootstrap=bootstrap,
+            seed=seed,
+            templates=read_lines(templates) if templates else None,
+        )
+        names = [b.strip() for b in benchmarks.split(",") if b.strip()]
+        try:
+            results = run_suite([str(m) for m in model], names, out, opts)
+        except (ValueError, FileNotFoundError, BenchmarkFormatError) as e:
+            typer.echo(f"error: {e}", err=True)
+            raise typer.Exit(2) from e
+        typer.echo(format_table(results))
+        typer.echo(f"\nwrote {len(results)} result files and {out / 'results.csv'}")

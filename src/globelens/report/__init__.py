@@ -1,0 +1,6 @@
+"""Reports: one self-contained HTML file with plots, tables and confusion thumbnails."""
+
+from globelens.report.html import esc, html_table, pct, render_report, write_report
+from globelens.report.plots import figure_to_data_uri
+
+__all__ = ["esc", "figure_to_data_uri", "html_table", "pct", "render_report", "write_report"]

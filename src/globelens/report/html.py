@@ -1,0 +1,278 @@
+"""One self-contained HTML report (plots and thumbnails inlined) from a results folder."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import html
+import os
+from collections import defaultdict
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from globelens.report import plots
+
+CSS = """
+body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2em auto;max-width:1100px;
+color:#222;padding:0 1em}
+h1{font-size:1.6em}h2{border-bottom:1px solid #ddd;padding-bottom:.2em;margin-top:1.6em}
+table{border-collapse:collapse;margin:.6em 0;font-size:.9em}
+th,td{border:1px solid #ddd;padding:.25em .6em;text-align:right}
+th{background:#f4f4f4}td.l,th.l{text-align:left}
+.note{color:#555;font-size:.9em}.fig{margin:.6em 0}.fig img{max-width:100%}
+.conf{display:flex;flex-wrap:wrap;gap:.8em;margin:.4em 0 1em}
+.conf figure{margin:0;text-align:center;font-size:.75em;width:110px}
+.conf img{width:96px;height:96px;object-fit:cover;border:1px solid #ccc}
+"""
+
+TASK_TITLES = {
+    "zeroshot_classification": "zero-shot",
+    "zeroshot_retrieval": "retrieval",
+    "fewshot_geolocalization": "few-shot",
+}
+
+
+def esc(x: Any) -> str:
+    return html.escape(str(x))
+
+
+def pct(v: Any, ci: Sequence[float] | None = None) -> str:
+    """A fraction as a percentage, with its 95% interval when given."""
+    if not isinstance(v, int | float) or v != v:
+        return ""
+    s = f"{100 * v:.1f}"
+    if ci and all(c == c for c in ci):
+        s += f' <span class="note">[{100 * ci[0]:.1f}, {100 * ci[1]:.1f}]</span>'
+    return s
+
+
+def html_table(columns: Sequence[str], rows: Sequence[Sequence[Any]], left: int = 1) -> str:
+    """A plain HTML table; the first ``left`` columns are left-aligned text. Cells are
+    inserted as given (escape text yourself with :func:`esc`)."""
+    head = "".join(
+        f'<th class="{"l" if i < left else ""}">{esc(c)}</th>' for i, c in enumerate(columns)
+    )
+    body = "".join(
+        "<tr>"
+        + "".join(f'<td class="{"l" if i < left else ""}">{c}</td>' for i, c in enumerate(r))
+        + "</tr>"
+        for r in rows
+    )
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _summary(results: list[dict]) -> str:
+    keys = [
+        ("acc1", "top-1"),
+        ("acc5", "top-5"),
+        ("mean_per_class_recall", "mean per-class recall"),
+        ("disparity", "disparity"),
+        ("acc_wg", "worst-group top-1"),
+        ("acc_top5_wg", "worst-group top-5"),
+        ("text_retrieval_recall@1", "I→T R@1"),
+        ("image_retrieval_recall@1", "T→I R@1"),
+        ("country_10shot", "country 10-shot"),
+        ("region_10shot", "region 10-shot"),
+    ]
+    keys = [(k, t) for k, t in keys if any(k in r["metrics"] for r in results)]
+    rows = []
+    for r in results:
+        m, ci = r["metrics"], r.get("ci95", {})
+        rows.append(
+            [esc(r["model"]), esc(r["dataset"]), esc(TASK_TITLES.get(r["task"], r["task"]))]
+            + [pct(m.get(k), ci.get(k)) for k, _ in keys]
+        )
+    return html_table(["model", "benchmark", "task", *[t for _, t in keys]], rows, left=3)
+
+
+def _by_benchmark(results: list[dict], task: str) -> dict[str, list[dict]]:
+    out: dict[str, list[dict]] = defaultdict(list)
+    for r in results:
+        if r["task"] == task:
+            out[r["dataset"]].append(r)
+    return out
+
+
+def _group_section(results: list[dict], key: str, kind: str, title: str) -> str:
+    parts = []
+    for bench, rs in _by_benchmark(results, "zeroshot_classification").items():
+        series = {r["model"]: r["groups"][key]["groups"] for r in rs if key in r.get("groups", {})}
+        if not series:
+            continue
+        draw = plots.group_lines if kind == "lines" else plots.group_bars
+        uri = draw(series, key, f"{bench}: top-1 by {key.replace('_', ' ')}")
+        parts.append(f'<div class="fig"><img alt="{esc(bench)} by {esc(key)}" src="{uri}"></div>')
+        names = sorted({g for s in series.values() for g in s})
+        if key == "income_bucket":
+            names = [b for b in plots.INCOME_BUCKET_NAMES if b in names]
+        rows = [
+            [esc(m)]
+            + [pct(g[n]["acc1"], g[n].get("acc1_ci95")) if n in g else "" for n in names]
+            + [str(sum(g[n]["n"] for n in g))]
+            for m, g in series.items()
+        ]
+        parts.append(html_table(["model", *names, "n"], rows))
+    return f"<h2>{esc(title)}</h2>" + "".join(parts) if parts else ""
+
+
+def _disparity_section(results: list[dict]) -> str:
+    values: dict[str, dict[str, tuple[float, Any]]] = defaultdict(dict)
+    for r in results:
+        if "disparity" in r["metrics"]:
+            values[r["dataset"]][r["model"]] = (
+                r["metrics"]["disparity"],
+                r.get("ci95", {}).get("disparity"),
+            )
+    if not values:
+        return ""
+    uri = plots.value_bars(
+        values, "disparity (points)", "Income disparity: best minus worst bucket"
+    )
+    return (
+        "<h2>Disparity</h2><p class=note>Top-1 accuracy of the best income bucket minus the "
+        "worst (No Filter, SigLIP 2); lower is fairer. Bars show 95% bootstrap intervals.</p>"
+        f'<div class="fig"><img alt="disparity" src="{uri}"></div>'
+    )
+
+
+def _fewshot_section(results: list[dict]) -> str:
+    rs = [r for r in results if r["task"] == "fewshot_geolocalization"]
+    if not rs:
+        return ""
+    keys = sorted(
+        {k for r in rs for k in r["metrics"]},
+        key=lambda k: (k.split("_")[0], int(k.split("_")[1].removesuffix("shot"))),
+    )
+    rows = [
+        [esc(r["model"]), esc(r["dataset"])] + [pct(r["metrics"].get(k)) for k in keys] for r in rs
+    ]
+    return (
+        "<h2>Few-shot geo-localization</h2><p class=note>Closed-form L2-regularised least-squares "
+        "probe on frozen image embeddings (big_vision fewshot_lsr, l2 = 2<sup>10</sup>), mean "
+        "over 3 seeds.</p>" + html_table(["model", "benchmark", *keys], rows, left=2)
+    )
+
+
+def _retrieval_section(results: list[dict]) -> str:
+    rs = [r for r in results if r["task"] == "zeroshot_retrieval"]
+    if not rs:
+        return ""
+    parts = ["<h2>Retrieval</h2>"]
+    for r in rs:
+        langs = r.get("languages") or {r.get("language", ""): r["metrics"]}
+        rows = [
+            [esc(lang)]
+            + [
+                pct(m.get(k))
+                for k in (
+                    "text_retrieval_recall@1",
+                    "text_retrieval_recall@5",
+                    "image_retrieval_recall@1",
+                    "image_retrieval_recall@5",
+                )
+            ]
+            for lang, m in sorted(langs.items())
+        ]
+        parts.append(f"<h3>{esc(r['model'])} on {esc(r['dataset'])}</h3>")
+        parts.append(html_table(["language", "I→T R@1", "I→T R@5", "T→I R@1", "T→I R@5"], rows))
+    return "".join(parts)
+
+
+def _confusion_section(results: list[dict], top: int = 5) -> str:
+    parts = []
+    for r in results:
+        confs = r.get("confusions") or []
+        if not confs:
+            continue
+        parts.append(f"<h3>{esc(r['model'])} on {esc(r['dataset'])}</h3>")
+        for c in confs[:top]:
+            where = ", ".join(
+                f"{esc(k)} ({v})" for k, v in (c.get("countries") or c.get("regions") or {}).items()
+            )
+            parts.append(
+                f"<p><b>{esc(c['true'])}</b> called <b>{esc(c['predicted'])}</b> "
+                f"&times;{int(c['count'])}"
+                + (f' <span class="note">in {where}</span>' if where else "")
+                + "</p>"
+            )
+            figs = []
+            for ex in c.get("examples", []):
+                if not isinstance(ex, dict):
+                    continue
+                cap = esc(
+                    ", ".join(str(x) for x in (ex.get("country"), ex.get("income_bucket")) if x)
+                )
+                img = (
+                    f'<img alt="{esc(c["true"])}" title="{esc(ex.get("image", ""))}" src="{ex["thumbnail"]}">'
+                    if str(ex.get("thumbnail", "")).startswith("data:image/")
+                    else ""
+                )
+                figs.append(f"<figure>{img}<figcaption>{cap}</figcaption></figure>")
+            if figs:
+                parts.append(f'<div class="conf">{"".join(figs)}</div>')
+    if not parts:
+        return ""
+    return (
+        "<h2>Top confusions</h2><p class=note>The most frequent (true &rarr; predicted) errors, "
+        "with where the misclassified images come from.</p>" + "".join(parts)
+    )
+
+
+def render_report(
+    results: list[dict],
+    title: str = "globelens evaluation report",
+    extra_sections: Sequence[tuple[str, str]] = (),
+    intro_html: str = "",
+) -> str:
+    """The report as an HTML string. ``extra_sections`` are (title, HTML body) pairs placed
+    after the summary (trusted HTML: the caller escapes its own text)."""
+    now = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    body = [f"<h1>{esc(title)}</h1>", f'<p class="note">Generated {now} by globelens.</p>']
+    if intro_html:
+        body.append(intro_html)
+    if results:
+        body.append(
+            "<h2>Summary</h2><p class=note>Percentages; 95% bootstrap intervals in brackets.</p>"
+        )
+        body.append(_summary(results))
+    for sec_title, sec_html in extra_sections:
+        body.append(f"<h2>{esc(sec_title)}</h2>{sec_html}")
+    body.append(_group_section(results, "income_bucket", "lines", "Accuracy by income"))
+    body.append(_disparity_section(results))
+    body.append(_group_section(results, "region", "bars", "Accuracy by region"))
+    body.append(_fewshot_section(results))
+    body.append(_retrieval_section(results))
+    body.append(_confusion_section(results))
+    return (
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        # An empty inline icon: browsers would otherwise request /favicon.ico and log an error.
+        '<link rel="icon" href="data:,">'
+        f"<title>{esc(title)}</title><style>{CSS}</style></head><body>"
+        + "\n".join(b for b in body if b)
+        + "</body></html>\n"
+    )
+
+
+def write_report(
+    results_dir: str | os.PathLike,
+    out_html: str | os.PathLike | None = None,
+    *,
+    title: str = "globelens evaluation report",
+    extra_sections: Sequence[tuple[str, str]] = (),
+    intro_html: str = "",
+    results: list[dict] | None = None,
+) -> Path:
+    """Write the report for the result JSONs in ``results_dir`` (default
+    ``results_dir/report.html``); returns its path."""
+    from globelens.evaluate.suite import load_results
+
+    results = results if results is not None else load_results(results_dir)
+    if not results:
+        raise FileNotFoundError(
+            f"no result JSON files in {results_dir} (run `globelens eval` first)"
+        )
+    out = Path(out_html) if out_html else Path(results_dir) / "report.html"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(render_report(results, title, extra_sections, intro_html), encoding="utf-8")
+    return out
