@@ -8,6 +8,7 @@ directory that ``AutoModel`` / ``AutoProcessor`` / ``pipeline`` load offline.
 from __future__ import annotations
 
 import json
+import math
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -44,6 +45,7 @@ class Builder:
 
 
 def _siglip_model(p: dict[str, Any], vocab: int, ids: dict[str, int]) -> Any:
+    import torch
     from transformers import SiglipConfig, SiglipModel
 
     v, t = p["vision"], p["text"]
@@ -71,7 +73,12 @@ def _siglip_model(p: dict[str, Any], vocab: int, ids: dict[str, int]) -> Any:
     )
     if p["embed_dim"] != v["width"]:
         raise ValueError("SigLIP's vision head keeps the width: set embed_dim = vision width")
-    return SiglipModel(config)
+    model = SiglipModel(config)
+    # SigLIP's initialisation (Zhai et al. 2023): t' = log 10, b = -10 (transformers zeroes both).
+    with torch.no_grad():
+        model.logit_scale.fill_(math.log(10.0))
+        model.logit_bias.fill_(-10.0)
+    return model
 
 
 def _siglip_image_processor(p: dict[str, Any]) -> Any:

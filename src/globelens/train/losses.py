@@ -1,0 +1,181 @@
+"""Contrastive losses as small modules returning ``{"contrastive_loss": ...}``.
+
+The distributed strategy is a constructor argument:
+
+- ``local``: the batch on this process is the whole batch.
+- ``neighbour`` (sigmoid only): each rank scores its images against its own texts, then the
+  text embeddings travel around the ring of ranks, one neighbour exchange (P2P) at a time, and
+  each received block adds a negatives-only term. Memory is O(local batch^2).
+- ``gather``: all embeddings are all-gathered with gradients; each rank scores its own rows
+  against the global batch. Memory is O(local batch x global batch).
+
+Per-rank losses are normalised by the local batch, so their mean over ranks (what DDP's
+gradient averaging optimises) equals the single-process loss on the global batch.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+import torch.distributed as dist
+import torch.nn.functional as F
+from torch import nn
+
+STRATEGIES = ("local", "neighbour", "gather")
+
+
+def _world(group: Any) -> tuple[int, int]:
+    if not (dist.is_available() and dist.is_initialized()):
+        return 0, 1
+    return dist.get_rank(group), dist.get_world_size(group)
+
+
+def _exchange(tensor: torch.Tensor, to_rank: int, from_rank: int, group: Any) -> torch.Tensor:
+    """Send ``tensor`` to ``to_rank`` and receive a tensor of the same shape from ``from_rank``."""
+    recv = torch.empty_like(tensor)
+    g = group if group is not None else dist.group.WORLD
+    ops = [
+        dist.P2POp(dist.isend, tensor.contiguous(), dist.get_global_rank(g, to_rank), group),
+        dist.P2POp(dist.irecv, recv, dist.get_global_rank(g, from_rank), group),
+    ]
+    for req in dist.batch_isend_irecv(ops):
+        req.wait()
+    return recv
+
+
+class _NeighbourExchange(torch.autograd.Function):
+    """Forward: pass a tensor one step around the ring. Backward: the gradient goes back."""
+
+    @staticmethod
+    def forward(ctx: Any, tensor: torch.Tensor, to_rank: int, from_rank: int, group: Any):
+        ctx.to_rank, ctx.from_rank, ctx.group = to_rank, from_rank, group
+        return _exchange(tensor, to_rank, from_rank, group)
+
+    @staticmethod
+    def backward(ctx: Any, grad: torch.Tensor):
+        return _exchange(grad, ctx.from_rank, ctx.to_rank, ctx.group), None, None, None
+
+
+class _AllGather(torch.autograd.Function):
+    """All-gather along dim 0 whose backward sums the gradients of every rank's copy.
+
+    (``torch.distributed.nn.all_gather`` needs reduce-scatter, which gloo lacks.)
+    """
+
+    @staticmethod
+    def forward(ctx: Any, tensor: torch.Tensor, group: Any):
+        rank, world = _world(group)
+        ctx.rank, ctx.n, ctx.group = rank, tensor.shape[0], group
+        parts = [torch.empty_like(tensor) for _ in range(world)]
+        dist.all_gather(parts, tensor.contiguous(), group=group)
+        return torch.cat(parts)
+
+    @staticmethod
+    def backward(ctx: Any, grad: torch.Tensor):
+        grad = grad.contiguous()
+        dist.all_reduce(grad, group=ctx.group)
+        return grad[ctx.rank * ctx.n : (ctx.rank + 1) * ctx.n], None
+
+
+def all_gather_with_grad(tensor: torch.Tensor, group: Any = None) -> torch.Tensor:
+    return _AllGather.apply(tensor, group) if _world(group)[1] > 1 else tensor
+
+
+def _check(strategy: str, allowed: tuple[str, ...], name: str) -> None:
+    if strategy not in allowed:
+        raise ValueError(f"{name}: unknown strategy {strategy!r}; available: {list(allowed)}")
+
+
+class SigLipLoss(nn.Module):
+    """Sigmoid loss (Zhai et al. 2023, Algorithm 1): -sum log sigmoid(z * (t x.y + b)) / n."""
+
+    def __init__(self, strategy: str = "local", group: Any = None) -> None:
+        super().__init__()
+        _check(strategy, STRATEGIES, "SigLipLoss")
+        self.strategy, self.group = strategy, group
+
+    @staticmethod
+    def _block(
+        img: torch.Tensor,
+        txt: torch.Tensor,
+        scale: torch.Tensor,
+        bias: torch.Tensor,
+        positives: bool,
+    ) -> torch.Tensor:
+        logits = img @ txt.T * scale + bias
+        labels = -torch.ones_like(logits)
+        if positives:
+            labels = labels + 2 * torch.eye(*logits.shape, dtype=logits.dtype, device=logits.device)
+        return -F.logsigmoid(labels * logits).sum()
+
+    def forward(
+        self,
+        image_embeds: torch.Tensor,
+        text_embeds: torch.Tensor,
+        logit_scale: torch.Tensor,
+        logit_bias: torch.Tensor,
+    ) -> dict[str, torch.Tensor]:
+        """Embeddings are L2-normalised; ``logit_scale`` is t' (the loss uses exp(t'))."""
+        n = image_embeds.shape[0]
+        scale = logit_scale.exp()
+        rank, world = _world(self.group)
+        if self.strategy == "local" or world == 1:
+            return {
+                "contrastive_loss": self._block(image_embeds, text_embeds, scale, logit_bias, True)
+                / n
+            }
+        if self.strategy == "gather":
+            all_txt = all_gather_with_grad(text_embeds, self.group)
+            logits = image_embeds @ all_txt.T * scale + logit_bias
+            labels = -torch.ones_like(logits)
+            idx = torch.arange(n, device=logits.device)
+            labels[idx, rank * n + idx] = 1
+            return {"contrastive_loss": -F.logsigmoid(labels * logits).sum() / n}
+        loss = self._block(image_embeds, text_embeds, scale, logit_bias, True)
+        right, left = (rank + 1) % world, (rank - 1) % world
+        txt = text_embeds
+        for _ in range(world - 1):
+            txt = _NeighbourExchange.apply(txt, right, left, self.group)
+            loss = loss + self._block(image_embeds, txt, scale, logit_bias, False)
+        return {"contrastive_loss": loss / n}
+
+
+class ClipLoss(nn.Module):
+    """Softmax (InfoNCE) loss: mean of image->text and text->image cross-entropy."""
+
+    def __init__(self, strategy: str = "local", group: Any = None) -> None:
+        super().__init__()
+        _check(strategy, ("local", "gather"), "ClipLoss")
+        self.strategy, self.group = strategy, group
+
+    def forward(
+        self,
+        image_embeds: torch.Tensor,
+        text_embeds: torch.Tensor,
+        logit_scale: torch.Tensor,
+        logit_bias: torch.Tensor | None = None,
+    ) -> dict[str, torch.Tensor]:
+        n = image_embeds.shape[0]
+        scale = logit_scale.exp()
+        rank, world = _world(self.group)
+        if self.strategy == "local" or world == 1:
+            all_img, all_txt, offset = image_embeds, text_embeds, 0
+        else:
+            all_img = all_gather_with_grad(image_embeds, self.group)
+            all_txt = all_gather_with_grad(text_embeds, self.group)
+            offset = rank * n
+        labels = torch.arange(n, device=image_embeds.device) + offset
+        logits_i = image_embeds @ all_txt.T * scale
+        logits_t = text_embeds @ all_img.T * scale
+        loss = (F.cross_entropy(logits_i, labels) + F.cross_entropy(logits_t, labels)) / 2
+        return {"contrastive_loss": loss}
+
+
+LOSSES: dict[str, type[nn.Module]] = {"sigmoid": SigLipLoss, "softmax": ClipLoss}
+
+
+def make_loss(name: str, strategy: str = "local", group: Any = None) -> nn.Module:
+    if name not in LOSSES:
+        raise ValueError(f"unknown loss {name!r}; available: {sorted(LOSSES)}")
+    return LOSSES[name](strategy=strategy, group=group)
