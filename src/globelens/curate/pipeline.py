@@ -65,6 +65,13 @@ STATUS_KEPT, STATUS_DROPPED, STATUS_CORRUPT = "kept", "dropped", "corrupt"
 _HEX32 = re.compile(r"^[0-9a-fA-F]{32}$")
 
 
+def _task_delay() -> None:
+    # Crash-recovery tests set this to widen the window in which they SIGKILL a run.
+    delay = float(os.environ.get("GLOBELENS_CURATE_TASK_DELAY", "0") or 0)
+    if delay > 0:
+        time.sleep(delay)
+
+
 def sample_uid(sample: Sample) -> str:
     """The 128-bit uid as 32 hex digits: metadata ``uid`` when it is one (DataComp, the world),
     else the first 128 bits of the sha256 of the key."""
@@ -222,6 +229,7 @@ def run_pass1(task: Pass1Task) -> dict[str, Any]:
             "samples": pq.read_metadata(out).num_rows,
             "cached": True,
         }
+    _task_delay()
     start = time.perf_counter()
     recipe, steps = _steps(task.recipe_json)
     report = ReadReport()
@@ -319,6 +327,7 @@ def run_pass2(task: Pass2Task) -> dict[str, Any]:
     n_expected = sum(len(p) for _, p in task.parts)
     if marker.exists():
         return {"out_shard": task.out_shard, "samples": n_expected, "cached": True}
+    _task_delay()
     start = time.perf_counter()
     recipe, steps = _steps(task.recipe_json)
     n_steps = len(steps)

@@ -1,0 +1,238 @@
+"""The curation pipeline end to end: real shards in and out, accounting, determinism,
+resuming after SIGKILL, local vs Ray, the audit and the CLI."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from curate_factory import write_bad_shards, write_shards
+
+from globelens.curate import audit_data, audit_figures, load_kept_uids, run_recipe
+from globelens.data import ReadReport, read_shards
+
+REPO = Path(__file__).resolve().parents[2]
+GLOBELENS = str(Path(sys.executable).parent / "globelens")
+DEDUP_EN = {
+    "name": "dedup_en",
+    "steps": [
+        {"type": "langid"},
+        {"type": "exact_dedup"},
+        {"type": "near_dedup", "max_distance": 4},
+        {"type": "language", "keep": ["en", "es"]},
+        {"type": "replace_caption", "field": "caption_en", "only_if_lang_not_in": ["en"]},
+    ],
+}
+
+
+def _outputs(out: Path) -> dict[str, bytes]:
+    names = sorted(
+        p.name
+        for p in out.iterdir()
+        if p.suffix in (".tar", ".parquet", ".npy") or p.name.endswith("_stats.json")
+    )
+    return {n: (out / n).read_bytes() for n in names}
+
+
+@pytest.fixture(scope="module")
+def clean(tmp_path_factory) -> Path:
+    d = tmp_path_factory.mktemp("clean")
+    write_shards(d, n_shards=4, per_shard=10)
+    return d
+
+
+def test_pipeline_accounts_for_every_sample_and_is_worker_independent(clean, tmp_path):
+    m1 = run_recipe(
+        DEDUP_EN, str(clean / "*.tar"), tmp_path / "w1", workers=1, shard_size=3, progress=False
+    )
+    m2 = run_recipe(
+        DEDUP_EN, str(clean / "*.tar"), tmp_path / "w2", workers=2, shard_size=3, progress=False
+    )
+    c = m1["counts"]
+    assert c["in"] == 40 and c["kept"] == 12  # 4 English + 4 Spanish people per 10... 2+1 per 10
+    assert c["kept"] + c["dropped_total"] + c["corrupt_total"] == c["in"]
+    assert c["dropped"] == {"3:language": {"language_not_kept": 28}}
+    assert _outputs(tmp_path / "w1") == _outputs(tmp_path / "w2")
+    assert [m1["counts"], m1["steps"]] == [m2["counts"], m2["steps"]]
+    samples = list(read_shards(str(tmp_path / "w1" / "*.tar")))
+    assert len(samples) == 12 and len(m1["output"]["shards"]) == 4
+    assert [s.key for s in samples[:4]] == ["000000000", "000000001", "000000002", "000010000"]
+    es = [s for s in samples if s.meta["language"] == "es"]
+    assert es and all(s.caption == s.meta["caption_en"] and s.meta["caption_replaced"] for s in es)
+    uids = load_kept_uids(tmp_path / "w1" / "kept_uids.npy")
+    assert uids.shape == (12, 2) and uids.dtype == np.uint64
+    assert sorted(f"{a:016x}{b:016x}" for a, b in uids) == sorted(s.meta["uid"] for s in samples)
+    assert (np.lexsort((uids[:, 1], uids[:, 0])) == np.arange(12)).all()
+    log = [
+        json.loads(line) for line in (tmp_path / "w1" / "curate_log.jsonl").read_text().splitlines()
+    ]
+    assert log[0]["event"] == "start" and log[-1]["event"] == "done"
+
+
+def test_bad_input_curates_to_completion_with_every_sample_accounted_for(tmp_path):
+    bad = tmp_path / "bad"
+    write_bad_shards(bad)
+    report = ReadReport()
+    readable = sum(1 for _ in read_shards(str(bad / "*.tar"), report))
+    m = run_recipe(
+        "datacomp_basic",
+        str(bad / "*.tar"),
+        tmp_path / "out",
+        workers=2,
+        audit=True,
+        progress=False,
+    )
+    c = m["counts"]
+    assert c["in"] == readable + len(report.problems)
+    assert c["kept"] + c["dropped_total"] + c["corrupt_total"] == c["in"]
+    assert c["corrupt"]["corrupt_image"] == 2 and c["corrupt"]["empty_caption"] == 1
+    assert c["corrupt"]["truncated_tar"] == 1
+    dedup = c["dropped"]
+    assert dedup["2:exact_dedup"] == {"exact_duplicate": 1}
+    assert dedup["3:near_dedup"] == {"near_duplicate": 1}
+    decisions = pd.read_parquet(tmp_path / "out" / "decisions.parquet")
+    assert len(decisions) == c["in"] and (decisions["status"] == "kept").sum() == c["kept"]
+    assert (tmp_path / "out" / "audit.html").exists()
+
+
+def test_audit_shows_who_english_only_removes(clean, tmp_path):
+    m = run_recipe(
+        "english_only", str(clean), tmp_path / "en", workers=1, audit=True, progress=False
+    )
+    a = audit_data(tmp_path / "en")
+    assert a["overall"]["region"]["Anglosphere"]["fraction"] == 1.0
+    assert a["overall"]["region"]["Africa"]["fraction"] == 0.0
+    assert a["overall"]["income_bucket"]["$0-200"]["fraction"] == 0.0
+    assert a["headline"].startswith(
+        "english_only keeps 100% of the Anglosphere's samples and 0% of "
+    )
+    assert "richest households ($1998+)" in a["headline"]
+    step = a["steps"][1]
+    assert step["reached"] == 40 and step["kept"] == m["counts"]["kept"] == 8
+    assert (
+        step["by"]["language"]["en"]["fraction"] == 1.0
+        and step["by"]["script"]["Arab"]["fraction"] == 0.0
+    )
+    figs = audit_figures(a)
+    assert {"overall_region", "overall_income_bucket", "steps_region"} <= set(figs)
+    page = (tmp_path / "en" / "audit.html").read_text()
+    assert (
+        a["headline"].replace("'", "&#x27;") in page and page.count("data:image/png;base64,") >= 3
+    )
+    assert "http://" not in page and "https://" not in page
+    # the CLI rebuilds it from the outputs alone
+    (tmp_path / "en" / "audit.html").unlink()
+    res = subprocess.run(
+        [GLOBELENS, "audit", str(tmp_path / "en")],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=120,
+    )
+    assert res.returncode == 0, res.stderr
+    assert "Anglosphere" in res.stdout and (tmp_path / "en" / "audit.html").exists()
+
+
+def _cli(*args: str, env: dict | None = None) -> subprocess.Popen:
+    return subprocess.Popen(
+        [GLOBELENS, *args],
+        cwd=REPO,
+        env={**os.environ, **(env or {})},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+
+
+def _wait_for(predicate, proc, timeout=60.0) -> None:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if predicate():
+            return
+        if proc.poll() is not None:
+            raise AssertionError(
+                f"run ended before it could be killed: {proc.stderr.read().decode()[-2000:]}"
+            )
+        time.sleep(0.02)
+    raise AssertionError("timed out waiting for the run to reach the kill point")
+
+
+@pytest.mark.slow
+def test_resume_after_sigkill_gives_the_same_output(clean, tmp_path):
+    args = [
+        "curate",
+        "--recipe",
+        json_recipe(tmp_path),
+        "--in",
+        str(clean / "*.tar"),
+        "--shard-size",
+        "3",
+        "--workers",
+        "1",
+        "-q",
+    ]
+    ref = _cli(*args, "--out", str(tmp_path / "ref"))
+    assert ref.wait(120) == 0, ref.stderr.read().decode()
+    out = tmp_path / "killed"
+    slow = {"GLOBELENS_CURATE_TASK_DELAY": "0.4"}  # test hook: widens the window to kill in
+    for marker in ("pass1", "pass2"):
+        proc = _cli(*args, "--out", str(out), env=slow)
+        _wait_for(
+            lambda m=marker: (out / "_work" / m).exists() and any((out / "_work" / m).iterdir()),
+            proc,
+        )
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(30)
+    done = list((out / "_work" / "pass2").iterdir())
+    assert 0 < len(done) < 4  # really killed halfway through writing
+    final = _cli(*args, "--out", str(out))
+    assert final.wait(120) == 0, final.stderr.read().decode()
+    assert _outputs(out) == _outputs(tmp_path / "ref")
+    assert not list(out.glob(".*.tmp"))
+
+
+def json_recipe(tmp_path: Path) -> str:
+    path = tmp_path / "recipe.toml"
+    path.write_text(
+        'name = "resume"\n[[steps]]\ntype = "langid"\n[[steps]]\ntype = "near_dedup"\n'
+        '[[steps]]\ntype = "language"\nkeep = ["en", "es", "de"]\n'
+    )
+    return str(path)
+
+
+@pytest.mark.slow
+def test_ray_and_local_engines_give_identical_kept_uids(clean, tmp_path):
+    pytest.importorskip("ray")
+    m_local = run_recipe(
+        DEDUP_EN, str(clean / "*.tar"), tmp_path / "local", workers=2, shard_size=5, progress=False
+    )
+    m_ray = run_recipe(
+        DEDUP_EN,
+        str(clean / "*.tar"),
+        tmp_path / "ray",
+        engine="ray",
+        workers=2,
+        shard_size=5,
+        progress=False,
+    )
+    import ray
+
+    assert not ray.is_initialized()  # the engine shut down the instance it started
+    assert np.array_equal(
+        np.load(tmp_path / "local" / "kept_uids.npy"), np.load(tmp_path / "ray" / "kept_uids.npy")
+    )
+    assert m_local["counts"] == m_ray["counts"]
+    assert _outputs(tmp_path / "local") == _outputs(tmp_path / "ray")
+
+
+def test_resuming_with_another_recipe_is_refused(clean, tmp_path):
+    run_recipe("no_filter", str(clean), tmp_path / "o", workers=1, progress=False)
+    with pytest.raises(ValueError, match="another recipe"):
+        run_recipe("english_only", str(clean), tmp_path / "o", workers=1, progress=False)
