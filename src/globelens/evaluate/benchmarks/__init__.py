@@ -1,7 +1,4 @@
-"""Benchmark loaders, one module per on-disk format, and the named-benchmark registry.
-
-Import order is detection order for bare folders: specific formats before ImageFolder.
-"""
+"""Benchmark loaders, one module per on-disk format, and the named-benchmark registry."""
 
 from globelens.evaluate.benchmarks import (  # noqa: F401  (each module registers itself)
     coco,

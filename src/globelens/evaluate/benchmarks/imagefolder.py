@@ -91,5 +91,11 @@ def load(root: Path, split: str | None = None) -> Benchmark:
 
 
 register_format(
-    Format("imagefolder", load, detect, "ImageNet-style <split>/<class>/<image> folders")
+    Format(
+        "imagefolder",
+        load,
+        detect,
+        "ImageNet-style <split>/<class>/<image> folders",
+        priority=-1,  # any folder of image folders matches: try every other format first
+    )
 )

@@ -22,6 +22,8 @@ class Format:
     #: True when a folder looks like this format (used for bare paths)
     detect: Callable[[Path], bool]
     description: str
+    #: detection order for bare folders: higher first (catch-all formats go last)
+    priority: int = 0
 
 
 @dataclass(frozen=True)
@@ -91,7 +93,7 @@ def resolve(spec: str, data_root: str | os.PathLike | None = None) -> tuple[str,
         return fmt_name, path, {}, f"{fmt_name}:{path.name}"
     path = Path(spec)
     if path.is_dir():
-        for fmt in FORMATS.values():
+        for fmt in sorted(FORMATS.values(), key=lambda f: -f.priority):
             if fmt.detect(path):
                 return fmt.name, path, {}, path.name
         raise ValueError(
