@@ -18,6 +18,7 @@ import lzma
 import os
 import tarfile
 import zlib
+from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -91,24 +92,29 @@ class _TailReader:
     def __init__(self, raw: Any) -> None:
         self.raw = raw
         self.pos = 0
-        self.tail = bytearray()
+        # Recent chunks as read (no copying); old ones drop off once _KEEP bytes are newer.
+        self.chunks: deque[bytes] = deque()
+        self.kept = 0
 
     def read(self, size: int = -1) -> bytes:
         data = self.raw.read(size)
-        self.pos += len(data)
-        self.tail += data
-        if len(self.tail) > self._KEEP:
-            del self.tail[: len(self.tail) - self._KEEP]
+        if data:
+            self.pos += len(data)
+            self.chunks.append(data)
+            self.kept += len(data)
+            while self.kept - len(self.chunks[0]) >= self._KEEP:
+                self.kept -= len(self.chunks.popleft())
         return data
 
     def block_at(self, offset: int) -> bytes | None:
         """The (up to) 512 bytes at ``offset``; None if they are no longer remembered."""
         while self.pos < offset + _BLOCK and self.read(1 << 16):
             pass
-        start = self.pos - len(self.tail)
+        start = self.pos - self.kept
         if offset < start:
             return None
-        return bytes(self.tail[offset - start : offset - start + _BLOCK])
+        tail = b"".join(self.chunks)
+        return tail[offset - start : offset - start + _BLOCK]
 
 
 def _open_stream(fh: Any) -> Any:
