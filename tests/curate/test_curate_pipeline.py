@@ -236,3 +236,39 @@ def test_resuming_with_another_recipe_is_refused(clean, tmp_path):
     run_recipe("no_filter", str(clean), tmp_path / "o", workers=1, progress=False)
     with pytest.raises(ValueError, match="another recipe"):
         run_recipe("english_only", str(clean), tmp_path / "o", workers=1, progress=False)
+
+
+@pytest.mark.slow
+def test_world_crawl_audits_show_the_regional_and_income_skew(tmp_path):
+    exe = Path(GLOBELENS)
+    res = subprocess.run(
+        [str(exe), "world", "build", str(tmp_path / "w"), "--size", "tiny", "--quiet"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    if res.returncode != 0:
+        pytest.skip(f"world builder unavailable: {res.stderr[-300:]}")
+    audits = {}
+    for recipe in ("english_only", "no_filter"):
+        run_recipe(
+            recipe,
+            str(tmp_path / "w" / "crawl"),
+            tmp_path / recipe,
+            workers=2,
+            audit=True,
+            progress=False,
+        )
+        audits[recipe] = audit_data(tmp_path / recipe)
+    en = audits["english_only"]["overall"]
+    assert en["region"]["Anglosphere"]["fraction"] > 0.8
+    assert max(v["fraction"] for k, v in en["region"].items() if k != "Anglosphere") < 0.5
+    assert (
+        en["income_bucket"]["$1998+"]["fraction"] > 1.5 * en["income_bucket"]["$0-200"]["fraction"]
+    )
+    nf = audits["no_filter"]["overall"]
+    assert all(v["fraction"] == 1.0 for v in nf["region"].values())
+    assert (
+        audits["no_filter"]["headline"]
+        == "no_filter keeps 100% of every region's samples; 100% of the richest households ($1998+) and 100% of the poorest ($0-200)."
+    )

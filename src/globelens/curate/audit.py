@@ -70,10 +70,13 @@ def headline(recipe: str, overall: dict[str, dict[str, dict[str, Any]]]) -> str:
     if len(regions) >= 2:
         hi = max(regions, key=lambda r: (regions[r]["fraction"], r))
         lo = min(regions, key=lambda r: (regions[r]["fraction"], r))
-        parts.append(
-            f"keeps {regions[hi]['fraction']:.0%} of {_possessive(_the(hi))} samples and "
-            f"{regions[lo]['fraction']:.0%} of {_possessive(_the(lo))}"
-        )
+        if f"{regions[hi]['fraction']:.0%}" == f"{regions[lo]['fraction']:.0%}":
+            parts.append(f"keeps {regions[hi]['fraction']:.0%} of every region's samples")
+        else:
+            parts.append(
+                f"keeps {regions[hi]['fraction']:.0%} of {_possessive(_the(hi))} samples and "
+                f"{regions[lo]['fraction']:.0%} of {_possessive(_the(lo))}"
+            )
     incomes = {k: v for k, v in overall.get("income_bucket", {}).items() if v["in"]}
     ordered = [b for b in INCOME_BUCKET_NAMES if b in incomes]
     if len(ordered) >= 2:
