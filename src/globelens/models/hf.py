@@ -134,7 +134,6 @@ class HFDualEncoder:
         from transformers import AutoConfig, AutoImageProcessor, AutoTokenizer
 
         p = check_model_dir(path)
-        self.path = str(p)
         config = AutoConfig.from_pretrained(p, local_files_only=True)
         family = FAMILIES.get(config.model_type)
         if family is None:
@@ -142,18 +141,35 @@ class HFDualEncoder:
                 f"{p}: model_type {config.model_type!r} is not a supported dual encoder; "
                 f"supported: {sorted(FAMILIES)}"
             )
-        self.family = family
-        self.device = torch.device(device)
-        self.model = family.model_class().from_pretrained(
-            p, local_files_only=True, use_safetensors=True
+        model = family.model_class().from_pretrained(p, local_files_only=True, use_safetensors=True)
+        self._setup(
+            model,
+            AutoTokenizer.from_pretrained(p, local_files_only=True),
+            AutoImageProcessor.from_pretrained(p, local_files_only=True),
+            device,
         )
-        self.model.to(self.device).eval()
-        self.tokenizer = AutoTokenizer.from_pretrained(p, local_files_only=True)
-        self.image_processor = AutoImageProcessor.from_pretrained(p, local_files_only=True)
-        self.transform = ImageTransform.from_processor(self.image_processor)
-        self.image_size = int(self.transform.output_size[0])
-        self.max_text_len = int(config.text_config.max_position_embeddings)
+        self.path = str(p)
         self.fingerprint = model_fingerprint(p)
+
+    def _setup(self, model: Any, tokenizer: Any, image_processor: Any, device: Any) -> None:
+        self.family = FAMILIES[model.config.model_type]
+        self.device = torch.device(device)
+        self.model = model.to(self.device).eval()
+        self.tokenizer = tokenizer
+        self.image_processor = image_processor
+        self.transform = ImageTransform.from_processor(image_processor)
+        self.image_size = int(self.transform.output_size[0])
+        self.max_text_len = int(model.config.text_config.max_position_embeddings)
+
+    @classmethod
+    def from_loaded(
+        cls, model: Any, tokenizer: Any, image_processor: Any, fingerprint: str = "live"
+    ) -> HFDualEncoder:
+        """Wrap an in-memory model (e.g. during training); the caller restores train mode."""
+        self = cls.__new__(cls)
+        self._setup(model, tokenizer, image_processor, next(model.parameters()).device)
+        self.path, self.fingerprint = "", fingerprint
+        return self
 
     def preprocess(self, images: Sequence[Image.Image]) -> torch.Tensor:
         return self.transform(images)

@@ -1,0 +1,96 @@
+"""Checkpoints: each one is a complete Hugging Face model directory plus the trainer state.
+
+``step_000200/`` holds ``model.safetensors``, ``config.json``, tokenizer and processor files
+(load it with ``AutoModel``/``pipeline``) and ``trainer_state.pt`` (optimizer moments, RNG
+states, counters; read back with ``weights_only=True``). A checkpoint is written under a
+temporary name and renamed into place, so a crash never leaves a half-written one; only the
+newest ``keep`` are kept.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from pathlib import Path
+from typing import Any
+
+import torch
+
+CKPT_RE = re.compile(r"^step_(\d{6,})$")
+#: files carried over from the initial model directory into every checkpoint
+ASSET_FILES = (
+    "tokenizer.json",
+    "tokenizer_config.json",
+    "special_tokens_map.json",
+    "preprocessor_config.json",
+    "processor_config.json",
+)
+STATE_FILE = "trainer_state.pt"
+
+
+def checkpoint_dirs(root: str | os.PathLike) -> list[Path]:
+    """Complete checkpoints under ``root``, oldest first."""
+    root = Path(root)
+    if not root.is_dir():
+        return []
+    found = [(int(m.group(1)), p) for p in root.iterdir() if (m := CKPT_RE.match(p.name))]
+    return [p for _, p in sorted(found) if (p / STATE_FILE).is_file()]
+
+
+def latest_checkpoint(root: str | os.PathLike) -> Path | None:
+    dirs = checkpoint_dirs(root)
+    return dirs[-1] if dirs else None
+
+
+def save_model_dir(model: Any, assets_from: str | os.PathLike, out: Path) -> None:
+    """Write an HF model directory: weights + config + tokenizer/processor from ``assets_from``."""
+    model.save_pretrained(out, safe_serialization=True)
+    for name in ASSET_FILES:
+        src = Path(assets_from) / name
+        if src.is_file():
+            shutil.copy2(src, out / name)
+
+
+def _fsync_dir(path: Path) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def save_checkpoint(
+    root: str | os.PathLike,
+    step: int,
+    model: Any,
+    assets_from: str | os.PathLike,
+    state: dict[str, Any],
+    keep: int,
+) -> Path:
+    """Atomically write ``root/step_NNNNNN`` and prune all but the newest ``keep``."""
+    root = Path(root)
+    root.mkdir(parents=True, exist_ok=True)
+    final = root / f"step_{step:06d}"
+    tmp = root / f".step_{step:06d}.tmp"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir()
+    save_model_dir(model, assets_from, tmp)
+    torch.save(state, tmp / STATE_FILE)
+    for f in tmp.iterdir():
+        with open(f, "rb") as fh:
+            os.fsync(fh.fileno())
+    if final.exists():
+        shutil.rmtree(final)
+    os.replace(tmp, final)
+    _fsync_dir(root)
+    for old in checkpoint_dirs(root)[: -max(keep, 1)]:
+        shutil.rmtree(old, ignore_errors=True)
+    return final
+
+
+def load_state(ckpt: str | os.PathLike) -> dict[str, Any]:
+    return torch.load(Path(ckpt) / STATE_FILE, weights_only=True, map_location="cpu")

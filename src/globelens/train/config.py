@@ -1,0 +1,164 @@
+"""Typed training configuration: dataclasses filled from TOML, then from command-line flags.
+
+Unknown keys fail at load time and name the valid ones, so a typo never trains silently with
+the default.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+
+@dataclass
+class SourceConfig:
+    """One data source: a shard pattern, and where its caption comes from."""
+
+    name: str
+    pattern: str
+    #: metadata field to use as the caption (e.g. "caption_en"); default: the ``.txt`` member
+    caption_field: str | None = None
+
+
+@dataclass
+class PhaseConfig:
+    """Until ``until`` (a fraction of all steps), batches mix the sources by ``mix`` weights."""
+
+    until: float = 1.0
+    mix: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass
+class DataConfig:
+    sources: list[SourceConfig] = field(default_factory=list)
+    phases: list[PhaseConfig] = field(default_factory=list)
+    #: shuffle buffer over sample addresses, per source (>= the source size: a full shuffle)
+    shuffle_buffer: int = 10_000
+    workers: int = 1
+    prefetch: int = 4
+    augment: bool = True
+    crop_scale: tuple[float, float] = (0.6, 1.0)
+    flip: bool = True
+
+
+@dataclass
+class ModelConfig:
+    preset: str = "tiny"
+    model_type: str = "siglip"
+    #: a tokenizer directory; default: train one on the training captions
+    tokenizer: str | None = None
+    tokenizer_vocab: int | None = None
+    tokenizer_captions: int = 20_000
+    #: fine-tune from this HF model directory instead of a fresh preset
+    init_from: str | None = None
+    grad_checkpointing: bool = False
+    compile: bool = False
+
+
+@dataclass
+class OptimConfig:
+    lr: float = 1e-3
+    weight_decay: float = 1e-4
+    beta1: float = 0.9
+    beta2: float = 0.95
+    eps: float = 1e-6
+    warmup_frac: float = 0.05
+    min_lr_ratio: float = 0.0
+    grad_clip: float = 1.0
+    accum_steps: int = 1
+
+
+@dataclass
+class CheckpointConfig:
+    every: int = 200
+    keep: int = 2
+
+
+@dataclass
+class EvalConfig:
+    #: a CLIP_benchmark WebDataset folder (classnames.txt, templates, test/*.tar)
+    benchmark: str | None = None
+    every: int = 0
+    max_images: int = 2000
+
+
+@dataclass
+class TrainConfig:
+    out: str = "runs/train"
+    steps: int = 1000
+    batch_size: int = 256
+    loss: str = "sigmoid"
+    seed: int = 0
+    #: "auto": bf16 autocast on CUDA, fp32 on CPU; or "fp32" / "bf16"
+    precision: str = "auto"
+    threads: int = 0
+    log_every: int = 10
+    progress: bool = True
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    checkpoint: CheckpointConfig = field(default_factory=CheckpointConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def _build(cls: type, values: dict[str, Any], where: str) -> Any:
+    names = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = sorted(set(values) - set(names))
+    if unknown:
+        raise ValueError(f"unknown key(s) {unknown} in [{where}]; valid keys: {sorted(names)}")
+    kwargs: dict[str, Any] = {}
+    nested = {
+        "data": DataConfig,
+        "model": ModelConfig,
+        "optim": OptimConfig,
+        "checkpoint": CheckpointConfig,
+        "eval": EvalConfig,
+    }
+    for key, value in values.items():
+        if cls is TrainConfig and key in nested:
+            kwargs[key] = _build(nested[key], value, key)
+        elif cls is DataConfig and key == "sources":
+            kwargs[key] = [_build(SourceConfig, v, "data.sources") for v in value]
+        elif cls is DataConfig and key == "phases":
+            kwargs[key] = [_build(PhaseConfig, v, "data.phases") for v in value]
+        elif isinstance(value, list) and key == "crop_scale":
+            kwargs[key] = tuple(value)
+        else:
+            kwargs[key] = value
+    return cls(**kwargs)
+
+
+def config_from_dict(values: dict[str, Any]) -> TrainConfig:
+    return _build(TrainConfig, values, "top level")
+
+
+def load_config(path: str | Path | None) -> TrainConfig:
+    """Read a TOML config (or return the defaults when ``path`` is None)."""
+    if path is None:
+        return TrainConfig()
+    with open(path, "rb") as fh:
+        return config_from_dict(tomllib.load(fh))
+
+
+def source_from_spec(spec: str, index: int = 0) -> SourceConfig:
+    """``--data`` syntax: ``PATTERN`` or ``name=PATTERN`` or ``name=PATTERN@caption_field``.
+
+    Patterns may use ``::``, braces and globs (see ``expand_shards``); repeat ``--data`` for
+    several sources.
+    """
+    name, sep, rest = spec.partition("=")
+    if not sep or "/" in name:
+        name, rest = f"s{index}", spec
+    pattern, _, caption_field = rest.partition("@")
+    return SourceConfig(name=name, pattern=pattern, caption_field=caption_field or None)

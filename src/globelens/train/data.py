@@ -1,0 +1,358 @@
+"""Training data: a deterministic stream of batches that is a pure function of (seed, step).
+
+Shards are indexed once (tar headers only: the offset and size of every member), so a sample
+is an address that can be read directly. Each source's stream visits its shards in a seeded
+order per epoch through a shuffle buffer of addresses; a recipe (phases of source mixtures)
+says how many samples of each source every step takes. The batch of step ``s`` is therefore
+computable without replaying steps ``0..s-1``: data order, shuffle buffer and loader position
+never need saving, and resuming from a checkpoint gives the same batches bit for bit.
+Bad samples (corrupt images, missing captions) are counted by reason and left out of their
+batch; they never stop training.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import random
+import tarfile
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from globelens.data import ImageDecodeError, decode_image, expand_shards
+from globelens.data.images import IMAGE_EXTENSIONS
+from globelens.data.shards import split_key
+from globelens.models.preprocess import ImageTransform
+from globelens.train.config import DataConfig, PhaseConfig, SourceConfig
+
+
+def derive_seed(*parts: Any) -> int:
+    """A 63-bit seed from any parts, stable across processes and Python versions."""
+    digest = hashlib.sha256(repr(parts).encode()).digest()
+    return int.from_bytes(digest[:8], "little") >> 1
+
+
+@dataclass(frozen=True)
+class Ref:
+    """Where one sample's members lie in its shard: (offset, size) per member."""
+
+    shard: int
+    key: str
+    image: tuple[int, int] | None
+    txt: tuple[int, int] | None
+    json: tuple[int, int] | None
+
+
+def index_shard(path: str, shard_id: int) -> list[Ref]:
+    """Read the tar headers of one shard (no image data) into sample addresses."""
+    groups: dict[str, dict[str, tuple[int, int]]] = {}
+    try:
+        with tarfile.open(path, "r:") as tar:
+            for info in tar:
+                if info.isfile():
+                    key, ext = split_key(info.name)
+                    groups.setdefault(key, {})[ext] = (info.offset_data, info.size)
+    except (tarfile.TarError, OSError, EOFError):
+        pass  # a truncated tar keeps the members indexed before the damage
+    refs = []
+    for key, members in groups.items():
+        image = next((members[e] for e in IMAGE_EXTENSIONS if e in members), None)
+        refs.append(Ref(shard_id, key, image, members.get("txt"), members.get("json")))
+    return refs
+
+
+class SourceStream:
+    """An endless, seeded, buffer-shuffled sequence of sample addresses from one source."""
+
+    def __init__(self, source: SourceConfig, seed: int, shuffle_buffer: int) -> None:
+        self.source = source
+        self.paths = expand_shards(source.pattern)
+        self.shards = [index_shard(p, i) for i, p in enumerate(self.paths)]
+        self.size = sum(len(s) for s in self.shards)
+        if self.size == 0:
+            raise ValueError(f"source {source.name!r} ({source.pattern}) holds no samples")
+        self.seed = seed
+        self.buffer = max(1, shuffle_buffer)
+        self._orders: dict[int, list[Ref]] = {}  # the two most recent epochs
+
+    def _epoch_order(self, epoch: int) -> list[Ref]:
+        rng = random.Random(derive_seed(self.seed, self.source.name, epoch))
+        order = list(range(len(self.shards)))
+        rng.shuffle(order)
+        out: list[Ref] = []
+        buf: list[Ref] = []
+        for s in order:
+            for ref in self.shards[s]:
+                if len(buf) < self.buffer:
+                    buf.append(ref)
+                    continue
+                j = rng.randrange(len(buf))
+                out.append(buf[j])
+                buf[j] = ref
+        rng.shuffle(buf)
+        out.extend(buf)
+        return out
+
+    def take(self, start: int, count: int) -> list[Ref]:
+        """Addresses ``start .. start+count`` of the endless stream."""
+        out = []
+        for pos in range(start, start + count):
+            epoch, i = divmod(pos, self.size)
+            order = self._orders.get(epoch)
+            if order is None:
+                if len(self._orders) >= 2:
+                    del self._orders[min(self._orders)]
+                order = self._orders[epoch] = self._epoch_order(epoch)
+            out.append(order[i])
+        return out
+
+
+def _split_counts(mix: dict[str, float], total: int) -> dict[str, int]:
+    """Largest-remainder split of ``total`` samples by weights (the same every step)."""
+    wsum = sum(mix.values())
+    if wsum <= 0:
+        raise ValueError(f"phase mixture {mix} has no positive weight")
+    exact = {k: total * w / wsum for k, w in mix.items()}
+    counts = {k: math.floor(v) for k, v in exact.items()}
+    rest = total - sum(counts.values())
+    for k in sorted(exact, key=lambda k: (counts[k] - exact[k], k))[:rest]:
+        counts[k] += 1
+    return counts
+
+
+class Plan:
+    """Which samples of which source each step takes (phases x mixtures)."""
+
+    def __init__(
+        self, sources: Sequence[str], phases: Sequence[PhaseConfig], steps: int, batch: int
+    ) -> None:
+        if not phases:
+            phases = [PhaseConfig(until=1.0, mix={s: 1.0 for s in sources})]
+        for ph in phases:
+            unknown = sorted(set(ph.mix) - set(sources))
+            if unknown:
+                raise ValueError(
+                    f"phase mixes unknown source(s) {unknown}; sources: {list(sources)}"
+                )
+        self.phases = sorted(phases, key=lambda p: p.until)
+        self.steps, self.batch = steps, batch
+        self.counts = [_split_counts(p.mix, batch) for p in self.phases]
+        # Cumulative position of every source at the start of every step (cheap: O(steps)).
+        self.starts: list[dict[str, int]] = []
+        pos = dict.fromkeys(sources, 0)
+        for step in range(steps):
+            self.starts.append(dict(pos))
+            for name, n in self.counts[self.phase_of(step)].items():
+                pos[name] += n
+
+    def phase_of(self, step: int) -> int:
+        frac = step / max(self.steps, 1)
+        for i, ph in enumerate(self.phases):
+            if frac < ph.until:
+                return i
+        return len(self.phases) - 1
+
+
+def random_resized_crop(
+    img: torch.Tensor,
+    size: int,
+    gen: torch.Generator,
+    scale: tuple[float, float],
+    ratio: tuple[float, float] = (3 / 4, 4 / 3),
+) -> torch.Tensor:
+    """(3, H, W) float -> (3, size, size): a random area/aspect crop, resized (antialiased)."""
+    _, h, w = img.shape
+    area = h * w
+    for _ in range(10):
+        target = area * float(torch.empty(1).uniform_(scale[0], scale[1], generator=gen))
+        log_r = torch.empty(1).uniform_(math.log(ratio[0]), math.log(ratio[1]), generator=gen)
+        aspect = math.exp(float(log_r))
+        cw = round(math.sqrt(target * aspect))
+        ch = round(math.sqrt(target / aspect))
+        if 0 < cw <= w and 0 < ch <= h:
+            top = int(torch.randint(0, h - ch + 1, (1,), generator=gen))
+            left = int(torch.randint(0, w - cw + 1, (1,), generator=gen))
+            img = img[:, top : top + ch, left : left + cw]
+            break
+    else:  # fall back to a centre crop of the largest square
+        s = min(h, w)
+        top, left = (h - s) // 2, (w - s) // 2
+        img = img[:, top : top + s, left : left + s]
+    return resize_square(img, size)
+
+
+def resize_square(img: torch.Tensor, size: int) -> torch.Tensor:
+    if img.shape[1:] == (size, size):
+        return img
+    out = F.interpolate(img[None], size=(size, size), mode="bilinear", antialias=True)
+    return out[0]
+
+
+class BatchDataset(torch.utils.data.Dataset):
+    """Item ``i`` is micro-batch ``i % accum`` of step ``start + i // accum`` for this rank."""
+
+    def __init__(
+        self,
+        config: DataConfig,
+        streams: dict[str, SourceStream],
+        plan: Plan,
+        tokenizer: Any,
+        transform: ImageTransform,
+        image_size: int,
+        text_len: int,
+        padding: str,
+        seed: int,
+        start_step: int,
+        rank: int = 0,
+        world: int = 1,
+        accum: int = 1,
+    ) -> None:
+        if plan.batch % (world * accum):
+            raise ValueError(
+                f"batch size {plan.batch} must divide by ranks x accumulation ({world} x {accum})"
+            )
+        self.config, self.streams, self.plan = config, streams, plan
+        self.tokenizer, self.transform = tokenizer, transform
+        self.image_size, self.text_len, self.padding = image_size, text_len, padding
+        self.seed, self.start_step = seed, start_step
+        self.rank, self.world, self.accum = rank, world, accum
+        self.local = plan.batch // world
+        self.micro = self.local // accum
+        self._files: dict[str, Any] = {}
+
+    def __len__(self) -> int:
+        return (self.plan.steps - self.start_step) * self.accum
+
+    def step_refs(self, step: int) -> list[tuple[str, Ref]]:
+        """The global batch of ``step`` as (source, address), mixed across sources."""
+        refs: list[tuple[str, Ref]] = []
+        counts = self.plan.counts[self.plan.phase_of(step)]
+        for name in sorted(counts):
+            start = self.plan.starts[step][name]
+            refs.extend((name, r) for r in self.streams[name].take(start, counts[name]))
+        random.Random(derive_seed(self.seed, "mix", step)).shuffle(refs)
+        return refs
+
+    def _read(self, source: str, ref: Ref, member: tuple[int, int]) -> bytes:
+        path = self.streams[source].paths[ref.shard]
+        fh = self._files.get(path)
+        if fh is None:
+            fh = self._files[path] = open(path, "rb")  # noqa: SIM115 - cached per worker
+        return os.pread(fh.fileno(), member[1], member[0])
+
+    def _caption(self, source: str, ref: Ref) -> str:
+        field = self.streams[source].source.caption_field
+        if field is None:
+            if ref.txt is None:
+                raise ValueError("missing_caption")
+            caption = self._read(source, ref, ref.txt).decode("utf-8")
+        else:
+            if ref.json is None:
+                raise ValueError("missing_json")
+            value = json.loads(self._read(source, ref, ref.json)).get(field)
+            if not isinstance(value, str):
+                raise ValueError(f"missing_{field}")
+            caption = value
+        if not caption.strip():
+            raise ValueError("empty_caption")
+        return caption
+
+    def load(self, step: int, micro: int) -> dict[str, Any]:
+        refs = self.step_refs(step)
+        lo = self.rank * self.local + micro * self.micro
+        images, captions, bad = [], [], Counter()
+        for i, (source, ref) in enumerate(refs[lo : lo + self.micro]):
+            try:
+                if ref.image is None:
+                    raise ValueError("missing_image")
+                caption = self._caption(source, ref)
+                pil = decode_image(self._read(source, ref, ref.image), target_size=self.image_size)
+            except ImageDecodeError as e:
+                bad[e.reason] += 1
+                continue
+            except (ValueError, UnicodeDecodeError, OSError) as e:
+                bad[
+                    str(e)
+                    if str(e).startswith("missing") or str(e) == "empty_caption"
+                    else "unreadable_sample"
+                ] += 1
+                continue
+            img = torch.from_numpy(np.asarray(pil).copy()).permute(2, 0, 1).float()
+            if self.config.augment:
+                gen = torch.Generator().manual_seed(derive_seed(self.seed, step, lo + i))
+                img = random_resized_crop(img, self.image_size, gen, self.config.crop_scale)
+                if self.config.flip and bool(torch.rand(1, generator=gen) < 0.5):
+                    img = img.flip(-1)
+            else:
+                img = resize_square(img, self.image_size)
+            images.append(img)
+            captions.append(caption)
+        if images:
+            pixels = self.transform.normalize(torch.stack(images).clamp_(0, 255))
+            enc = self.tokenizer(
+                captions,
+                padding=self.padding,
+                max_length=self.text_len,
+                truncation=True,
+                return_tensors="pt",
+            )
+            input_ids, mask = enc["input_ids"], enc["attention_mask"]
+        else:
+            pixels = torch.zeros(0, 3, self.image_size, self.image_size)
+            input_ids = mask = torch.zeros(0, self.text_len, dtype=torch.long)
+        return {
+            "step": step,
+            "micro": micro,
+            "pixel_values": pixels,
+            "input_ids": input_ids,
+            "attention_mask": mask,
+            "bad": dict(bad),
+        }
+
+    def __getitem__(self, i: int) -> dict[str, Any]:
+        step, micro = divmod(i, self.accum)
+        return self.load(self.start_step + step, micro)
+
+
+def _worker_init(_: int) -> None:
+    # Decoding is single-threaded per worker; extra intra-op threads would fight the step.
+    torch.set_num_threads(1)
+    os.environ["TOKENIZERS_PARALLELISM"] = "false"
+
+
+def make_loader(dataset: BatchDataset, workers: int, prefetch: int) -> torch.utils.data.DataLoader:
+    kwargs: dict[str, Any] = {}
+    if workers > 0:
+        kwargs = dict(
+            prefetch_factor=prefetch, worker_init_fn=_worker_init, persistent_workers=False
+        )
+    return torch.utils.data.DataLoader(
+        dataset, batch_size=None, shuffle=False, num_workers=workers, **kwargs
+    )
+
+
+def sample_captions(streams: dict[str, SourceStream], limit: int) -> tuple[list[str], list[str]]:
+    """Up to ``limit`` captions (and their ``language`` metadata) spread over all sources."""
+    captions, languages = [], []
+    per_source = max(1, limit // max(len(streams), 1))
+    for name, stream in streams.items():
+        ds = BatchDataset.__new__(BatchDataset)
+        ds.streams, ds._files = streams, {}
+        for ref in stream.take(0, min(per_source, stream.size)):
+            try:
+                captions.append(ds._caption(name, ref))
+                meta = json.loads(ds._read(name, ref, ref.json)) if ref.json else {}
+                languages.append(str(meta.get("language", "und")))
+            except (ValueError, UnicodeDecodeError, OSError):
+                continue
+        for fh in ds._files.values():
+            fh.close()
+    return captions, languages

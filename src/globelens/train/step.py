@@ -1,0 +1,132 @@
+"""One optimisation step: forward both towers, contrastive loss, backward, clip, AdamW."""
+
+from __future__ import annotations
+
+import contextlib
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from globelens.train.config import OptimConfig
+
+# CLIP caps its temperature at 100 (Radford et al. 2021).
+MAX_LOG_SCALE = math.log(100.0)
+
+
+def _pooled(out: Any) -> torch.Tensor:
+    return out if isinstance(out, torch.Tensor) else out.pooler_output
+
+
+class DualTowers(nn.Module):
+    """Wraps an HF SigLIP/CLIP model so one forward returns what the loss needs.
+
+    Scale and bias are returned from ``forward`` (not read off the module afterwards) so that
+    DistributedDataParallel sees them used inside the forward it wraps.
+    """
+
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(
+        self, pixel_values: torch.Tensor, input_ids: torch.Tensor, attention_mask: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        img = _pooled(self.model.get_image_features(pixel_values=pixel_values))
+        txt = _pooled(
+            self.model.get_text_features(input_ids=input_ids, attention_mask=attention_mask)
+        )
+        bias = getattr(self.model, "logit_bias", None)
+        return (
+            F.normalize(img.float(), dim=-1),
+            F.normalize(txt.float(), dim=-1),
+            self.model.logit_scale * 1.0,
+            bias * 1.0 if bias is not None else None,
+        )
+
+
+def lr_at(step: int, total: int, cfg: OptimConfig) -> float:
+    """Linear warmup then cosine decay to ``min_lr_ratio * lr``."""
+    warmup = max(1, round(cfg.warmup_frac * total))
+    if step < warmup:
+        return cfg.lr * (step + 1) / warmup
+    progress = (step - warmup) / max(1, total - warmup)
+    cosine = 0.5 * (1 + math.cos(math.pi * min(progress, 1.0)))
+    return cfg.lr * (cfg.min_lr_ratio + (1 - cfg.min_lr_ratio) * cosine)
+
+
+def make_optimizer(model: nn.Module, cfg: OptimConfig) -> torch.optim.Optimizer:
+    """AdamW; no weight decay on biases, norms, embeddings' scale and bias scalars."""
+    decay, no_decay = [], []
+    for name, p in model.named_parameters():
+        if not p.requires_grad:
+            continue
+        (no_decay if p.ndim < 2 or "logit_" in name else decay).append(p)
+    groups = [
+        {"params": decay, "weight_decay": cfg.weight_decay},
+        {"params": no_decay, "weight_decay": 0.0},
+    ]
+    return torch.optim.AdamW(groups, lr=cfg.lr, betas=(cfg.beta1, cfg.beta2), eps=cfg.eps)
+
+
+class TrainStep:
+    """Gradient accumulation over micro-batches, autocast, clipping and the optimizer update."""
+
+    def __init__(
+        self,
+        towers: nn.Module,
+        loss_fn: nn.Module,
+        optimizer: torch.optim.Optimizer,
+        cfg: OptimConfig,
+        total_steps: int,
+        autocast_dtype: torch.dtype | None,
+        device: torch.device,
+        clamp_scale: bool,
+        hf_model: nn.Module,
+    ) -> None:
+        self.towers, self.loss_fn, self.optimizer = towers, loss_fn, optimizer
+        self.cfg, self.total_steps = cfg, total_steps
+        self.autocast_dtype, self.device = autocast_dtype, device
+        self.clamp_scale, self.hf_model = clamp_scale, hf_model
+        self.params = [p for g in optimizer.param_groups for p in g["params"]]
+
+    def _autocast(self) -> Any:
+        if self.autocast_dtype is None:
+            return contextlib.nullcontext()
+        return torch.autocast(self.device.type, dtype=self.autocast_dtype)
+
+    def __call__(self, step: int, micro_batches: Sequence[dict[str, Any]]) -> dict[str, float]:
+        lr = lr_at(step, self.total_steps, self.cfg)
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+        self.optimizer.zero_grad(set_to_none=True)
+        total, n = 0.0, 0
+        for i, mb in enumerate(micro_batches):
+            if mb["pixel_values"].shape[0] < 2:
+                continue  # a contrastive loss needs at least one negative
+            last = i == len(micro_batches) - 1
+            sync = getattr(self.towers, "no_sync", None)
+            ctx = sync() if sync is not None and not last else contextlib.nullcontext()
+            with ctx:
+                with self._autocast():
+                    outputs = self.towers(
+                        mb["pixel_values"].to(self.device, non_blocking=True),
+                        mb["input_ids"].to(self.device, non_blocking=True),
+                        mb["attention_mask"].to(self.device, non_blocking=True),
+                    )
+                loss = self.loss_fn(*outputs)["contrastive_loss"] / len(micro_batches)
+                loss.backward()
+            total += float(loss.detach()) * len(micro_batches)
+            n += 1
+        grad_norm = 0.0
+        if n:
+            if self.cfg.grad_clip > 0:
+                grad_norm = float(torch.nn.utils.clip_grad_norm_(self.params, self.cfg.grad_clip))
+            self.optimizer.step()
+            if self.clamp_scale:
+                with torch.no_grad():
+                    self.hf_model.logit_scale.clamp_(0, MAX_LOG_SCALE)
+        return {"loss": total / max(n, 1), "lr": lr, "grad_norm": grad_norm}

@@ -1,0 +1,180 @@
+"""The trainer end to end on synthetic shards: resume after SIGKILL, HF pipeline, recipes."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from globelens.train.config import PhaseConfig, SourceConfig, TrainConfig, load_config
+from globelens.train.data import Plan, SourceStream
+from globelens.train.synthetic import make_synthetic_benchmark, make_synthetic_shards
+
+SCRIPT = """
+import json, sys
+from globelens.train.config import config_from_dict
+from globelens.train.loop import train
+cfg = config_from_dict(json.loads(sys.argv[1]))
+train(cfg, resume=sys.argv[2] == "1")
+"""
+
+
+@pytest.fixture(scope="module")
+def shards(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("shards")
+    make_synthetic_shards(out, n=96, per_shard=32, corrupt=2)
+    return out
+
+
+def _config(out: Path, shards: Path, tokenizer: Path, **kw) -> dict:
+    cfg = {
+        "out": str(out),
+        "steps": 6,
+        "batch_size": 16,
+        "seed": 3,
+        "threads": 1,
+        "log_every": 1,
+        "progress": False,
+        "data": {"sources": [{"name": "a", "pattern": str(shards)}], "workers": 1},
+        "model": {"tokenizer": str(tokenizer)},
+        "optim": {"lr": 1e-3, "accum_steps": 2},
+        "checkpoint": {"every": 1, "keep": 2},
+    }
+    cfg.update(kw)
+    return cfg
+
+
+def _run(cfg: dict, resume: bool = False) -> subprocess.Popen:
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false"}
+    return subprocess.Popen(
+        [sys.executable, "-c", SCRIPT, json.dumps(cfg), "1" if resume else "0"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+
+
+def test_sigkill_and_resume_is_bit_identical(
+    tmp_path: Path, shards: Path, tiny_tokenizer_dir: Path
+) -> None:
+    full = _run(_config(tmp_path / "full", shards, tiny_tokenizer_dir))
+    killed_cfg = _config(tmp_path / "killed", shards, tiny_tokenizer_dir)
+    proc = _run(killed_cfg)
+    ckpts = tmp_path / "killed" / "checkpoints"
+    deadline = time.time() + 120
+    while not (ckpts.is_dir() and any(p.name.startswith("step_") for p in ckpts.iterdir())):
+        assert proc.poll() is None, proc.stderr.read().decode()
+        assert time.time() < deadline, "no checkpoint appeared"
+        time.sleep(0.05)
+    time.sleep(random.uniform(0.0, 0.8))  # a random moment, possibly mid-save
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert proc.returncode == -signal.SIGKILL  # it really was killed before finishing
+    resumed = _run(killed_cfg, resume=True)
+    assert resumed.wait(timeout=180) == 0, resumed.stderr.read().decode()
+    assert full.wait(timeout=180) == 0, full.stderr.read().decode()
+    a = (tmp_path / "full" / "model" / "model.safetensors").read_bytes()
+    b = (tmp_path / "killed" / "model" / "model.safetensors").read_bytes()
+    assert a == b
+    steps = [json.loads(line)["step"] for line in (tmp_path / "killed" / "metrics.jsonl").open()]
+    assert steps == sorted(steps) and steps[-1] == 6 and len(steps) == len(set(steps))
+    summary = json.loads((tmp_path / "killed" / "summary.json").read_text())
+    assert summary["bad_samples"].get("corrupt_image", 0) >= 1  # counted, not fatal
+    assert len(list((tmp_path / "killed" / "checkpoints").glob("step_*"))) == 2  # keep=2
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory: pytest.TempPathFactory, shards: Path, tiny_tokenizer_dir: Path):
+    from globelens.train.config import config_from_dict
+    from globelens.train.loop import train
+
+    out = tmp_path_factory.mktemp("trained")
+    bench = make_synthetic_benchmark(out / "bench", n=16)
+    cfg = config_from_dict(
+        _config(out / "run", shards, tiny_tokenizer_dir, steps=3, eval={"benchmark": str(bench)})
+    )
+    cfg.threads = 0
+    cfg.data.workers = 0
+    return train(cfg), bench
+
+
+def test_output_runs_in_transformers_pipeline(trained) -> None:
+    from transformers import pipeline
+
+    from globelens.models import load_dual_encoder
+    from globelens.train.evaluation import ZeroShotBenchmark
+
+    model_dir, bench = trained
+    labels = ["a photo of a red thing", "a photo of a blue thing", "一张绿东西的照片"]
+    images = ZeroShotBenchmark(bench, max_images=4).images
+    clf = pipeline("zero-shot-image-classification", model=str(model_dir))
+    enc = load_dual_encoder(model_dir)
+    probs = enc.logits(
+        enc.encode_images(enc.preprocess(images)), enc.encode_texts(labels)
+    ).sigmoid()
+    for image, p in zip(images, probs, strict=True):
+        got = {
+            r["label"]: r["score"]
+            for r in clf(image, candidate_labels=labels, hypothesis_template="{}")
+        }
+        assert torch.allclose(torch.tensor([got[lab] for lab in labels]), p, atol=1e-4)
+    summary = json.loads((model_dir.parent / "summary.json").read_text())
+    assert "eval/bench/top1" in summary
+
+
+def test_stream_is_a_function_of_seed_and_step(shards: Path) -> None:
+    src = SourceConfig("a", str(shards))
+    s1, s2 = SourceStream(src, 7, 16), SourceStream(src, 7, 16)
+    assert s1.take(90, 20) == s2.take(90, 20)  # across the epoch boundary, no replay
+    epoch = s1.take(0, s1.size)
+    assert len({r.key for r in epoch}) == s1.size  # every sample once per epoch
+    assert [r.key for r in epoch] != [r.key for r in SourceStream(src, 8, 16).take(0, s1.size)]
+
+
+def test_recipe_phases_and_ratios() -> None:
+    plan = Plan(
+        ["globe", "en"], [PhaseConfig(0.8, {"globe": 1}), PhaseConfig(1.0, {"en": 1})], 10, 8
+    )
+    assert [plan.counts[plan.phase_of(s)] for s in (0, 7, 8, 9)] == [
+        {"globe": 8},
+        {"globe": 8},
+        {"en": 8},
+        {"en": 8},
+    ]
+    assert plan.starts[9] == {"globe": 64, "en": 8}
+    mixed = Plan(["a", "b"], [PhaseConfig(1.0, {"a": 3, "b": 1})], 4, 16)
+    assert mixed.counts[0] == {"a": 12, "b": 4}
+    with pytest.raises(ValueError, match="unknown source"):
+        Plan(["a"], [PhaseConfig(1.0, {"zz": 1})], 4, 16)
+
+
+def test_toml_config_and_typos(tmp_path: Path) -> None:
+    path = tmp_path / "c.toml"
+    path.write_text(
+        """
+steps = 50
+[optim]
+beta2 = 0.95
+[[data.sources]]
+name = "globe"
+pattern = "out/globe/{00000..00003}.tar"
+caption_field = "caption_en"
+[[data.phases]]
+until = 0.8
+mix = {globe = 1}
+"""
+    )
+    cfg = load_config(path)
+    assert isinstance(cfg, TrainConfig) and cfg.steps == 50
+    assert cfg.data.sources[0].caption_field == "caption_en" and cfg.data.phases[0].until == 0.8
+    path.write_text("[optim]\nbeta_2 = 0.9\n")
+    with pytest.raises(ValueError, match="valid keys"):
+        load_config(path)
