@@ -14,6 +14,7 @@ from globelens import __version__
 
 COMMAND_MODULES: tuple[str, ...] = (
     "shards",
+    "world",
     "curate",
     "eval",
     "report",
