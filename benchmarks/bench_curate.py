@@ -18,6 +18,7 @@ that is available, else a synthetic multilingual crawl from the test factory.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import subprocess
 import sys
@@ -48,10 +49,8 @@ def decode_shard(path: str) -> dict:
 
     n = 0
     for sample in read_shards(path):
-        try:
+        with contextlib.suppress(ImageDecodeError):
             sample.image()
-        except ImageDecodeError:
-            pass
         n += 1
     return {"samples": n}
 
