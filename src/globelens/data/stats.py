@@ -124,6 +124,8 @@ def shard_stats(
             fields.update(sample.meta.keys())
             bar.update(report.bytes - done_bytes)
             done_bytes = report.bytes
+            if delivered % 256 == 0:
+                bar.set_postfix_str(f"{delivered:,} samples", refresh=False)
         bar.update(max(file_bytes - bar.n, 0))
     # Decode failures are found after the reader counted the sample as delivered.
     report.samples = delivered
