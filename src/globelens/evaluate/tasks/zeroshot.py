@@ -63,7 +63,7 @@ def evaluate_scores(
         values = [m.get(key) for m in metas]
         if any(v not in (None, "") for v in values):
             groups[key] = M.group_report(c1, c5, values, boot)
-    if "income_bucket" in groups:
+    if len(groups.get("income_bucket", {}).get("groups", {})) >= 2:
         # No Filter / SigLIP 2: highest minus lowest income-bucket top-1 accuracy.
         metrics["disparity"] = groups["income_bucket"]["spread"]
         if "spread_ci95" in groups["income_bucket"]:
