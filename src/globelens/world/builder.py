@@ -112,6 +112,9 @@ class WorldConfig:
     unrelated_rate: float = 0.07  # captions that say nothing about the picture
     missing_word_rate: float = 0.08  # captions without the concept word
     filler_rate: float = 0.3  # captions with an extra word
+    # Local captions that also give the English name, "چراغ (lamp)", as bilingual shop and
+    # travel alt text does; language ID still calls them local, so an English filter drops them.
+    code_mix_rate: float = 0.1
 
 
 # ------------------------------------------------------------------------------ plans
@@ -186,6 +189,9 @@ def make_caption(
             cap = TEMPLATES[lang][i].format(c=local)
             cap_en = TEMPLATES["en"][i].format(c=en)
     kind = "missing_word" if missing else "clean"
+    if not missing and lang != "en" and rng.random() < cfg.code_mix_rate:
+        cap = f"{cap} ({en})"
+        kind += "+codemix"
     if rng.random() < cfg.filler_rate:
         j = int(rng.integers(len(FILLERS["en"])))
         if rng.random() < 0.5:
@@ -602,6 +608,12 @@ _SHEET_LANDMARKS = ("milad_tower", "cn_tower", "se_cathedral", "notre_dame_montr
                     "eiffel_tower", "tokyo_tower", "giza_pyramids", "chichen_itza")  # fmt: skip
 
 
+def _ascii(text: str) -> str:
+    import unicodedata
+
+    return unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+
+
 def _font(size: int) -> ImageFont.ImageFont | ImageFont.FreeTypeFont:
     try:
         return ImageFont.load_default(size=size)
@@ -615,7 +627,7 @@ def contact_sheet(seed: int) -> Image.Image:
     label_w, head_h, gap = 120, 22, 6
     cell_w = len(_SHEET_CONCEPTS) * t + gap
     width = label_w + len(_SHEET_INCOMES) * cell_w
-    lm_row = head_h + t + 16
+    lm_row = head_h + t + 20
     height = head_h + len(REGIONS) * (t + 2) + lm_row
     sheet = Image.new("RGB", (width, height), (255, 255, 255))
     d = ImageDraw.Draw(sheet)
@@ -644,7 +656,8 @@ def contact_sheet(seed: int) -> Image.Image:
         lm = next(x for x in LANDMARKS if x.id == lid)
         x = label_w + k * (t + 24)
         sheet.paste(render.render_landmark(lm, _rng(seed, 200, k), t), (x, y))
-        d.text((x, y - 13), f"{lm.name} ({lm.country})"[:22], fill=(0, 0, 0), font=small)
+        d.text((x, y - 13), _ascii(lm.name)[:20], fill=(0, 0, 0), font=small)
+        d.text((x, y + t + 1), f"({lm.country})", fill=(80, 80, 80), font=small)
     return sheet
 
 
