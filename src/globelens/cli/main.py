@@ -18,6 +18,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "curate",
     "eval",
     "report",
+    "train",
 )
 
 app = typer.Typer(

@@ -1,0 +1,148 @@
+"""Training throughput and loss memory.
+
+1. ``loop``: samples/s of the full training loop (shards -> decode -> augment -> tokenise ->
+   step, with DataLoader workers prefetching) vs the bare forward + backward + optimizer step of
+   the same model on pre-built tensors, in the same run. Overhead = 1 - loop / bare.
+2. ``memory``: peak RSS growth of the sigmoid loss with neighbour exchange vs all-gather, at
+   the same global batch on 2 ranks (gloo, CPU).
+
+    .venv/bin/python benchmarks/bench_train.py loop --steps 30 --batch-size 128
+    .venv/bin/python benchmarks/bench_train.py memory --global-batch 8192 --dim 256
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import socket
+import tempfile
+import time
+from pathlib import Path
+
+
+def bench_loop(args: argparse.Namespace) -> dict:
+    import torch
+
+    from globelens.train.config import SourceConfig, TrainConfig
+    from globelens.train.loop import Trainer
+    from globelens.train.synthetic import make_synthetic_shards
+
+    tmp = Path(tempfile.mkdtemp(prefix="bench_train_"))
+    data = args.data
+    if data is None:
+        make_synthetic_shards(tmp / "shards", n=2048, per_shard=512)
+        data = str(tmp / "shards")
+    cfg = TrainConfig(
+        out=str(tmp / "run"), steps=args.steps + args.warmup, batch_size=args.batch_size
+    )
+    cfg.data.sources = [SourceConfig("a", data)]
+    cfg.data.workers = args.workers
+    cfg.model.preset = args.preset
+    cfg.model.tokenizer_captions = 2000
+    cfg.model.tokenizer_vocab = 2000
+    cfg.checkpoint.every = 0
+    cfg.progress = False
+    cfg.log_every = 1
+    cfg.threads = args.threads
+    trainer = Trainer(cfg)
+    # Bare step on one pre-built batch (decoded once), same model, optimizer and loss.
+    batch = trainer.make_loader().dataset.load(0, 0)
+    for _ in range(args.warmup):
+        trainer.step_fn(0, [batch])
+    t = time.perf_counter()
+    for i in range(args.steps):
+        trainer.step_fn(i, [batch])
+    bare = args.steps * args.batch_size / (time.perf_counter() - t)
+    # Full loop: the real run (its first `warmup` steps are excluded from the timing).
+    loader = iter(trainer.make_loader())
+    for step in range(args.warmup):
+        trainer.step_fn(step, [next(loader)])
+    t = time.perf_counter()
+    for step in range(args.warmup, args.warmup + args.steps):
+        trainer.step_fn(step, [next(loader)])
+    loop = args.steps * args.batch_size / (time.perf_counter() - t)
+    return {
+        "preset": args.preset,
+        "batch_size": args.batch_size,
+        "workers": args.workers,
+        "threads": torch.get_num_threads(),
+        "bare_samples_per_s": round(bare, 1),
+        "loop_samples_per_s": round(loop, 1),
+        "overhead": round(1 - loop / bare, 3),
+    }
+
+
+def _mem_worker(rank: int, port: int, strategy: str, n: int, dim: int, out: dict) -> None:
+    import math
+
+    import torch
+    import torch.distributed as dist
+    import torch.nn.functional as F
+
+    from globelens.train.losses import SigLipLoss
+
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
+    dist.init_process_group("gloo", rank=rank, world_size=2)
+    torch.set_num_threads(1)
+    x = F.normalize(torch.randn(n, dim), dim=-1).requires_grad_()
+    y = F.normalize(torch.randn(n, dim), dim=-1).requires_grad_()
+    scale, bias = (
+        torch.tensor(math.log(10.0), requires_grad=True),
+        torch.tensor(-10.0, requires_grad=True),
+    )
+    dist.barrier()
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    loss = SigLipLoss(strategy)(x, y, scale, bias)["contrastive_loss"]
+    loss.backward()
+    after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    out[(strategy, rank)] = (after - before) / 1024  # MiB (ru_maxrss is KiB on Linux)
+    dist.destroy_process_group()
+
+
+def bench_memory(args: argparse.Namespace) -> dict:
+    import torch.multiprocessing as mp
+
+    results = {}
+    for strategy in ("neighbour", "gather"):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        out = mp.Manager().dict()
+        mp.spawn(
+            _mem_worker, args=(port, strategy, args.global_batch // 2, args.dim, out), nprocs=2
+        )
+        results[strategy] = round(max(out[(strategy, r)] for r in range(2)), 1)
+    local = args.global_batch // 2
+    return {
+        "global_batch": args.global_batch,
+        "ranks": 2,
+        "peak_rss_growth_mib": results,
+        "logits_mib_per_block": round(local * local * 4 / 2**20, 1),
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    sub = ap.add_subparsers(dest="what", required=True)
+    lp = sub.add_parser("loop")
+    lp.add_argument("--preset", default="tiny")
+    lp.add_argument("--steps", type=int, default=30)
+    lp.add_argument("--warmup", type=int, default=3)
+    lp.add_argument("--batch-size", type=int, default=128)
+    lp.add_argument("--workers", type=int, default=1)
+    lp.add_argument("--threads", type=int, default=0)
+    lp.add_argument("--data", default=None, help="shards to read (default: synthetic)")
+    mp_ = sub.add_parser("memory")
+    mp_.add_argument("--global-batch", type=int, default=8192)
+    mp_.add_argument("--dim", type=int, default=256)
+    args = ap.parse_args()
+    result = bench_loop(args) if args.what == "loop" else bench_memory(args)
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()
