@@ -34,6 +34,11 @@ def register(app: typer.Typer) -> None:
         address: str = typer.Option(
             None, "--address", help="Ray cluster address (ray engine only)."
         ),
+        keep_staging: bool = typer.Option(
+            False,
+            "--keep-staging",
+            help="Keep _work/stage/ (each input shard's locally kept samples) after the run.",
+        ),
         quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
     ) -> None:
         """Curate WebDataset shards with a recipe: shards, manifest.json, kept_uids.npy out."""
@@ -50,6 +55,7 @@ def register(app: typer.Typer) -> None:
                 shard_size=shard_size,
                 address=address,
                 progress=not quiet,
+                keep_staging=keep_staging,
             )
         except (FileNotFoundError, ValueError, ImportError) as e:
             typer.echo(f"error: {e}", err=True)

@@ -9,17 +9,31 @@ Python API::
     figures = audit_figures(audit)        # {name: matplotlib Figure}
 """
 
-from globelens.curate.audit import (
-    audit_data,
-    audit_figures,
-    audit_html,
-    compare_figure,
-    figure_to_data_uri,
-    write_audit,
-)
+from typing import Any
+
 from globelens.curate.base import STEPS, GlobalStep, Step, StepResult, build_step, register_step
 from globelens.curate.pipeline import load_kept_uids, process_batch, run_recipe, sample_uid
 from globelens.curate.recipe import Recipe, load_recipe
+
+# The audit needs pandas (~0.4 s to import); it is loaded on first use, so that curation
+# workers, which never audit, start fast.
+_AUDIT_NAMES = (
+    "audit_data",
+    "audit_figures",
+    "audit_html",
+    "compare_figure",
+    "figure_to_data_uri",
+    "write_audit",
+)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _AUDIT_NAMES:
+        from globelens.curate import audit
+
+        return getattr(audit, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "STEPS",

@@ -42,6 +42,9 @@ class Step:
     is_global: ClassVar[bool] = False
     #: the step reads image pixels (the pipeline then decodes each image once, up front)
     needs_pixels: ClassVar[bool] = False
+    #: the shorter side the step needs from a pixel image (None: full resolution); with the
+    #: recipe's ``decode = "draft"`` a JPEG is decoded once at the largest size any step needs
+    pixel_size: int | None = None
 
     def __call__(self, batch: Sequence[Sample]) -> StepResult:
         raise NotImplementedError
@@ -141,6 +144,9 @@ def build_step(type_name: str, **config: Any) -> Step:
 # Decoded pixels are cached on the sample for the duration of one batch, so a recipe with
 # several pixel steps (near-dup hashing, CLIP score) decodes each image once.
 _PIXELS_ATTR = "_globelens_pixels"
+# Whether the cached pixels are the full-resolution image (not a JPEG draft).
+_FULL_ATTR = "_globelens_pixels_full"
+_SIZE_ATTR = "_globelens_size"
 
 
 def pixels(sample: Sample, target_size: int | None = None) -> Image.Image:
@@ -150,8 +156,24 @@ def pixels(sample: Sample, target_size: int | None = None) -> Image.Image:
         return cached
     im = sample.image(target_size=target_size)
     sample.__dict__[_PIXELS_ATTR] = im
+    sample.__dict__[_FULL_ATTR] = target_size is None
     return im
 
 
+def stored_size(sample: Sample) -> tuple[int, int]:
+    """The stored image's (width, height), read once: from the full-resolution pixels when
+    they are already decoded (possibly EXIF-rotated, i.e. width and height swapped), else from
+    the header (raises ``ImageDecodeError``)."""
+    size = sample.__dict__.get(_SIZE_ATTR)
+    if size is None:
+        if sample.__dict__.get(_FULL_ATTR):
+            size = sample.__dict__[_PIXELS_ATTR].size
+        else:
+            size = sample.image_size()
+        sample.__dict__[_SIZE_ATTR] = size
+    return size
+
+
 def drop_pixels(sample: Sample) -> None:
-    sample.__dict__.pop(_PIXELS_ATTR, None)
+    for attr in (_PIXELS_ATTR, _FULL_ATTR, _SIZE_ATTR):
+        sample.__dict__.pop(attr, None)

@@ -3,19 +3,23 @@
 Two passes, so that global steps (near-duplicates across shards, a top fraction of CLIP
 scores, caps per language) give the same answer as running the recipe on one big list:
 
-1. **Pass 1** (parallel, one task per input shard): read the shard, check each image decodes,
-   run the local steps, and for each global step compute its per-sample feature (pHash,
-   sha256, CLIP score, group) on the samples that reach it. Nothing is written but a decision
-   table per input shard (``_work/pass1/NNNNN.parquet``, atomic: it is the completion marker).
+1. **Pass 1** (parallel, one task per input shard): read the shard, check each image decodes
+   (once, at the size the steps need), run the local steps, and for each global step compute
+   its per-sample feature (pHash, sha256, CLIP score, group) on the samples that reach it.
+   The samples that pass every local step are staged as they will be written (image bytes as
+   read, never re-encoded; caption and metadata after the local steps) in
+   ``_work/stage/NNNNN.arrow``; then the decision table ``_work/pass1/NNNNN.parquet`` is
+   written. Both are atomic, and the decision table is the completion marker.
 2. **Reduce** (the driver): in input order, each global step decides over the samples that
    reach it (``select``) and may set metadata (``clip_score``, ``sample_weight``). A sample
    dropped by a local step after a global one is still a candidate of the global step, so the
    result equals the sequential one. Written to ``decisions.parquet`` (one row per input
    sample: where it ended and why, plus its language/script/country/region/income).
 3. **Pass 2** (parallel, one task per output shard): kept samples are numbered in input order
-   and output shard ``j`` takes numbers ``[j*S, (j+1)*S)``; its task re-reads the input
-   shards that hold them, re-runs the (cheap, pure) local steps to rebuild modified captions
-   and metadata, and writes ``NNNNN.tar`` atomically, then a marker ``_work/pass2/NNNNN.done``.
+   and output shard ``j`` takes numbers ``[j*S, (j+1)*S)``; its task copies them from the
+   staging files (no decoding, no step re-run), sets the global steps' metadata, writes
+   ``NNNNN.tar`` atomically, then a marker ``_work/pass2/NNNNN.done``. Staging is removed
+   when every output shard is written (``keep_staging`` keeps it).
 
 Output bytes depend on the recipe, inputs and shard size only, never on workers or timing.
 A run killed at any point resumes from its markers and ends with the same files.
@@ -28,6 +32,7 @@ import hashlib
 import json
 import os
 import re
+import shutil
 import time
 from collections import Counter, defaultdict
 from collections.abc import Sequence
@@ -40,7 +45,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from globelens.curate.base import Step, drop_pixels, pixels
+from globelens.curate.base import Step, drop_pixels, pixels, stored_size
 from globelens.curate.recipe import DRAFT_SIZE, Recipe, load_recipe
 from globelens.curate.scripts import text_script
 from globelens.data import (
@@ -63,13 +68,6 @@ LOG = "curate_log.jsonl"
 AUDIT_FIELDS = ("language", "lang", "script", "country", "region", "income_bucket")
 STATUS_KEPT, STATUS_DROPPED, STATUS_CORRUPT = "kept", "dropped", "corrupt"
 _HEX32 = re.compile(r"^[0-9a-fA-F]{32}$")
-
-
-def _task_delay() -> None:
-    # Crash-recovery tests set this to widen the window in which they SIGKILL a run.
-    delay = float(os.environ.get("GLOBELENS_CURATE_TASK_DELAY", "0") or 0)
-    if delay > 0:
-        time.sleep(delay)
 
 
 def sample_uid(sample: Sample) -> str:
@@ -114,6 +112,16 @@ def _audit_groups(sample: Sample) -> dict[str, str | None]:
 # ---------------------------------------------------------------------------------- batches
 
 
+def draft_size(steps: Sequence[Step]) -> int | None:
+    """The size to decode JPEGs at with ``decode = "draft"``: the largest shorter side any
+    pixel step needs (None: full resolution). Without pixel steps, the smallest draft: the
+    whole stream is still read, so a truncated image is still caught."""
+    sizes = [s.pixel_size for s in steps if s.needs_pixels]
+    if any(size is None for size in sizes):
+        return None
+    return max(sizes, default=DRAFT_SIZE)
+
+
 @dataclass
 class Outcome:
     """Where one sample ended: ``drop_step`` is the index of the step that removed it (-1: the
@@ -138,12 +146,13 @@ def process_batch(
     outcomes = [Outcome(drop_step=n_steps) for _ in samples]
     current = list(samples)
     alive: list[int] = []
+    target = draft_size(steps) if decode == "draft" else None
     for i, sample in enumerate(samples):
         try:
             if decode in ("full", "draft"):
-                pixels(sample, DRAFT_SIZE if decode == "draft" else None)
+                pixels(sample, target)
             elif decode == "header":
-                sample.image_size()
+                stored_size(sample)
             alive.append(i)
         except ImageDecodeError as e:
             outcomes[i] = Outcome(-1, STATUS_CORRUPT, e.reason)
@@ -218,30 +227,92 @@ class Pass1Task:
     shard_index: int
     shard_path: str
     work_dir: str
+    # Stage the locally kept samples. False when the reduce is done and no unwritten output
+    # shard takes samples from this input shard (a resumed run then skips the shard).
+    stage: bool = True
+
+
+def stage_path(work_dir: str | os.PathLike, shard_index: int) -> Path:
+    """The staging file of an input shard: its locally kept samples, ready to write."""
+    return Path(work_dir) / "stage" / f"{shard_index:05d}.arrow"
+
+
+STAGE_SCHEMA = pa.schema(
+    [
+        pa.field("pos", pa.int64()),
+        pa.field("key", pa.string()),
+        pa.field("image_ext", pa.string()),
+        pa.field("image", pa.large_binary()),
+        pa.field("caption", pa.string()),
+        pa.field("meta", pa.string()),  # JSON, after the local steps
+        pa.field("extras", pa.map_(pa.string(), pa.large_binary())),
+    ]
+)
+
+
+class _Stager:
+    """Streams staged samples into an Arrow IPC file, renamed into place on ``close``."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self.tmp = path.with_name(f".{path.name}.tmp")
+        self._sink = pa.OSFile(str(self.tmp), "wb")
+        self._writer = pa.ipc.new_file(self._sink, STAGE_SCHEMA)
+
+    def write(self, staged: list[tuple[int, Sample]]) -> None:
+        if not staged:
+            return
+        cols: dict[str, list[Any]] = {name: [] for name in STAGE_SCHEMA.names}
+        for pos, sample in staged:
+            cols["pos"].append(pos)
+            cols["key"].append(sample.key)
+            cols["image_ext"].append(sample.image_ext)
+            cols["image"].append(sample.image_bytes)
+            cols["caption"].append(sample.caption)
+            cols["meta"].append(json.dumps(sample.meta, ensure_ascii=False))
+            cols["extras"].append(sorted(sample.extras.items()))
+        self._writer.write_batch(pa.record_batch(cols, schema=STAGE_SCHEMA))
+
+    def close(self) -> None:
+        self._writer.close()
+        self._sink.close()
+        os.replace(self.tmp, self.path)
+
+    def abort(self) -> None:
+        with contextlib.suppress(Exception):
+            self._writer.close()
+        self._sink.close()
+        self.tmp.unlink(missing_ok=True)
 
 
 def run_pass1(task: Pass1Task) -> dict[str, Any]:
-    """Decide every sample of one input shard; writes ``_work/pass1/NNNNN.parquet``."""
+    """Decide every sample of one input shard; writes ``_work/stage/NNNNN.arrow`` (the
+    samples that pass the local steps) and then ``_work/pass1/NNNNN.parquet``."""
     out = Path(task.work_dir) / "pass1" / f"{task.shard_index:05d}.parquet"
-    if out.exists():
+    stage = stage_path(task.work_dir, task.shard_index)
+    if out.exists() and (stage.exists() or not task.stage):
         return {
             "shard": task.shard_index,
             "samples": pq.read_metadata(out).num_rows,
             "cached": True,
         }
-    _task_delay()
     start = time.perf_counter()
     recipe, steps = _steps(task.recipe_json)
+    n_steps = len(steps)
     report = ReadReport()
     rows: list[dict[str, Any]] = []
     batch: list[Sample] = []
+    stager = _Stager(stage) if task.stage else None
 
     def flush() -> None:
         outcomes, finals = process_batch(steps, batch, recipe.decode, collect_features=True)
+        staged: list[tuple[int, Sample]] = []
         for sample, outcome in zip(finals, outcomes, strict=True):
+            pos = len(rows)
             row: dict[str, Any] = {
                 "shard": task.shard_index,
-                "pos": len(rows),
+                "pos": pos,
                 "key": sample.key,
                 "uid": sample_uid(sample),
                 "status": outcome.status,
@@ -252,14 +323,25 @@ def run_pass1(task: Pass1Task) -> dict[str, Any]:
             for si, feat in outcome.features.items():
                 row[f"feat_{si}"] = json.dumps(feat)
             rows.append(row)
+            if outcome.drop_step == n_steps:
+                staged.append((pos, sample))
+        if stager is not None:
+            stager.write(staged)
         batch.clear()
 
-    for sample in read_shards(task.shard_path, report):
-        batch.append(sample)
-        if len(batch) >= recipe.batch_size:
+    try:
+        for sample in read_shards(task.shard_path, report):
+            batch.append(sample)
+            if len(batch) >= recipe.batch_size:
+                flush()
+        if batch:
             flush()
-    if batch:
-        flush()
+    except BaseException:
+        if stager is not None:
+            stager.abort()
+        raise
+    if stager is not None:
+        stager.close()
     n_samples = len(rows)
     # Input the reader could not turn into a sample (truncated tar, corrupt JSON, empty
     # caption...) is one row each, so that in = kept + dropped + corrupt holds.
@@ -312,59 +394,61 @@ def _pass1_schema(steps: Sequence[Step]) -> pa.Schema:
 
 @dataclass
 class Pass2Task:
-    recipe_json: str
     out_shard: int
     out_dir: str
     work_dir: str
     shard_size: int
-    # (input shard path, [(position, metadata patch as JSON or "")])
-    parts: list[tuple[str, list[tuple[int, str]]]]
+    # (input shard index, [(position, metadata patch as JSON or "")]), in input order
+    parts: list[tuple[int, list[tuple[int, str]]]]
+
+
+def _read_staged(path: Path, wanted: list[int]) -> list[Sample]:
+    """The staged samples at the input positions ``wanted`` (in that order)."""
+    if not path.exists():
+        raise RuntimeError(f"staging file {path} is missing; re-run to rebuild it")
+    with pa.memory_map(str(path)) as source:
+        table = pa.ipc.open_file(source).read_all()
+        row_of = {p: i for i, p in enumerate(table.column("pos").to_pylist())}
+        missing = [p for p in wanted if p not in row_of]
+        if missing:
+            raise RuntimeError(
+                f"staging file {path} lacks input positions {missing[:5]}: it does not match "
+                "this run's decisions; delete the output folder and start over"
+            )
+        picked = table.take(pa.array([row_of[p] for p in wanted], pa.int64())).to_pylist()
+    return [
+        Sample(
+            key=r["key"],
+            image_bytes=r["image"],
+            caption=r["caption"],
+            meta=json.loads(r["meta"]),
+            image_ext=r["image_ext"],
+            extras=dict(r["extras"] or ()),
+        )
+        for r in picked
+    ]
 
 
 def run_pass2(task: Pass2Task) -> dict[str, Any]:
-    """Write one output shard from the kept samples assigned to it."""
-    marker = Path(task.work_dir) / "pass2" / f"{task.out_shard:05d}.done"
+    """Write one output shard: copy its kept samples from the staging files."""
+    marker = _pass2_marker(task)
     n_expected = sum(len(p) for _, p in task.parts)
     if marker.exists():
         return {"out_shard": task.out_shard, "samples": n_expected, "cached": True}
-    _task_delay()
     start = time.perf_counter()
-    recipe, steps = _steps(task.recipe_json)
-    n_steps = len(steps)
     writer = ShardWriter(
         task.out_dir, maxcount=task.shard_size, start_shard=task.out_shard, assign_keys=True
     )
     written = 0
-    for path, wanted_list in task.parts:
-        wanted = dict(wanted_list)
-        last = max(wanted)
-        picked: list[tuple[Sample, str]] = []
-        for pos, sample in enumerate(read_shards(path, ReadReport())):
-            if pos in wanted:
-                picked.append((sample, wanted[pos]))
-            if pos >= last:
-                break
-        if len(picked) != len(wanted):
-            raise RuntimeError(
-                f"{path} changed since pass 1: found {len(picked)} of {len(wanted)} samples"
-            )
-        for start_i in range(0, len(picked), recipe.batch_size):
-            chunk = picked[start_i : start_i + recipe.batch_size]
-            outcomes, finals = process_batch(
-                steps, [s for s, _ in chunk], "none", collect_features=False
-            )
-            for outcome, sample, (_, patch) in zip(outcomes, finals, chunk, strict=True):
-                if outcome.drop_step != n_steps:
-                    raise RuntimeError(
-                        f"sample {sample.key!r} of {path} was kept in pass 1 but step "
-                        f"{outcome.drop_step} now gives {outcome.reason!r}: steps must be pure"
-                    )
-                if patch:
-                    sample.meta.update(json.loads(patch))
-                sample.meta["uid"] = sample_uid(sample)
-                sample.meta.setdefault("source_key", sample.key)
-                writer.write(sample)
-                written += 1
+    for shard_index, wanted in task.parts:
+        samples = _read_staged(stage_path(task.work_dir, shard_index), [p for p, _ in wanted])
+        for sample, (_, patch) in zip(samples, wanted, strict=True):
+            if patch:
+                sample.meta.update(json.loads(patch))
+            sample.meta["uid"] = sample_uid(sample)
+            sample.meta.setdefault("source_key", sample.key)
+            writer.write(sample)
+            written += 1
     writer.close()
     marker.parent.mkdir(parents=True, exist_ok=True)
     marker.write_text(json.dumps({"samples": written}) + "\n")
@@ -403,7 +487,8 @@ def reduce_decisions(table: pa.Table, steps: Sequence[Step]) -> tuple[pa.Table, 
             continue
         cand = np.nonzero(drop_step > si)[0]
         feats_col = table.column(f"feat_{si}").to_pylist()
-        feats = [json.loads(feats_col[r]) for r in cand]
+        # One JSON document for the whole column: far faster than a json.loads per row.
+        feats = json.loads("[" + ",".join(feats_col[r] for r in cand) + "]")
         drops, step_patches = step.select(feats, [uids[r] for r in cand])  # type: ignore[attr-defined]
         for j, why in drops.items():
             r = int(cand[j])
@@ -482,9 +567,29 @@ def summarize(decisions: pa.Table, recipe: Recipe) -> dict[str, Any]:
     return {"counts": counts, "steps": per_step}
 
 
-def plan_output(decisions: pa.Table, shard_size: int) -> list[list[tuple[int, int]]]:
+def _pass2_marker(task: Pass2Task) -> Path:
+    return Path(task.work_dir) / "pass2" / f"{task.out_shard:05d}.done"
+
+
+def _pass2_tasks(decisions: pa.Table, shard_size: int, out: Path, work: Path) -> list[Pass2Task]:
+    """One task per output shard, naming the staged samples (and metadata patches) it takes."""
+    shard_col = decisions.column("shard").to_pylist()
+    pos_col = decisions.column("pos").to_pylist()
+    patch_col = decisions.column("patch").to_pylist()
+    tasks = []
+    for j, rows in enumerate(plan_output(decisions, shard_size)):
+        parts: dict[int, list[tuple[int, str]]] = defaultdict(list)
+        for r in rows:
+            parts[shard_col[r]].append((pos_col[r], patch_col[r] or ""))
+        tasks.append(
+            Pass2Task(j, str(out), str(work), shard_size, [(s, parts[s]) for s in sorted(parts)])
+        )
+    return tasks
+
+
+def plan_output(decisions: pa.Table, shard_size: int) -> list[list[int]]:
     """Kept rows in input order, cut into output shards of ``shard_size``: per output shard,
-    the list of (row number, input shard index, position)."""
+    the row numbers of its samples in the decision table."""
     kept_rows = [
         i for i, s in enumerate(decisions.column("status").to_pylist()) if s == STATUS_KEPT
     ]
@@ -501,12 +606,14 @@ def run_recipe(
     shard_size: int = 10_000,
     address: str | None = None,
     progress: bool = True,
+    keep_staging: bool = False,
 ) -> dict[str, Any]:
     """Curate shards with a recipe; returns the manifest (also written to ``out/manifest.json``).
 
     ``recipe``: a TOML path, a name in ``configs/``, a dict or a :class:`Recipe`.
     ``in_pattern``: shard paths, globs, ``{a..b}`` braces, folders, ``::``-joined.
     Re-running into the same ``out_dir`` resumes; a different recipe or input there is refused.
+    ``keep_staging`` keeps ``_work/stage/`` (the locally kept samples of each input shard).
     """
     from tqdm import tqdm
 
@@ -537,7 +644,19 @@ def run_recipe(
     t0 = time.perf_counter()
     eng = make_engine(engine, workers, address)
     try:
-        tasks1 = [Pass1Task(recipe_json, i, p, str(work)) for i, p in enumerate(inputs)]
+        decisions_path = out / DECISIONS
+        # Resuming after the reduce: only input shards that feed an unwritten output shard
+        # need their staging file (it may have been removed, or never finished).
+        decisions = pq.read_table(decisions_path) if decisions_path.exists() else None
+        tasks2 = _pass2_tasks(decisions, shard_size, out, work) if decisions is not None else None
+        needed = (
+            set(range(len(inputs)))
+            if tasks2 is None
+            else {i for t in tasks2 if not _pass2_marker(t).exists() for i, _ in t.parts}
+        )
+        tasks1 = [
+            Pass1Task(recipe_json, i, p, str(work), stage=i in needed) for i, p in enumerate(inputs)
+        ]
         with tqdm(
             desc=f"curate {recipe.name} [1/2 decide]",
             unit="sample",
@@ -549,39 +668,19 @@ def run_recipe(
                 log("pass1_shard", **res)
         t1 = time.perf_counter()
 
-        decisions_path = out / DECISIONS
-        if decisions_path.exists():
-            decisions = pq.read_table(decisions_path)
-        else:
+        if decisions is None:
             tables = [
                 pq.read_table(work / "pass1" / f"{i:05d}.parquet") for i in range(len(inputs))
             ]
             table = pa.concat_tables(tables) if tables else _pass1_schema(steps).empty_table()
             decisions, _ = reduce_decisions(table, steps)
             _atomic_write_table(decisions, decisions_path)
+            tasks2 = _pass2_tasks(decisions, shard_size, out, work)
+        assert tasks2 is not None
         log("reduce", samples=decisions.num_rows)
         t2 = time.perf_counter()
 
-        plan = plan_output(decisions, shard_size)
-        shard_col = decisions.column("shard").to_pylist()
-        pos_col = decisions.column("pos").to_pylist()
-        patch_col = decisions.column("patch").to_pylist()
-        tasks2 = []
-        for j, rows in enumerate(plan):
-            parts: dict[int, list[tuple[int, str]]] = defaultdict(list)
-            for r in rows:
-                parts[shard_col[r]].append((pos_col[r], patch_col[r] or ""))
-            tasks2.append(
-                Pass2Task(
-                    recipe_json,
-                    j,
-                    str(out),
-                    str(work),
-                    shard_size,
-                    [(inputs[s], parts[s]) for s in sorted(parts)],
-                )
-            )
-        total_kept = sum(len(rows) for rows in plan)
+        total_kept = sum(len(p) for t in tasks2 for _, p in t.parts)
         with tqdm(
             total=total_kept,
             desc=f"curate {recipe.name} [2/2 write]",
@@ -595,6 +694,8 @@ def run_recipe(
         t3 = time.perf_counter()
     finally:
         eng.close()
+    if not keep_staging:
+        shutil.rmtree(work / "stage", ignore_errors=True)
 
     kept_uids = [
         u
@@ -616,7 +717,7 @@ def run_recipe(
         "workers": workers,
         **summarize(decisions, recipe),
         "output": {
-            "shards": [f"{j:05d}.tar" for j in range(len(plan))],
+            "shards": [f"{j:05d}.tar" for j in range(len(tasks2))],
             "shard_size": shard_size,
             "samples": total_kept,
             "kept_uids": KEPT_UIDS,

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from globelens.curate.base import GlobalStep, pixels, register_step
-from globelens.curate.phash import NearDupIndex, phash
+from globelens.curate.phash import IMG_SIZE, NearDupIndex, phash
 from globelens.data import ImageDecodeError, Sample
 
 
@@ -37,6 +37,7 @@ class NearDedup(GlobalStep):
     copies are typically 0-4 bits apart, unrelated images around 32."""
 
     needs_pixels = True
+    pixel_size = IMG_SIZE  # pHash resizes to 32x32
 
     def __init__(self, max_distance: int = 4) -> None:
         NearDupIndex(max_distance)  # validates the distance now, not in the middle of a run

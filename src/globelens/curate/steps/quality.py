@@ -4,18 +4,19 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from globelens.curate.base import Step, StepResult, register_step
+from globelens.curate.base import Step, StepResult, register_step, stored_size
 from globelens.curate.steps.langid import FastTextBackend
 from globelens.data import ImageDecodeError, Sample
 
 
 def image_dims(sample: Sample, use_original: bool = True) -> tuple[int, int]:
     """(width, height): the ``original_width/height`` metadata that DataComp filters on when
-    present (the size before img2dataset resized), else the stored image's header."""
+    present (the size before img2dataset resized), else the stored image's size (both rules
+    that use it are symmetric in width and height, so an EXIF rotation does not matter)."""
     meta = sample.meta
     if use_original and meta.get("original_width") and meta.get("original_height"):
         return int(meta["original_width"]), int(meta["original_height"])
-    return sample.image_size()
+    return stored_size(sample)
 
 
 @register_step("caption_length")
