@@ -8,7 +8,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -75,6 +74,44 @@ def test_pipeline_accounts_for_every_sample_and_is_worker_independent(clean, tmp
         json.loads(line) for line in (tmp_path / "w1" / "curate_log.jsonl").read_text().splitlines()
     ]
     assert log[0]["event"] == "start" and log[-1]["event"] == "done"
+    assert not (tmp_path / "w1" / "_work" / "stage").exists()  # staging removed at the end
+
+
+def test_staging_holds_the_locally_kept_samples_and_can_be_kept(clean, tmp_path):
+    m = run_recipe(
+        DEDUP_EN,
+        str(clean / "*.tar"),
+        tmp_path / "o",
+        workers=1,
+        progress=False,
+        keep_staging=True,
+    )
+    stage = sorted((tmp_path / "o" / "_work" / "stage").glob("*.arrow"))
+    assert [p.name for p in stage] == [f"{i:05d}.arrow" for i in range(4)]
+    import pyarrow as pa
+
+    staged = pa.concat_tables(pa.ipc.open_file(pa.memory_map(str(p))).read_all() for p in stage)
+    # English and Spanish survive the local steps; near-dup (global) removes none here
+    assert staged.num_rows == m["counts"]["kept"] == 12
+    originals = {s.key: s.image_bytes for s in read_shards(str(clean / "*.tar"))}
+    assert all(
+        originals[k] == b
+        for k, b in zip(staged["key"].to_pylist(), staged["image"].to_pylist(), strict=True)
+    )
+
+
+def test_draft_decodes_at_the_largest_size_a_step_needs():
+    from globelens.curate.base import build_step
+    from globelens.curate.pipeline import draft_size
+    from globelens.curate.recipe import DRAFT_SIZE
+
+    assert draft_size([build_step("langid")]) == DRAFT_SIZE
+    assert draft_size([build_step("langid"), build_step("near_dedup")]) == 32
+
+    class FullPixels(type(build_step("near_dedup"))):
+        pixel_size = None
+
+    assert draft_size([build_step("near_dedup"), FullPixels()]) is None
 
 
 def test_bad_input_curates_to_completion_with_every_sample_accounted_for(tmp_path):
@@ -141,61 +178,76 @@ def test_audit_shows_who_english_only_removes(clean, tmp_path):
     assert "Anglosphere" in res.stdout and (tmp_path / "en" / "audit.html").exists()
 
 
-def _cli(*args: str, env: dict | None = None) -> subprocess.Popen:
-    return subprocess.Popen(
-        [GLOBELENS, *args],
+# Runs the CLI in this process (workers=1 runs every task here) and SIGKILLs it right
+# before the rename that would complete file number AFTER+1 whose name ends with SUFFIX: a
+# deterministic crash at the most delicate moment, without a hook in the code under test.
+KILLER = """
+import os, signal, sys
+suffix, after = sys.argv[1], int(sys.argv[2])
+seen = [0]
+real_replace = os.replace
+def replace(src, dst, *args, **kwargs):
+    if str(dst).endswith(suffix):
+        seen[0] += 1
+        if seen[0] > after:
+            os.kill(os.getpid(), signal.SIGKILL)
+    return real_replace(src, dst, *args, **kwargs)
+os.replace = replace
+from globelens.cli.main import app
+sys.argv = ["globelens", *sys.argv[3:]]
+app()
+"""
+
+
+def _run_killed(suffix: str, after: int, args: list[str]) -> None:
+    res = subprocess.run(
+        [sys.executable, "-c", KILLER, suffix, str(after), *args],
         cwd=REPO,
-        env={**os.environ, **(env or {})},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
-
-
-def _wait_for(predicate, proc, timeout=60.0) -> None:
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if predicate():
-            return
-        if proc.poll() is not None:
-            raise AssertionError(
-                f"run ended before it could be killed: {proc.stderr.read().decode()[-2000:]}"
-            )
-        time.sleep(0.02)
-    raise AssertionError("timed out waiting for the run to reach the kill point")
+    assert res.returncode == -signal.SIGKILL, res.stderr[-2000:]
 
 
 @pytest.mark.slow
 def test_resume_after_sigkill_gives_the_same_output(clean, tmp_path):
-    args = [
-        "curate",
-        "--recipe",
-        json_recipe(tmp_path),
-        "--in",
-        str(clean / "*.tar"),
-        "--shard-size",
-        "3",
-        "--workers",
-        "1",
-        "-q",
-    ]
-    ref = _cli(*args, "--out", str(tmp_path / "ref"))
-    assert ref.wait(120) == 0, ref.stderr.read().decode()
+    args = ["curate", "--recipe", json_recipe(tmp_path), "--in", str(clean / "*.tar")]
+    args += ["--shard-size", "3", "-q"]
+    ref = subprocess.run(
+        [GLOBELENS, *args, "--out", str(tmp_path / "ref"), "--workers", "2"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert ref.returncode == 0, ref.stderr
     out = tmp_path / "killed"
-    slow = {"GLOBELENS_CURATE_TASK_DELAY": "0.4"}  # test hook: widens the window to kill in
-    for marker in ("pass1", "pass2"):
-        proc = _cli(*args, "--out", str(out), env=slow)
-        _wait_for(
-            lambda m=marker: (out / "_work" / m).exists() and any((out / "_work" / m).iterdir()),
-            proc,
-        )
-        proc.send_signal(signal.SIGKILL)
-        proc.wait(30)
-    done = list((out / "_work" / "pass2").iterdir())
-    assert 0 < len(done) < 4  # really killed halfway through writing
-    final = _cli(*args, "--out", str(out))
-    assert final.wait(120) == 0, final.stderr.read().decode()
+    killed = [*args, "--out", str(out), "--workers", "1"]
+    work = out / "_work"
+    # 1. killed in pass 1: input shard 0 decided, shard 1 staged but its decisions not renamed
+    _run_killed(f"{os.sep}pass1{os.sep}00001.parquet", 0, killed)
+    assert sorted(p.name for p in (work / "pass1").glob("*.parquet")) == ["00000.parquet"]
+    assert sorted(p.name for p in (work / "stage").iterdir()) == ["00000.arrow", "00001.arrow"]
+    # 2. resumed, then killed in pass 2 after the parquet of output shard 1 but before its tar
+    _run_killed(".tar", 1, killed)
+    assert [p.name for p in (work / "pass2").iterdir()] == ["00000.done"]
+    assert (out / "00001.parquet").exists() and not (out / "00001.tar").exists()
+    assert (out / ".00001.tar.tmp").exists()
+    # a lost staging file is rebuilt from its input shard
+    (work / "stage" / "00002.arrow").unlink()
+    # 3. resumed to the end, with another worker count
+    final = subprocess.run(
+        [GLOBELENS, *args, "--out", str(out), "--workers", "2"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert final.returncode == 0, final.stderr
     assert _outputs(out) == _outputs(tmp_path / "ref")
-    assert not list(out.glob(".*.tmp"))
+    assert len(list(out.glob("*.tar"))) > 2  # the kill really was halfway through writing
+    assert not list(out.glob(".*.tmp")) and not (work / "stage").exists()
 
 
 def json_recipe(tmp_path: Path) -> str:
