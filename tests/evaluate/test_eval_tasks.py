@@ -219,3 +219,25 @@ def test_suite_on_world_sets_with_fake_encoder(tmp_path: Path) -> None:
     )
     files = sorted(p.name for p in (tmp_path / "out").iterdir())
     assert "results.csv" in files and "fake__world_geode__fewshot_geolocalization.json" in files
+
+
+def test_parallel_encoding_equals_serial_and_restores_threads(
+    tiny_model_dir: Path, tmp_path: Path
+) -> None:
+    import torch
+
+    from globelens.evaluate.embed import text_embeddings
+    from globelens.models import load_dual_encoder
+
+    bench = load_benchmark(str(write_imagefolder(tmp_path / "inet", n_per_class=3)))
+    model = load_dual_encoder(tiny_model_dir)
+    threads = torch.get_num_threads()
+    serial = encode_benchmark_images(model, bench, batch_size=4, workers=1).embeddings
+    par = encode_benchmark_images(model, bench, batch_size=4, workers=2).embeddings
+    assert torch.get_num_threads() == threads  # the one-thread-per-worker setting is undone
+    np.testing.assert_allclose(par, serial, atol=1e-5)
+    texts = [f"a photo of item {i}" for i in range(7)]
+    t1 = text_embeddings(model, texts, workers=1, batch_size=3)
+    t2 = text_embeddings(model, texts, workers=2, batch_size=3)
+    assert t1.shape == (7, serial.shape[1]) and torch.get_num_threads() == threads
+    np.testing.assert_allclose(t2, t1, atol=1e-5)
