@@ -34,8 +34,11 @@ else:  # pragma: no cover
 
 # How the pipeline checks images before the steps run. "full" decodes every image, so a corrupt
 # one is counted and never written; "draft" lets JPEG decode at reduced scale (DCT scaling,
-# still reads the whole stream, so truncation is caught); "header" reads sizes only.
+# still reads the whole stream, so truncation is caught), at the largest size a pixel step
+# needs (near_dedup's pHash: 32; a step with pixel_size None gets full resolution), and the
+# pixel steps then see that image; "header" reads sizes only.
 DECODE_MODES = ("full", "draft", "header", "none")
+#: the draft size when no step reads pixels
 DRAFT_SIZE = 64
 
 
