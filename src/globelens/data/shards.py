@@ -297,10 +297,10 @@ def _member_header(name: str, size: int) -> bytes | None:
 
 def _parquet_table(rows: list[dict[str, Any]]) -> pa.Table:
     """One row per sample; nested values become JSON strings so any schema fits."""
-    columns: dict[str, list[Any]] = {}
-    for i, row in enumerate(rows):
-        for name, value in row.items():
-            columns.setdefault(name, [None] * len(rows))[i] = value
+    # Columns in first-seen order; a row without a field gives None. (Building each column in
+    # one pass: a default list per (row, field) made this quadratic in the shard size.)
+    names = dict.fromkeys(name for row in rows for name in row)
+    columns = {name: [row.get(name) for row in rows] for name in names}
     arrays = {}
     for name, values in columns.items():
         if any(isinstance(v, dict | list) for v in values):
