@@ -11,8 +11,9 @@ the report gives each repeat and the median ratio. Method:
    with the pipeline's prompt, vs ``pipeline("zero-shot-image-classification", batch_size=64)``
    timed on ``--pipeline-images`` of the images and scaled. The pipeline is timed with torch's
    default thread count and with one thread; its faster time is used. Our top-1 must equal the
-   pipeline's on every timed image (asserted); full-ranking agreement is reported. Ours runs
-   twice: default JPEG draft decoding, and ``draft=False`` (the pipeline's exact pixels).
+   pipeline's on every timed image with ``draft=False`` (the pipeline's exact pixels; asserted),
+   and ours runs both that way and with the default JPEG draft decoding, whose agreement
+   (top-1 and full ranking) is reported.
 2. end-to-end: ``encode_benchmark_images`` (read, decode, preprocess, forward) vs the forward
    alone on the same preprocessed tensors, same batch size, warm, under ``inference_mode``,
    run two ways: the same worker scheme (threads x one intra-op thread) and a plain loop with
@@ -215,7 +216,9 @@ def main() -> None:
         emb = encode_benchmark_images(model, bench, draft=draft).embeddings[:n_pipe]
         ours = np.argsort(-(emb @ w.T), axis=1)
         top1 = float((ours[:, 0] == theirs[:, 0]).mean())
-        assert top1 == 1.0, f"top-1 differs from the pipeline on {(1 - top1) * n_pipe:.0f} images"
+        # The exact pixels must reproduce the pipeline; DCT-domain draft decoding sees
+        # slightly different pixels, so its agreement is reported, not asserted.
+        assert draft or top1 == 1.0, f"top-1 differs from the pipeline on {1 - top1:.2%}"
         agreement["draft" if draft else "exact"] = {
             "top1": top1,
             "full_ranking": round(float((ours == theirs).all(axis=1).mean()), 4),

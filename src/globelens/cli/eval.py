@@ -47,7 +47,12 @@ def register(app: typer.Typer) -> None:
             False, "--no-cache", help="Do not read or write cached embeddings."
         ),
         batch_size: int = typer.Option(64, "--batch-size", help="Images per forward pass."),
-        workers: int | None = typer.Option(None, "--workers", help="Image decoding threads."),
+        workers: int | None = typer.Option(
+            None,
+            "--workers",
+            help="Worker threads (default: one per CPU; on CPU each decodes and encodes "
+            "whole batches with one torch thread).",
+        ),
         device: str = typer.Option("cpu", "--device", help="torch device (cpu, cuda, cuda:1 ...)."),
         bootstrap: int = typer.Option(
             1000, "--bootstrap", help="Bootstrap resamples for 95% CIs (0: none)."
