@@ -65,6 +65,9 @@ def text_script(text: str) -> str:
     simplified from traditional Chinese needs character tables this does not carry).
     ``Zyyy`` (common) when the text has no letters.
     """
+    if text.isascii():
+        # ASCII letters are all Latin (and the rest are not letters): no per-character lookup
+        return "Latn" if any(ch.isalpha() for ch in text) else "Zyyy"
     counts: Counter[str] = Counter()
     for ch in text:
         script = char_script(ch)
