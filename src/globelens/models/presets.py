@@ -25,6 +25,8 @@ def load_presets() -> dict[str, dict[str, Any]]:
 
 
 PRESETS: dict[str, dict[str, Any]] = load_presets()
+#: the SigLIP paper's initial temperature t = exp(t') and bias b
+SIGLIP_INIT = {"logit_scale": 10.0, "logit_bias": -10.0}
 
 
 def get_preset(name: str | dict[str, Any]) -> dict[str, Any]:
@@ -74,10 +76,12 @@ def _siglip_model(p: dict[str, Any], vocab: int, ids: dict[str, int]) -> Any:
     if p["embed_dim"] != v["width"]:
         raise ValueError("SigLIP's vision head keeps the width: set embed_dim = vision width")
     model = SiglipModel(config)
-    # SigLIP's initialisation (Zhai et al. 2023): t' = log 10, b = -10 (transformers zeroes both).
+    # SigLIP's initialisation (Zhai et al. 2023): t' = log 10, b = -10 (transformers zeroes
+    # both); a preset or the caller may choose others (``init.logit_scale`` / ``logit_bias``).
+    init = p.get("init", {})
     with torch.no_grad():
-        model.logit_scale.fill_(math.log(10.0))
-        model.logit_bias.fill_(-10.0)
+        model.logit_scale.fill_(math.log(init.get("logit_scale", SIGLIP_INIT["logit_scale"])))
+        model.logit_bias.fill_(init.get("logit_bias", SIGLIP_INIT["logit_bias"]))
     return model
 
 
@@ -89,6 +93,7 @@ def _siglip_image_processor(p: dict[str, Any]) -> Any:
 
 
 def _clip_model(p: dict[str, Any], vocab: int, ids: dict[str, int]) -> Any:
+    import torch
     from transformers import CLIPConfig, CLIPModel
 
     v, t = p["vision"], p["text"]
@@ -114,7 +119,11 @@ def _clip_model(p: dict[str, Any], vocab: int, ids: dict[str, int]) -> Any:
         ),
         projection_dim=p["embed_dim"],
     )
-    return CLIPModel(config)
+    model = CLIPModel(config)
+    if "logit_scale" in p.get("init", {}):  # else CLIP's own 1/0.07
+        with torch.no_grad():
+            model.logit_scale.fill_(math.log(p["init"]["logit_scale"]))
+    return model
 
 
 def _clip_image_processor(p: dict[str, Any]) -> Any:
@@ -145,15 +154,22 @@ def build_model(
     out_dir: str | os.PathLike,
     seed: int = 0,
     model_type: str = "siglip",
+    init: dict[str, float] | None = None,
 ) -> Path:
     """Write a randomly initialised model directory for ``preset`` with ``tokenizer``.
 
     ``tokenizer``: a directory holding one (see ``train_tokenizer``) or a loaded tokenizer.
-    The vocabulary size comes from the tokenizer. Returns ``out_dir``.
+    The vocabulary size comes from the tokenizer. ``init`` overrides the preset's initial
+    ``logit_scale`` (the temperature t, not its log) and ``logit_bias``. Returns ``out_dir``.
     """
     import torch
 
     p = get_preset(preset)
+    if init:
+        unknown = sorted(set(init) - set(SIGLIP_INIT))
+        if unknown:
+            raise KeyError(f"unknown init key(s) {unknown}; valid: {sorted(SIGLIP_INIT)}")
+        p = {**p, "init": {**p.get("init", {}), **init}}
     if model_type not in BUILDERS:
         raise KeyError(f"unknown model_type {model_type!r}; available: {sorted(BUILDERS)}")
     builder = BUILDERS[model_type]

@@ -61,6 +61,10 @@ class ModelConfig:
     init_from: str | None = None
     grad_checkpointing: bool = False
     compile: bool = False
+    #: initial temperature t = exp(t') of a fresh model; None: the preset's (SigLIP: 10)
+    init_logit_scale: float | None = None
+    #: initial logit bias b of a fresh SigLIP model; None: the preset's (SigLIP: -10)
+    init_logit_bias: float | None = None
 
 
 @dataclass
@@ -74,6 +78,10 @@ class OptimConfig:
     min_lr_ratio: float = 0.0
     grad_clip: float = 1.0
     accum_steps: int = 1
+    #: learning-rate multiplier for the logit scale t' and bias b (see ``make_optimizer``)
+    logit_lr_mult: float = 1.0
+    #: fused AdamW kernel when the parameters allow it (much faster on a CPU)
+    fused: bool = True
 
 
 @dataclass

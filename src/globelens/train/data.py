@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
+from PIL import Image
 
 from globelens.data import ImageDecodeError, decode_image, expand_shards
 from globelens.data.images import IMAGE_EXTENSIONS
@@ -161,39 +161,48 @@ class Plan:
         return len(self.phases) - 1
 
 
-def random_resized_crop(
-    img: torch.Tensor,
-    size: int,
-    gen: torch.Generator,
+def crop_box(
+    width: int,
+    height: int,
+    rng: random.Random,
     scale: tuple[float, float],
     ratio: tuple[float, float] = (3 / 4, 4 / 3),
-) -> torch.Tensor:
-    """(3, H, W) float -> (3, size, size): a random area/aspect crop, resized (antialiased)."""
-    _, h, w = img.shape
-    area = h * w
+) -> tuple[int, int, int, int]:
+    """A random-resized-crop box (left, top, right, bottom): random area share and aspect."""
+    area = width * height
     for _ in range(10):
-        target = area * float(torch.empty(1).uniform_(scale[0], scale[1], generator=gen))
-        log_r = torch.empty(1).uniform_(math.log(ratio[0]), math.log(ratio[1]), generator=gen)
-        aspect = math.exp(float(log_r))
+        target = area * rng.uniform(scale[0], scale[1])
+        aspect = math.exp(rng.uniform(math.log(ratio[0]), math.log(ratio[1])))
         cw = round(math.sqrt(target * aspect))
         ch = round(math.sqrt(target / aspect))
-        if 0 < cw <= w and 0 < ch <= h:
-            top = int(torch.randint(0, h - ch + 1, (1,), generator=gen))
-            left = int(torch.randint(0, w - cw + 1, (1,), generator=gen))
-            img = img[:, top : top + ch, left : left + cw]
-            break
-    else:  # fall back to a centre crop of the largest square
-        s = min(h, w)
-        top, left = (h - s) // 2, (w - s) // 2
-        img = img[:, top : top + s, left : left + s]
-    return resize_square(img, size)
+        if 0 < cw <= width and 0 < ch <= height:
+            top = rng.randint(0, height - ch)
+            left = rng.randint(0, width - cw)
+            return left, top, left + cw, top + ch
+    s = min(width, height)  # fall back to a centre crop of the largest square
+    top, left = (height - s) // 2, (width - s) // 2
+    return left, top, left + s, top + s
 
 
-def resize_square(img: torch.Tensor, size: int) -> torch.Tensor:
-    if img.shape[1:] == (size, size):
-        return img
-    out = F.interpolate(img[None], size=(size, size), mode="bilinear", antialias=True)
-    return out[0]
+def augment_image(
+    im: Image.Image,
+    size: int,
+    rng: random.Random | None,
+    scale: tuple[float, float],
+    flip: bool,
+) -> np.ndarray:
+    """uint8 (size, size, 3): a random resized crop (+ flip) with ``rng``, else a plain resize.
+
+    Crop and resize are one antialiased PIL call on 8-bit pixels: the cheapest way to do it
+    per image on a CPU, so decoding and augmenting stay a small fraction of a training step.
+    """
+    box = None if rng is None else crop_box(im.width, im.height, rng, scale)
+    if box is not None or im.size != (size, size):
+        im = im.resize((size, size), Image.Resampling.BILINEAR, box=box)
+    arr = np.asarray(im)
+    if rng is not None and flip and rng.random() < 0.5:
+        arr = arr[:, ::-1]
+    return arr
 
 
 class BatchDataset(torch.utils.data.Dataset):
@@ -285,18 +294,15 @@ class BatchDataset(torch.utils.data.Dataset):
                     else "unreadable_sample"
                 ] += 1
                 continue
-            img = torch.from_numpy(np.asarray(pil).copy()).permute(2, 0, 1).float()
-            if self.config.augment:
-                gen = torch.Generator().manual_seed(derive_seed(self.seed, step, lo + i))
-                img = random_resized_crop(img, self.image_size, gen, self.config.crop_scale)
-                if self.config.flip and bool(torch.rand(1, generator=gen) < 0.5):
-                    img = img.flip(-1)
-            else:
-                img = resize_square(img, self.image_size)
-            images.append(img)
+            rng = (
+                random.Random(derive_seed(self.seed, step, lo + i)) if self.config.augment else None
+            )
+            images.append(
+                augment_image(pil, self.image_size, rng, self.config.crop_scale, self.config.flip)
+            )
             captions.append(caption)
         if images:
-            pixels = self.transform.normalize(torch.stack(images).clamp_(0, 255))
+            pixels = self.transform.normalize(torch.from_numpy(np.stack(images)))
             enc = self.tokenizer(
                 captions,
                 padding=self.padding,

@@ -91,7 +91,22 @@ def prepare_model_dir(cfg: TrainConfig, streams: dict[str, SourceStream], d: Dis
             save_token_report(
                 bytes_per_token(tok, captions, langs), Path(tok_dir) / "bytes_per_token.json"
             )
-        build_model(cfg.model.preset, tok_dir, init, seed=cfg.seed, model_type=cfg.model.model_type)
+        logit_init = {
+            k: v
+            for k, v in (
+                ("logit_scale", cfg.model.init_logit_scale),
+                ("logit_bias", cfg.model.init_logit_bias),
+            )
+            if v is not None
+        }
+        build_model(
+            cfg.model.preset,
+            tok_dir,
+            init,
+            seed=cfg.seed,
+            model_type=cfg.model.model_type,
+            init=logit_init,
+        )
     d.barrier()
     return init
 

@@ -5,7 +5,9 @@ The distributed strategy is a constructor argument:
 - ``local``: the batch on this process is the whole batch.
 - ``neighbour`` (sigmoid only): each rank scores its images against its own texts, then the
   text embeddings travel around the ring of ranks, one neighbour exchange (P2P) at a time, and
-  each received block adds a negatives-only term. Memory is O(local batch^2).
+  each received block adds a negatives-only term. Each block's gradients are computed as soon
+  as it is scored and its logits freed; the text gradients travel back around the ring in the
+  backward pass. Memory is O(local batch^2).
 - ``gather``: all embeddings are all-gathered with gradients; each rank scores its own rows
   against the global batch. Memory is O(local batch x global batch).
 
@@ -44,17 +46,66 @@ def _exchange(tensor: torch.Tensor, to_rank: int, from_rank: int, group: Any) ->
     return recv
 
 
-class _NeighbourExchange(torch.autograd.Function):
-    """Forward: pass a tensor one step around the ring. Backward: the gradient goes back."""
+def _block_grads(
+    img: torch.Tensor, txt: torch.Tensor, scale: torch.Tensor, bias: torch.Tensor, positives: bool
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """One n x m block of the sigmoid loss and its gradients, without an autograd graph.
+
+    Returns (loss sum, d/d img, d/d txt, d/d t', d/d b) for logits = img @ txt.T * t + b,
+    t = exp(t'). Only this block's logits are alive while it runs.
+    """
+    cos = img @ txt.T
+    logits = cos * scale + bias
+    labels = -torch.ones_like(logits)
+    if positives:
+        labels.diagonal().fill_(1.0)
+    z = labels * logits
+    loss = -F.logsigmoid(z).sum()
+    g = -labels * torch.sigmoid(-z)  # d loss / d logits
+    d_scale = (g * cos).sum() * scale  # d logits / d t' = t * cos
+    d_bias = g.sum()
+    g = g * scale
+    return loss, g @ txt, g.T @ img, d_scale, d_bias
+
+
+class _SigmoidRing(torch.autograd.Function):
+    """The sigmoid loss over a ring of ranks, with memory O(local batch^2).
+
+    Forward: score the local images against the local texts, then pass the texts one
+    neighbour to the right ``world - 1`` times, scoring each received block. Every block's
+    logits live only while its loss and gradients are computed (``_block_grads``); what is
+    kept is the gradient w.r.t. the local images and, per received block, w.r.t. that text
+    block (n x d each). Backward sends those text gradients back around the ring to the rank
+    they came from, in ``world - 1`` exchanges that accumulate as they travel.
+    """
 
     @staticmethod
-    def forward(ctx: Any, tensor: torch.Tensor, to_rank: int, from_rank: int, group: Any):
-        ctx.to_rank, ctx.from_rank, ctx.group = to_rank, from_rank, group
-        return _exchange(tensor, to_rank, from_rank, group)
+    def forward(ctx: Any, img: torch.Tensor, txt: torch.Tensor, t_prime: torch.Tensor,
+                bias: torch.Tensor, group: Any):  # fmt: skip
+        rank, world = _world(group)
+        right, left = (rank + 1) % world, (rank - 1) % world
+        scale = t_prime.exp()
+        img, block = img.detach(), txt.detach()
+        loss, d_img, d_txt0, d_scale, d_bias = _block_grads(img, block, scale, bias, True)
+        d_txts = [d_txt0]
+        for _ in range(world - 1):
+            block = _exchange(block, right, left, group)
+            l_k, d_img_k, d_txt_k, ds_k, db_k = _block_grads(img, block, scale, bias, False)
+            loss, d_img = loss + l_k, d_img + d_img_k
+            d_scale, d_bias = d_scale + ds_k, d_bias + db_k
+            d_txts.append(d_txt_k)
+        ctx.group, ctx.right, ctx.left = group, right, left
+        ctx.save_for_backward(d_img, d_scale.view_as(t_prime), d_bias.view_as(bias), *d_txts)
+        return loss
 
     @staticmethod
     def backward(ctx: Any, grad: torch.Tensor):
-        return _exchange(grad, ctx.from_rank, ctx.to_rank, ctx.group), None, None, None
+        d_img, d_scale, d_bias, *d_txts = ctx.saved_tensors
+        # d_txts[k] belongs to the rank k steps to the left: shift an accumulator left.
+        acc = d_txts[-1]
+        for k in range(len(d_txts) - 2, -1, -1):
+            acc = _exchange(acc, ctx.left, ctx.right, ctx.group) + d_txts[k]
+        return grad * d_img, grad * acc, grad * d_scale, grad * d_bias, None
 
 
 class _AllGather(torch.autograd.Function):
@@ -132,12 +183,7 @@ class SigLipLoss(nn.Module):
             idx = torch.arange(n, device=logits.device)
             labels[idx, rank * n + idx] = 1
             return {"contrastive_loss": -F.logsigmoid(labels * logits).sum() / n}
-        loss = self._block(image_embeds, text_embeds, scale, logit_bias, True)
-        right, left = (rank + 1) % world, (rank - 1) % world
-        txt = text_embeds
-        for _ in range(world - 1):
-            txt = _NeighbourExchange.apply(txt, right, left, self.group)
-            loss = loss + self._block(image_embeds, txt, scale, logit_bias, False)
+        loss = _SigmoidRing.apply(image_embeds, text_embeds, logit_scale, logit_bias, self.group)
         return {"contrastive_loss": loss / n}
 
 
