@@ -19,6 +19,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "eval",
     "report",
     "train",
+    "demo",
 )
 
 app = typer.Typer(

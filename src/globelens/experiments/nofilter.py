@@ -1,0 +1,663 @@
+"""The No Filter study (Pouget, Beyer et al. 2024) on the embedded world: ``globelens demo``.
+
+The study is a sequence of named stages, each a method of :class:`Study` that reads what the
+previous ones wrote and records its own outputs::
+
+    world      build the synthetic world (training crawl + five benchmarks)
+    curate     curate the crawl three ways: en (English only), globe (no filter), globe-tl
+    tokenizer  one multilingual tokenizer, trained once on all captions, shared by every model
+    train      tiny SigLIP models: en, globe, globe-tl, globe->en; same preset, steps, seeds
+    evaluate   every model on the Western, Dollar Street, GeoDE, landmark and XM3600 sets
+    summarise  summary.json: per model, each benchmark's main metric, disparity, worst group
+    report     one self-contained HTML report and a Markdown summary
+
+Nothing here knows the expected answer: the models differ only in their training data, and
+the findings in ``summary.json`` are computed from the evaluation results. A stage that has
+finished (same settings) is skipped when the study is run again into the same folder.
+
+Python API::
+
+    from globelens.experiments.nofilter import run_study
+    summary = run_study("out/demo", profile="quick", seed=0)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import shutil
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TextIO
+
+# ----------------------------------------------------------------------------- settings
+
+#: The demo's model: a tiny SigLIP small enough to train 12 times on 2 CPU cores in minutes.
+#: 32 px input (the world draws 96 px pictures), 16 patches, 16 text tokens (alt text is short).
+DEMO_PRESET: dict[str, Any] = {
+    "description": "demo SigLIP: 32 px, patch 8, width 128, 2+2 layers, 16 text tokens",
+    "image_size": 32,
+    "patch_size": 8,
+    "vision": {"width": 128, "layers": 2, "heads": 4, "mlp": 512},
+    "text": {"width": 128, "layers": 2, "heads": 4, "mlp": 512, "context": 16},
+    "embed_dim": 128,
+    "vocab_size": 4096,
+}
+
+#: Prompts for zero-shot classification: a handful in the style of the OpenAI set, so that
+#: twelve models evaluate in seconds (the same prompts for every model).
+DEMO_TEMPLATES: tuple[str, ...] = (
+    "a photo of a {c}.",
+    "a photo of the {c}.",
+    "a bad photo of a {c}.",
+    "a close-up photo of the {c}.",
+    "a bright photo of a {c}.",
+    "a cropped photo of the {c}.",
+)
+
+
+@dataclass(frozen=True)
+class StudyConfig:
+    """Everything that sets the size of the study (the seed is given separately)."""
+
+    profile: str
+    #: crawl samples of the world (the benchmarks scale with it)
+    world_size: int
+    #: training seeds per model variant (intervals over seeds need at least 3)
+    seeds: int
+    steps: int
+    batch_size: int
+    lr: float
+    warmup_frac: float = 0.05
+    weight_decay: float = 1e-4
+    #: share of the steps that "globe->en" spends on en, at the end
+    finetune_frac: float = 0.2
+    preset: dict[str, Any] = field(default_factory=lambda: dict(DEMO_PRESET))
+    tokenizer_captions: int = 40_000
+    #: bootstrap resamples for per-benchmark intervals (used as the interval with one seed)
+    n_bootstrap: int = 1000
+    templates: tuple[str, ...] = DEMO_TEMPLATES
+    #: image-decoding workers per training run (0: decode in the training process)
+    data_workers: int = 0
+    #: training runs at a time (each on one thread)
+    parallel: int = 2
+    #: curation and world-drawing processes
+    workers: int = 2
+
+    def fingerprint(self, seed: int) -> str:
+        blob = json.dumps({"seed": seed, **dataclasses.asdict(self)}, sort_keys=True)
+        return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+PROFILES: dict[str, StudyConfig] = {
+    "full": StudyConfig(profile="full", world_size=8_000, seeds=3, steps=150, batch_size=256,
+                        lr=3e-3),
+    "quick": StudyConfig(profile="quick", world_size=4_000, seeds=1, steps=100,
+                         batch_size=256, lr=3e-3, n_bootstrap=500),
+}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class DataVariant:
+    """A curated version of the crawl: a curation recipe from ``configs/``."""
+
+    name: str
+    recipe: str
+    description: str
+
+
+DATA_VARIANTS: dict[str, DataVariant] = {
+    v.name: v
+    for v in (
+        DataVariant("en", "english_only", "captions that fastText lid.176 calls English"),
+        DataVariant("globe", "no_filter", "every readable pair, in every language"),
+        DataVariant(
+            "globe-tl", "globe_tl", "every pair; non-English captions replaced by caption_en"
+        ),
+    )
+}
+
+
+@dataclass(frozen=True)
+class ModelVariant:
+    """A training recipe over the curated data: phases of (until fraction, data variant).
+
+    ``continues``: a variant whose run is identical up to the last phase; its checkpoint at
+    the phase boundary is continued instead of recomputing those steps (same batches, same
+    learning-rate schedule, so the result is the same as training from scratch).
+    """
+
+    name: str
+    phases: tuple[tuple[float, str], ...]
+    description: str
+    continues: str | None = None
+
+    def sources(self) -> list[str]:
+        return list(dict.fromkeys(d for _, d in self.phases))
+
+
+def model_variants(finetune_frac: float) -> dict[str, ModelVariant]:
+    """en, globe, globe-tl and globe->en (globe, then en for the last ``finetune_frac``)."""
+    split = round(1.0 - finetune_frac, 6)
+    return {
+        v.name: v
+        for v in (
+            ModelVariant("en", ((1.0, "en"),), "English-only data"),
+            ModelVariant("globe", ((1.0, "globe"),), "all data, no filter"),
+            ModelVariant("globe-tl", ((1.0, "globe-tl"),), "all data, translated to English"),
+            ModelVariant(
+                "globe→en",
+                ((split, "globe"), (1.0, "en")),
+                f"globe, then en for the last {finetune_frac:.0%} of the steps",
+                continues="globe",
+            ),
+        )
+    }
+
+
+#: The benchmarks (registered names under the world folder) and how the report calls them.
+BENCHMARKS: dict[str, str] = {
+    "world/western": "Western",
+    "world/dollarstreet": "Dollar Street",
+    "world/geode": "GeoDE",
+    "world/landmarks": "Landmarks",
+    "world/xm3600": "XM3600",
+}
+
+STAGES: tuple[str, ...] = (
+    "world",
+    "curate",
+    "tokenizer",
+    "train",
+    "evaluate",
+    "summarise",
+    "report",
+)
+
+
+def resolve_config(profile: str, **overrides: Any) -> StudyConfig:
+    """A profile's settings with field overrides (``steps=50``); unknown names fail."""
+    if profile not in PROFILES:
+        raise ValueError(f"unknown profile {profile!r}; available: {', '.join(PROFILES)}")
+    names = {f.name for f in dataclasses.fields(StudyConfig)}
+    unknown = sorted(set(overrides) - names)
+    if unknown:
+        raise TypeError(f"unknown study setting(s) {unknown}; valid: {sorted(names)}")
+    return dataclasses.replace(PROFILES[profile], **overrides)
+
+
+# ------------------------------------------------------------------------------ logging
+
+
+class StudyLog:
+    """Progress for people (stderr) and a JSON-lines log for machines (``demo_log.jsonl``)."""
+
+    def __init__(self, path: Path, stream: TextIO | None = sys.stderr) -> None:
+        self.path = path
+        self.stream = stream
+        self.t0 = time.perf_counter()
+        path.parent.mkdir(parents=True, exist_ok=True)
+
+    def event(self, event: str, **fields: Any) -> None:
+        record = {
+            "time": time.strftime("%Y-%m-%dT%H:%M:%S"),
+            "elapsed_s": round(time.perf_counter() - self.t0, 2),
+            "event": event,
+            **fields,
+        }
+        with open(self.path, "a", encoding="utf-8") as fh:
+            fh.write(json.dumps(record, ensure_ascii=False, default=str) + "\n")
+
+    def say(self, message: str) -> None:
+        if self.stream is not None:
+            elapsed = time.perf_counter() - self.t0
+            print(f"[demo {elapsed:6.1f}s] {message}", file=self.stream, flush=True)
+
+
+# -------------------------------------------------------------------------------- study
+
+
+class Study:
+    """One run of the study into ``out``; each stage is a method named in :data:`STAGES`."""
+
+    def __init__(
+        self,
+        out: str | os.PathLike,
+        config: StudyConfig,
+        seed: int = 0,
+        progress: bool = True,
+        stream: TextIO | None = sys.stderr,
+    ) -> None:
+        self.out = Path(out)
+        self.config = config
+        self.seed = seed
+        self.progress = progress
+        self.seeds = [seed + k for k in range(config.seeds)]
+        self.variants = model_variants(config.finetune_frac)
+        self.world = self.out / "world"
+        self.data = self.out / "data"
+        self.tokenizer_dir = self.out / "tokenizer"
+        self.runs = self.out / "runs"
+        self.results = self.out / "results"
+        self.cache = self.out / "cache"
+        self.log = StudyLog(self.out / "demo_log.jsonl", stream if progress else None)
+        self.timings: dict[str, float] = {}
+
+    # -- bookkeeping ---------------------------------------------------------------------
+    def _marker(self, stage: str) -> Path:
+        return self.out / "stages" / f"{stage}.json"
+
+    def _done(self, stage: str) -> bool:
+        m = self._marker(stage)
+        if not m.is_file():
+            return False
+        try:
+            return json.loads(m.read_text())["fingerprint"] == self.config.fingerprint(self.seed)
+        except (ValueError, KeyError):
+            return False
+
+    def run_stage(self, stage: str, index: int) -> None:
+        fn: Callable[[], Any] = getattr(self, f"stage_{stage}")
+        label = f"[{index}/{len(STAGES)}] {stage}"
+        if self._done(stage):
+            self.log.say(f"{label}: done before, skipped")
+            self.log.event("stage_skipped", stage=stage)
+            return
+        self.log.say(f"{label} ...")
+        self.log.event("stage_start", stage=stage)
+        t = time.perf_counter()
+        info = fn() or {}
+        dt = time.perf_counter() - t
+        self.timings[stage] = round(dt, 2)
+        self.log.event("stage_end", stage=stage, seconds=round(dt, 2), **info)
+        self.log.say(f"{label}: finished in {dt:.1f}s")
+        m = self._marker(stage)
+        m.parent.mkdir(parents=True, exist_ok=True)
+        m.write_text(
+            json.dumps({"fingerprint": self.config.fingerprint(self.seed), "seconds": dt}) + "\n"
+        )
+
+    def _invalidate_later(self, stage: str) -> None:
+        """A stage that re-runs makes every later stage stale."""
+        for later in STAGES[STAGES.index(stage) + 1 :]:
+            self._marker(later).unlink(missing_ok=True)
+
+    def run(self, stages: Sequence[str] = STAGES, force: bool = False) -> dict[str, Any]:
+        """Run ``stages`` in order; finished ones are skipped unless ``force``."""
+        unknown = [s for s in stages if s not in STAGES]
+        if unknown:
+            raise ValueError(f"unknown stage(s) {unknown}; stages: {', '.join(STAGES)}")
+        self.out.mkdir(parents=True, exist_ok=True)
+        t0 = time.perf_counter()
+        self.log.event(
+            "study_start",
+            seed=self.seed,
+            seeds=self.seeds,
+            config=dataclasses.asdict(self.config),
+            cpus=os.cpu_count(),
+            load_average=_load_average(),
+        )
+        import torch
+
+        # Small models on a shared CPU: single-threaded ops in parallel processes/threads beat
+        # multi-threaded ops, which stall at every barrier when other jobs hold the cores.
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)
+        try:
+            for i, stage in enumerate(STAGES, 1):
+                if stage not in stages:
+                    continue
+                if force:
+                    self._marker(stage).unlink(missing_ok=True)
+                if not self._done(stage):
+                    self._invalidate_later(stage)
+                self.run_stage(stage, i)
+        finally:
+            torch.set_num_threads(threads)
+        total = time.perf_counter() - t0
+        self.log.event(
+            "study_end", seconds=round(total, 2), stages=self.timings, load_average=_load_average()
+        )
+        summary_path = self.out / "summary.json"
+        return json.loads(summary_path.read_text()) if summary_path.is_file() else {}
+
+    # -- stages --------------------------------------------------------------------------
+    def stage_world(self) -> dict[str, Any]:
+        from globelens.world import build_world
+
+        if self.world.exists() and not (self.world / "world.json").exists():
+            shutil.rmtree(self.world)
+        summary = build_world(
+            self.world,
+            seed=self.seed,
+            size=self.config.world_size,
+            workers=self.config.workers,
+            progress=self.progress,
+        )
+        crawl = summary["counts"]["crawl"]
+        self.log.say(
+            f"world: {crawl['total']} crawl samples, {len(crawl['by_language'])} languages, "
+            f"{len(crawl['by_country'])} countries"
+        )
+        return {"crawl": crawl["total"]}
+
+    def stage_curate(self) -> dict[str, Any]:
+        from globelens.curate import load_recipe, run_recipe
+
+        kept = {}
+        for name, dv in DATA_VARIANTS.items():
+            out = self.data / name
+            shutil.rmtree(out, ignore_errors=True)
+            # The world's images are valid by construction: check headers, skip full decoding.
+            recipe = dataclasses.replace(load_recipe(dv.recipe), decode="header")
+            self.log.say(f"curate: {name} ({dv.recipe}: {dv.description})")
+            manifest = run_recipe(
+                recipe,
+                str(self.world / "crawl" / "*.tar"),
+                out,
+                workers=self.config.workers,
+                audit=True,
+                progress=self.progress,
+            )
+            kept[name] = manifest["counts"]["kept"]
+            self.log.event("curated", data=name, recipe=dv.recipe, counts=manifest["counts"])
+        self.log.say("curate: kept " + ", ".join(f"{k} {v}" for k, v in kept.items()))
+        return {"kept": kept}
+
+    def _captions(self, names: Sequence[str]) -> tuple[list[str], list[str]]:
+        from globelens.data import read_shards
+
+        captions, languages = [], []
+        for name in names:
+            for s in read_shards(str(self.data / name / "*.tar")):
+                if s.caption:
+                    captions.append(s.caption)
+                    languages.append(str(s.meta.get("lang") or s.meta.get("language") or "und"))
+        return captions, languages
+
+    def stage_tokenizer(self) -> dict[str, Any]:
+        import random
+
+        from globelens.models.tokenizer import bytes_per_token, save_token_report, train_tokenizer
+
+        # All captions the models will see: the originals (globe) and the translations
+        # (globe-tl); en is a subset of globe. One tokenizer for every model.
+        captions, languages = self._captions(["globe", "globe-tl"])
+        pairs = list(zip(captions, languages, strict=True))
+        random.Random(self.seed).shuffle(pairs)
+        pairs = pairs[: self.config.tokenizer_captions]
+        caps, langs = [c for c, _ in pairs], [lang for _, lang in pairs]
+        shutil.rmtree(self.tokenizer_dir, ignore_errors=True)
+        tok = train_tokenizer(
+            caps, self.config.preset["vocab_size"], self.tokenizer_dir, languages=langs,
+            model_max_length=self.config.preset["text"]["context"], seed=self.seed,
+        )  # fmt: skip
+        report = bytes_per_token(tok, caps, langs)
+        save_token_report(report, self.tokenizer_dir / "bytes_per_token.json")
+        worst = max(report.items(), key=lambda kv: kv[1].get("tokens_per_caption", 0))
+        return {"captions": len(caps), "vocab": len(tok), "most_tokens_per_caption": worst[0]}
+
+    def model_dir(self, variant: str, seed: int) -> Path:
+        return self.runs / f"{_slug(variant)}_seed{seed}" / "model"
+
+    def _train_config(self, variant: ModelVariant, seed: int) -> Any:
+        from globelens.train.config import PhaseConfig, SourceConfig, TrainConfig
+
+        c = self.config
+        cfg = TrainConfig(
+            out=str(self.runs / f"{_slug(variant.name)}_seed{seed}"),
+            steps=c.steps,
+            batch_size=c.batch_size,
+            seed=seed,
+            progress=self.progress,
+            log_every=10,
+        )
+        cfg.optim.lr = c.lr
+        cfg.optim.warmup_frac = c.warmup_frac
+        cfg.optim.weight_decay = c.weight_decay
+        cfg.model.preset = dict(c.preset)  # type: ignore[assignment]
+        cfg.model.tokenizer = str(self.tokenizer_dir)
+        cfg.data.workers = c.data_workers
+        cfg.threads = 1
+        cfg.progress = False
+        # Source names are the data variants', so a source's sample order is the same in
+        # every run with this seed (globe and globe->en share their first 80% exactly).
+        cfg.data.sources = [
+            SourceConfig(name, str(self.data / name / "*.tar")) for name in variant.sources()
+        ]
+        cfg.data.phases = [PhaseConfig(until=u, mix={d: 1.0}) for u, d in variant.phases]
+        cfg.checkpoint.keep = 2
+        cfg.checkpoint.every = 0
+        return cfg
+
+    def _split_step(self, variant: ModelVariant) -> int:
+        """Steps of ``variant`` before its last phase starts."""
+        from globelens.train.config import PhaseConfig
+        from globelens.train.data import Plan
+
+        phases = [PhaseConfig(until=u, mix={d: 1.0}) for u, d in variant.phases]
+        plan = Plan(variant.sources(), phases, self.config.steps, self.config.batch_size)
+        return sum(1 for s in range(self.config.steps) if plan.phase_of(s) < len(phases) - 1)
+
+    def _train_jobs(self) -> list[tuple[ModelVariant, int, Any, int | None]]:
+        """(variant, seed, train config, continue-from step or None), parents first."""
+        saves: dict[str, set[int]] = {}
+        for v in self.variants.values():
+            if v.continues:
+                saves.setdefault(v.continues, set()).add(self._split_step(v))
+        jobs = []
+        order = sorted(
+            self.variants.values(), key=lambda v: (v.continues is not None, v.name not in saves)
+        )
+        for seed in self.seeds:
+            for v in order:
+                cfg = self._train_config(v, seed)
+                split = None
+                if v.continues:
+                    split = self._split_step(v)
+                elif v.name in saves:
+                    (at,) = saves[v.name]  # one continuation point per variant
+                    cfg.checkpoint.every, cfg.checkpoint.keep = at, 3
+                jobs.append((v, seed, cfg, split))
+        return jobs
+
+    def _prepare_continuation(self, v: ModelVariant, seed: int, cfg: Any, split: int) -> None:
+        """Copy the parent run's checkpoint at the split into this run, to resume from."""
+        src = self.runs / f"{_slug(v.continues or '')}_seed{seed}"
+        ckpt = src / "checkpoints" / f"step_{split:06d}"
+        if not ckpt.is_dir():
+            raise FileNotFoundError(f"{ckpt} missing: cannot continue {v.continues}")
+        dst = Path(cfg.out) / "checkpoints" / ckpt.name
+        shutil.rmtree(dst, ignore_errors=True)
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copytree(ckpt, dst)
+
+    def stage_train(self) -> dict[str, Any]:
+        """Train every (variant, seed); ``parallel`` runs at a time, one thread each."""
+        from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+        from multiprocessing import get_context
+
+        from tqdm import tqdm
+
+        shutil.rmtree(self.runs, ignore_errors=True)
+        jobs = self._train_jobs()
+        total = sum(cfg.steps - (split or 0) for _, _, cfg, split in jobs)
+        parallel = max(1, min(self.config.parallel, len(jobs)))
+        bar = tqdm(total=total, desc="train", unit="step", disable=not self.progress,
+                   dynamic_ncols=True, smoothing=0.05)  # fmt: skip
+        secs: dict[str, float] = {}
+        done_runs: set[str] = set()
+        waiting = list(jobs)
+        running: dict[Any, tuple[ModelVariant, int, Any, int | None, float]] = {}
+        counted: dict[str, int] = {}
+
+        def ready(job: tuple[ModelVariant, int, Any, int | None]) -> bool:
+            v, seed, _, _ = job
+            return not v.continues or f"{v.continues}/seed{seed}" in done_runs
+
+        def poll() -> None:
+            for v, seed, cfg, split, _ in running.values():
+                key = f"{v.name}/seed{seed}"
+                step = int(_last_metrics(Path(cfg.out) / "metrics.jsonl").get("step", 0) or 0)
+                step = max(0, step - (split or 0))
+                if step > counted.get(key, 0):
+                    bar.update(step - counted.get(key, 0))
+                    counted[key] = step
+
+        ctx = get_context("spawn")
+        with ProcessPoolExecutor(parallel, mp_context=ctx) as pool:
+            while waiting or running:
+                for job in [j for j in waiting if ready(j)]:
+                    if len(running) >= parallel:
+                        break
+                    v, seed, cfg, split = job
+                    waiting.remove(job)
+                    if split is not None:
+                        self._prepare_continuation(v, seed, cfg, split)
+                    steps = cfg.steps - (split or 0)
+                    if self.progress:
+                        bar.write(f"  train {v.name} seed {seed}: {v.description}, {steps} steps")
+                    self.log.event("train_start", variant=v.name, seed=seed, steps=steps)
+                    fut = pool.submit(_train_one, cfg, split is not None)
+                    running[fut] = (v, seed, cfg, split, time.perf_counter())
+                finished, _ = wait(list(running), timeout=1.0, return_when=FIRST_COMPLETED)
+                poll()
+                for fut in finished:
+                    v, seed, cfg, split, t0 = running.pop(fut)
+                    fut.result()  # re-raise a failed run here
+                    key = f"{v.name}/seed{seed}"
+                    steps = cfg.steps - (split or 0)
+                    bar.update(steps - counted.get(key, 0))
+                    counted[key] = steps
+                    done_runs.add(key)
+                    dt = time.perf_counter() - t0
+                    secs[key] = round(dt, 2)
+                    last = _last_metrics(Path(cfg.out) / "metrics.jsonl")
+                    self.log.event(
+                        "trained", variant=v.name, seed=seed, seconds=round(dt, 2), steps=steps,
+                        loss=last.get("loss"), samples_per_s=last.get("samples_per_s"),
+                    )  # fmt: skip
+        bar.close()
+        return {"runs": secs}
+
+    def stage_evaluate(self) -> dict[str, Any]:
+        from globelens.evaluate import run_suite
+
+        shutil.rmtree(self.results, ignore_errors=True)
+        n = 0
+        for seed in self.seeds:
+            names = list(self.variants)
+            self.log.say(f"evaluate: seed {seed}: {', '.join(names)} on {len(BENCHMARKS)} sets")
+            res = run_suite(
+                [str(self.model_dir(v, seed)) for v in names],
+                list(BENCHMARKS),
+                self.results / f"seed{seed}",
+                model_names=names,
+                data_root=str(self.world),
+                n_bootstrap=self.config.n_bootstrap,
+                seed=seed,
+                cache_dir=str(self.cache),
+                templates=list(self.config.templates),
+                progress=False,
+            )
+            n += len(res)
+        return {"results": n}
+
+    def load_results(self) -> dict[int, list[dict[str, Any]]]:
+        from globelens.evaluate import load_results
+
+        return {s: load_results(self.results / f"seed{s}") for s in self.seeds}
+
+    def stage_summarise(self) -> dict[str, Any]:
+        from globelens.experiments.nofilter_summary import summarise
+
+        summary = summarise(
+            self.load_results(),
+            list(self.variants.values()),
+            config=dataclasses.asdict(self.config),
+            seed=self.seed,
+            data=self.data,
+        )
+        summary["timings_s"] = dict(self.timings)
+        (self.out / "summary.json").write_text(
+            json.dumps(summary, indent=1, ensure_ascii=False) + "\n", encoding="utf-8"
+        )
+        return {"findings": {k: v["holds"] for k, v in summary["findings"].items()}}
+
+    def stage_report(self) -> dict[str, Any]:
+        from globelens.experiments.nofilter_report import markdown_summary, write_study_report
+
+        summary = json.loads((self.out / "summary.json").read_text(encoding="utf-8"))
+        path = write_study_report(self, summary)
+        md = markdown_summary(summary, path)
+        (self.out / "summary.md").write_text(md, encoding="utf-8")
+        return {"report": str(path)}
+
+
+# ------------------------------------------------------------------------------ helpers
+
+
+def _train_one(cfg: Any, resume: bool) -> str:
+    """One training run in a worker process (one torch thread: small models on a shared CPU
+    run faster as parallel single-threaded processes than as one multi-threaded one)."""
+    import torch
+
+    from globelens.train.loop import train
+
+    torch.set_num_threads(max(1, cfg.threads))
+    return str(train(cfg, resume=resume))
+
+
+def _slug(name: str) -> str:
+    return name.replace("→", "-then-").replace("/", "_")
+
+
+def _last_metrics(path: Path) -> dict[str, Any]:
+    try:
+        lines = [ln for ln in path.read_text().splitlines() if ln.strip()]
+        return json.loads(lines[-1]) if lines else {}
+    except (OSError, ValueError):
+        return {}
+
+
+def _load_average() -> list[float] | None:
+    try:
+        return [round(x, 2) for x in os.getloadavg()]
+    except OSError:
+        return None
+
+
+def run_study(
+    out: str | os.PathLike = "out/demo",
+    profile: str = "full",
+    seed: int = 0,
+    progress: bool = True,
+    stages: Sequence[str] = STAGES,
+    force: bool = False,
+    **overrides: Any,
+) -> dict[str, Any]:
+    """Run the study (or the given stages; ``force`` re-runs finished ones) into ``out``;
+    returns ``summary.json``'s content. ``overrides`` change :class:`StudyConfig` fields."""
+    config = resolve_config(profile, **overrides)
+    return Study(out, config, seed=seed, progress=progress).run(stages, force=force)
+
+
+__all__ = [
+    "BENCHMARKS",
+    "DATA_VARIANTS",
+    "DEMO_PRESET",
+    "PROFILES",
+    "STAGES",
+    "DataVariant",
+    "ModelVariant",
+    "Study",
+    "StudyConfig",
+    "model_variants",
+    "resolve_config",
+    "run_study",
+]

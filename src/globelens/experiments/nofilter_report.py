@@ -1,0 +1,352 @@
+"""The study's report: one self-contained HTML file (globelens.report plus the study's own
+sections) and a Markdown summary for the terminal."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import math
+from collections import Counter
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from globelens.experiments.nofilter_summary import METRIC_BY_KEY
+from globelens.report import esc, figure_to_data_uri, html_table, write_report
+
+if TYPE_CHECKING:
+    from globelens.experiments.nofilter import Study
+
+#: Table 1's columns in the report and the terminal (keys of METRICS).
+TABLE_KEYS: tuple[str, ...] = (
+    "western",
+    "dollarstreet",
+    "dollarstreet_disparity",
+    "dollarstreet_worst",
+    "geode",
+    "geode_worst",
+    "landmarks",
+    "xm3600_i2t",
+    "xm3600_t2i",
+    "geode_country_10shot",
+    "geode_region_10shot",
+)
+MARKDOWN_KEYS: tuple[str, ...] = (
+    "western",
+    "dollarstreet",
+    "dollarstreet_disparity",
+    "geode",
+    "landmarks",
+    "xm3600_i2t",
+    "geode_country_10shot",
+)
+
+#: The paper's Figure 1 example, always shown whatever the models do with it.
+SPOTLIGHT = "Milad Tower"
+
+CAVEAT = (
+    "<p><b>This world is synthetic.</b> The pictures are drawn by a procedural renderer in "
+    "which the look of a household object depends on income first and region second, and "
+    "caption language follows place; the crawl over-represents rich, English-speaking places. "
+    "It reproduces the <i>mechanism</i> behind the No Filter findings at toy scale, with tiny "
+    "models trained for minutes on a CPU.</p>"
+    "<p><b>What it shows:</b> with everything but the training data held fixed (architecture, "
+    "tokenizer, steps, batch, seeds), filtering a crawl to English captions changes whom the "
+    "model works for, and by how much in this world; the pipeline (curation audit, training, "
+    "culturally diverse benchmarks, disparity metrics) runs end to end and can be pointed at "
+    "real data.</p>"
+    "<p><b>What it does not show:</b> anything about real people, countries or languages, or "
+    "the size of the effect in real web data and real models. The numbers are not comparable "
+    "with the paper's, and how strongly the effect appears depends on how the world was "
+    "built.</p>"
+)
+
+
+def _pct(v: Any) -> str:
+    return f"{100 * v:.1f}" if isinstance(v, int | float) and v == v else "–"
+
+
+def _cell(vals: dict[str, Any], html: bool = True) -> str:
+    if not vals:
+        return "–"
+    s = _pct(vals.get("value"))
+    ci = vals.get("ci95")
+    if ci and all(c == c for c in ci):
+        half = 100 * (ci[1] - ci[0]) / 2
+        s += f' <span class="note">± {half:.1f}</span>' if html else f" ± {half:.1f}"
+    group = vals.get("group")
+    if group and html:
+        s += f'<br><span class="note">{esc(group["name"])}</span>'
+    return s
+
+
+def _model_order(summary: dict[str, Any]) -> list[str]:
+    return list(summary["models"])
+
+
+def table1_html(summary: dict[str, Any]) -> str:
+    table = summary["table"]
+    cols = [METRIC_BY_KEY[k].label for k in TABLE_KEYS]
+    rows = [
+        [f"<b>{esc(m)}</b><br><span class=note>{esc(summary['models'][m]['description'])}</span>"]
+        + [_cell(table[m].get(k, {})) for k in TABLE_KEYS]
+        for m in _model_order(summary)
+    ]
+    n = len(summary["seeds"])
+    how = (
+        f"mean over {n} training seeds ± half the 95% t interval over seeds"
+        if n >= 2
+        else "one training seed ± half the 95% bootstrap interval over images"
+    )
+    return (
+        f"<p class=note>Percentages; {how}. Disparity: best minus worst Dollar Street "
+        "income bucket (lower is fairer); worst group: the lowest-scoring income bucket or "
+        "region (named under the number). Few-shot: linear probe on frozen image embeddings "
+        "predicting the country or region (l2 = 2<sup>10</sup>).</p>"
+        + html_table(["model", *cols], rows)
+    )
+
+
+def findings_html(summary: dict[str, Any]) -> str:
+    items = []
+    for f in summary["findings"].values():
+        mark = "✔ holds" if f["holds"] else "✘ does not hold"
+        color = "#1a7f37" if f["holds"] else "#b42318"
+        if "share" in f["unit"]:
+            extra = f"{_share(f['margin'])} of the {'gap' if 'gap' in f else 'gain'}"
+            base = f.get("gap", f.get("gain"))
+            extra += f" (of {_pct(base)} points)"
+        else:
+            extra = f"by {_pct(f['margin'])} points"
+            if f.get("ci95"):
+                extra += f" (95% interval over seeds {_pct(f['ci95'][0])} to {_pct(f['ci95'][1])})"
+            if len(f.get("per_seed", [])) > 1:
+                extra += "; per seed: " + ", ".join(_pct(x) for x in f["per_seed"])
+        items.append(
+            f'<li><span style="color:{color}"><b>{mark}</b></span>: {esc(f["statement"])} '
+            f"&mdash; {esc(extra)}</li>"
+        )
+    return "<ul>" + "".join(items) + "</ul>"
+
+
+def _share(x: Any) -> str:
+    return f"{100 * x:.0f}%" if isinstance(x, int | float) and x == x else "n/a"
+
+
+def audit_html(data_dir: Path) -> str:
+    from globelens.curate import audit_data, compare_figure
+
+    audits = {}
+    for name in ("en", "globe"):
+        try:
+            audits[name] = audit_data(data_dir / name)
+        except FileNotFoundError:
+            continue
+    if "en" not in audits:
+        return "<p>No curation audit found.</p>"
+    en = audits["en"]
+    parts = [f"<p><b>{esc(en['headline'])}</b></p>"]
+    parts.append(
+        "<p class=note>What each curation keeps of the crawl. en: fastText lid.176 says "
+        "English (as CLIP, LAION and DataComp pipelines do); globe: no filter.</p>"
+    )
+    for field in ("region", "income_bucket", "language"):
+        fig = compare_figure(audits, field=field)
+        parts.append(
+            f'<div class="fig"><img alt="kept by {field}" src="{figure_to_data_uri(fig)}"></div>'
+        )
+    rows = []
+    for field in ("region", "income_bucket"):
+        for value, d in en["overall"].get(field, {}).items():
+            rows.append([esc(field.replace("_", " ")), esc(value), str(d["in"]), str(d["kept"]),
+                         _share(d["fraction"])])  # fmt: skip
+    parts.append(html_table(["by", "group", "in crawl", "kept by en", "share kept"], rows, left=2))
+    return "".join(parts)
+
+
+def _thumb(data: bytes, size: int = 96) -> str:
+    from PIL import Image
+
+    im = Image.open(io.BytesIO(data)).convert("RGB")
+    im.thumbnail((size, size))
+    buf = io.BytesIO()
+    im.save(buf, format="JPEG", quality=85)
+    return "data:image/jpeg;base64," + base64.b64encode(buf.getvalue()).decode()
+
+
+def landmark_predictions(study: Study, seed: int) -> tuple[Any, dict[str, Any]]:
+    """(benchmark, {model: predicted class per record}) on the landmark set."""
+    import numpy as np
+
+    from globelens.evaluate import load_benchmark
+    from globelens.evaluate.cache import EmbeddingCache
+    from globelens.evaluate.embed import image_embeddings
+    from globelens.evaluate.tasks.zeroshot import classifier
+    from globelens.models import load_dual_encoder
+
+    bench = load_benchmark("world/landmarks", str(study.world))
+    cache = EmbeddingCache(study.cache)
+    preds: dict[str, Any] = {}
+    for name in study.variants:
+        model = load_dual_encoder(str(study.model_dir(name, seed)))
+        imgs, _ = image_embeddings(model, bench, cache, batch_size=64, progress=False)
+        w = classifier(model, bench.classnames, list(study.config.templates), cache)
+        scores = imgs.embeddings @ w.T
+        pred = np.argmax(scores, axis=1)
+        pred[~imgs.valid] = -1
+        preds[name] = pred
+    return bench, preds
+
+
+def lookalike_html(study: Study, seed: int) -> str:
+    """Per look-alike family: each landmark's accuracy per model and what it is mistaken for;
+    thumbnails of the spotlight landmark with every model's answer."""
+    families_path = study.world / "benchmarks" / "landmarks" / "look_alikes.json"
+    if not families_path.is_file():
+        return "<p>No look-alike families in this world.</p>"
+    families: dict[str, list[str]] = json.loads(families_path.read_text(encoding="utf-8"))
+    bench, preds = landmark_predictions(study, seed)
+    names = bench.classnames
+    models = list(preds)
+    by_true: dict[str, list[int]] = {}
+    for i, rec in enumerate(bench.records):
+        by_true.setdefault(names[rec.labels[0]], []).append(i)
+    country = {rec.meta.get("landmark"): rec.meta.get("country", "") for rec in bench.records}
+    rows = []
+    for family, members in families.items():
+        for lm in members:
+            idx = by_true.get(lm, [])
+            if not idx:
+                continue
+            cells = [
+                f"{esc(lm)} <span class=note>({esc(country.get(lm, ''))}; {esc(family)})</span>"
+            ]
+            for m in models:
+                p = [int(preds[m][i]) for i in idx if preds[m][i] >= 0]
+                acc = sum(1 for x in p if names[x] == lm) / max(1, len(p))
+                wrong = Counter(names[x] for x in p if names[x] != lm).most_common(1)
+                cell = _share(acc)
+                if wrong:
+                    cell += f'<br><span class="note">→ {esc(wrong[0][0])} ×{wrong[0][1]}</span>'
+                cells.append(cell)
+            rows.append(cells)
+    parts = [
+        "<p class=note>Landmarks drawn as deliberate look-alikes across regions (a pod tower in "
+        "Iran and one in Canada) that differ in details a model must learn from pictures of "
+        "that place. Share of each landmark's test images named correctly (zero-shot over the "
+        "English names of all landmarks), and the most frequent wrong answer. Models of "
+        f"training seed {seed}.</p>",
+        html_table(["landmark", *models], rows),
+    ]
+    spot = by_true.get(SPOTLIGHT, [])[:6]
+    if spot:
+        images = bench.read_images(spot)
+        figs = []
+        for i in spot:
+            if i not in images:
+                continue
+            answers = []
+            for m in models:
+                p = int(preds[m][i])
+                guess = names[p] if p >= 0 else "?"
+                ok = "✔" if guess == SPOTLIGHT else "✘"
+                answers.append(f"{esc(m)}: {esc(guess)} {ok}")
+            figs.append(
+                f'<figure><img alt="{esc(SPOTLIGHT)}" src="{_thumb(images[i])}">'
+                f"<figcaption>{'<br>'.join(answers)}</figcaption></figure>"
+            )
+        parts.append(f"<h3>{esc(SPOTLIGHT)} (Iran): what each model calls it</h3>")
+        parts.append(
+            '<div class="conf" style="font-size:.8em">'
+            + "".join(f.replace("<figure>", '<figure style="width:150px">') for f in figs)
+            + "</div>"
+        )
+    return "".join(parts)
+
+
+def intro_html(study: Study, summary: dict[str, Any]) -> str:
+    c = summary["config"]
+    p = c["preset"]
+    seeds = ", ".join(str(s) for s in summary["seeds"])
+    audit = summary.get("filter_audit", {})
+    kept = audit.get("counts", {})
+    return (
+        CAVEAT
+        + "<h2>What was run</h2><ul>"
+        + f"<li>World: {c['world_size']} crawl samples (seed {summary['seed']}), 23 countries "
+        "in 7 regions, 19 languages; benchmarks in the real formats.</li>"
+        + "<li>Data: <b>en</b> (English-only filter"
+        + (f", keeps {kept.get('kept')} of {kept.get('in')}" if kept else "")
+        + "), <b>globe</b> (no filter), <b>globe-tl</b> (no filter, non-English captions "
+        "replaced by their English translation).</li>"
+        + f"<li>Models: SigLIP ({p['image_size']} px, patch {p['patch_size']}, width "
+        f"{p['vision']['width']}, {p['vision']['layers']}+{p['text']['layers']} layers), one "
+        f"shared multilingual tokenizer ({p['vocab_size']} tokens), {c['steps']} steps of "
+        f"{c['batch_size']} pairs, peak learning rate {c['lr']}, seeds {esc(seeds)}. "
+        f"globe→en continues the globe run on en for the last {c['finetune_frac']:.0%} of the "
+        "same number of steps.</li>"
+        + "<li>Evaluation: zero-shot top-1 with English class names (Western, Dollar Street, "
+        "GeoDE, landmarks), multilingual retrieval (XM3600-style), few-shot geo-localization."
+        "</li></ul>" + "<h2>Findings</h2>" + findings_html(summary)
+    )
+
+
+def write_study_report(study: Study, summary: dict[str, Any]) -> Path:
+    """``out/report.html``: the study's sections, then globelens' standard report sections
+    (income, disparity, regions, few-shot, retrieval, confusions) for the first seed."""
+    first = summary["seeds"][0]
+    results = study.load_results()[first]
+    sections = [
+        ("Table 1: the models side by side", table1_html(summary)),
+        ("Look-alike landmarks", lookalike_html(study, first)),
+        ("The filter audit: whom English-only filtering removes", audit_html(study.data)),
+    ]
+    note = (
+        f'<p class="note">The sections below show the models of training seed {first} '
+        "(intervals: bootstrap over images).</p>"
+    )
+    sections.append(("Per-group results", note))
+    return write_report(
+        study.results / f"seed{first}",
+        study.out / "report.html",
+        title="The No Filter study on a synthetic world",
+        extra_sections=sections,
+        intro_html=intro_html(study, summary),
+        results=results,
+    )
+
+
+def markdown_summary(summary: dict[str, Any], report: Path | str) -> str:
+    """Table 1 and the findings as Markdown, for the terminal."""
+    table = summary["table"]
+    n = len(summary["seeds"])
+    cols = [METRIC_BY_KEY[k].label for k in MARKDOWN_KEYS]
+    lines = [
+        "## The No Filter study on a synthetic world",
+        "",
+        f"Percentages, {'mean ± half 95% t interval over ' + str(n) + ' seeds' if n > 1 else 'one seed ± half 95% bootstrap interval'}."
+        " The world is synthetic: this shows the mechanism at toy scale, not real-world sizes.",
+        "",
+        "| model | " + " | ".join(cols) + " |",
+        "|---|" + "---:|" * len(cols),
+    ]
+    for m in summary["models"]:
+        lines.append(
+            f"| {m} | "
+            + " | ".join(_cell(table[m].get(k, {}), html=False) for k in MARKDOWN_KEYS)
+            + " |"
+        )
+    lines += ["", "Findings:"]
+    for f in summary["findings"].values():
+        mark = "holds" if f["holds"] else "DOES NOT HOLD"
+        if "share" in f["unit"]:
+            detail = f"{_share(f['margin'])}"
+        else:
+            detail = f"{'+' if f['margin'] >= 0 else ''}{_pct(f['margin'])} points"
+        lines.append(f"- [{mark}] {f['statement']}: {detail}")
+    lines += ["", f"Report: {report}"]
+    return "\n".join(lines) + "\n"
+
+
+def _finite(x: Any) -> bool:
+    return isinstance(x, int | float) and math.isfinite(x)

@@ -1,0 +1,275 @@
+"""From evaluation results to the study's summary: metrics per model with intervals over
+seeds, the filter audit, and the No Filter findings, each with the margin by which it holds.
+
+The findings are computed from the results, never assumed: a finding that does not hold is
+reported as such.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+# Two-sided 95% Student t quantiles by degrees of freedom (no scipy here).
+_T95 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306,
+        9: 2.262, 10: 2.228, 15: 2.131, 20: 2.086, 30: 2.042}  # fmt: skip
+
+
+def t95(df: int) -> float:
+    if df <= 0:
+        return float("nan")
+    keys = sorted(k for k in _T95 if k <= df)
+    return _T95[keys[-1]] if df <= 30 else 1.96
+
+
+@dataclass(frozen=True)
+class Metric:
+    """One number of Table 1: which result (dataset folder, task) and which metric key."""
+
+    key: str
+    dataset: str
+    task: str
+    metric: str
+    label: str
+    higher_is_better: bool = True
+    #: the group field whose worst group goes with this metric (acc_wg)
+    group: str | None = None
+
+    @property
+    def bench(self) -> str:
+        """The benchmark's short name (``world/geode`` -> ``geode``)."""
+        return self.dataset.rsplit("/", 1)[-1]
+
+
+ZS, RET, FS = "zeroshot_classification", "zeroshot_retrieval", "fewshot_geolocalization"
+
+#: Table 1 of the study, in column order.
+METRICS: tuple[Metric, ...] = (
+    Metric("western", "world/western", ZS, "acc1", "Western top-1"),
+    Metric("dollarstreet", "world/dollarstreet", ZS, "acc1", "Dollar Street top-1"),
+    Metric("dollarstreet_disparity", "world/dollarstreet", ZS, "disparity", "DS disparity", False),
+    Metric("dollarstreet_worst", "world/dollarstreet", ZS, "acc_wg", "DS worst income",
+           group="income_bucket"),
+    Metric("geode", "world/geode", ZS, "acc1", "GeoDE top-1"),
+    Metric("geode_worst", "world/geode", ZS, "acc_wg", "GeoDE worst region", group="region"),
+    Metric("landmarks", "world/landmarks", ZS, "acc1", "Landmarks top-1"),
+    Metric("landmarks_worst", "world/landmarks", ZS, "acc_wg", "Landmarks worst region",
+           group="region"),
+    Metric("xm3600_i2t", "world/xm3600", RET, "text_retrieval_recall@1", "XM3600 I→T R@1"),
+    Metric("xm3600_t2i", "world/xm3600", RET, "image_retrieval_recall@1", "XM3600 T→I R@1"),
+    Metric("geode_country_10shot", "world/geode", FS, "country_10shot", "GeoDE country 10-shot"),
+    Metric("geode_region_10shot", "world/geode", FS, "region_10shot", "GeoDE region 10-shot"),
+    Metric("dollarstreet_country_10shot", "world/dollarstreet", FS, "country_10shot",
+           "DS country 10-shot"),
+)  # fmt: skip
+METRIC_BY_KEY = {m.key: m for m in METRICS}
+
+
+def _find(results: Sequence[dict[str, Any]], model: str, m: Metric) -> dict[str, Any] | None:
+    for r in results:
+        if r["model"] == model and r["dataset"] == m.dataset and r["task"] == m.task:
+            return r
+    return None
+
+
+def mean_ci(values: Sequence[float]) -> tuple[float, list[float] | None]:
+    """Mean and the 95% Student t interval over seeds (None with fewer than two values)."""
+    xs = [float(v) for v in values if v == v]
+    if not xs:
+        return float("nan"), None
+    mean = sum(xs) / len(xs)
+    if len(xs) < 2:
+        return mean, None
+    sd = math.sqrt(sum((x - mean) ** 2 for x in xs) / (len(xs) - 1))
+    half = t95(len(xs) - 1) * sd / math.sqrt(len(xs))
+    return mean, [mean - half, mean + half]
+
+
+def metric_values(
+    results_by_seed: dict[int, list[dict[str, Any]]], model: str, m: Metric
+) -> dict[str, Any]:
+    """One metric of one model: per-seed values, mean, interval and where it comes from."""
+    per_seed, boot, worst_groups = [], None, []
+    for _seed, results in sorted(results_by_seed.items()):
+        r = _find(results, model, m)
+        if r is None or m.metric not in r.get("metrics", {}):
+            continue
+        per_seed.append(float(r["metrics"][m.metric]))
+        boot = r.get("ci95", {}).get(m.metric)
+        if m.group:
+            groups = r.get("groups", {}).get(m.group, {}).get("groups", {})
+            if groups:
+                worst_groups.append(groups)
+    if not per_seed:
+        return {}
+    mean, ci = mean_ci(per_seed)
+    out: dict[str, Any] = {"value": mean, "per_seed": per_seed}
+    if ci is not None:
+        out.update(ci95=ci, interval="t over seeds")
+    elif boot:
+        out.update(ci95=list(boot), interval="bootstrap over images")
+    if worst_groups:
+        # The worst group by mean accuracy over seeds.
+        names = set.intersection(*(set(g) for g in worst_groups))
+        means = {n: sum(g[n]["acc1"] for g in worst_groups) / len(worst_groups) for n in names}
+        if means:
+            name = min(means, key=lambda n: (means[n], n))
+            out["group"] = {"by": m.group, "name": name, "acc1": means[name]}
+    return out
+
+
+def _per_seed(values: dict[str, Any]) -> list[float]:
+    return list(values.get("per_seed", []))
+
+
+def _paired(a: dict[str, Any], b: dict[str, Any]) -> list[float]:
+    """Per-seed differences a - b (seeds are paired: same seed, same init, same order)."""
+    xa, xb = _per_seed(a), _per_seed(b)
+    return [x - y for x, y in zip(xa, xb, strict=False)]
+
+
+def _difference(
+    table: dict[str, dict[str, Any]], a: str, b: str, key: str, sign: float = 1.0
+) -> dict[str, Any]:
+    diffs = [sign * d for d in _paired(table[a][key], table[b][key])]
+    mean, ci = mean_ci(diffs)
+    return {"value": mean, "per_seed": diffs, "ci95": ci}
+
+
+def _fraction(numer: float, denom: float) -> float:
+    return numer / denom if denom > 1e-9 else float("nan")
+
+
+def findings(table: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """The No Filter pattern, checked on this run's numbers (fractions, not percentages)."""
+    need = {"en", "globe", "globe→en"}
+    if not need <= set(table):
+        return {}
+    out: dict[str, dict[str, Any]] = {}
+
+    def v(model: str, key: str) -> float:
+        return float(table[model][key].get("value", float("nan")))
+
+    for key, what in (("dollarstreet", "Dollar Street"), ("landmarks", "the landmark set"),
+                      ("geode", "GeoDE"), ("geode_country_10shot", "GeoDE 10-shot country")):  # fmt: skip
+        d = _difference(table, "globe", "en", key)
+        out[f"globe_beats_en_{key}"] = {
+            "statement": f"globe beats en on {what}",
+            "margin": d["value"],
+            "per_seed": d["per_seed"],
+            "ci95": d["ci95"],
+            "holds": d["value"] > 0,
+            "unit": "accuracy points (fraction)",
+        }
+    d = _difference(table, "en", "globe", "dollarstreet_disparity")
+    out["globe_smaller_disparity"] = {
+        "statement": "globe has a smaller Dollar Street income disparity than en",
+        "margin": d["value"],
+        "per_seed": d["per_seed"],
+        "ci95": d["ci95"],
+        "holds": d["value"] > 0,
+        "unit": "disparity points (fraction)",
+    }
+    d = _difference(table, "en", "globe", "western")
+    out["en_beats_globe_western"] = {
+        "statement": "en beats globe on the Western set (the cost of not filtering)",
+        "margin": d["value"],
+        "per_seed": d["per_seed"],
+        "ci95": d["ci95"],
+        "holds": d["value"] > 0,
+        "unit": "accuracy points (fraction)",
+    }
+    gap = v("en", "western") - v("globe", "western")
+    recovered = _fraction(v("globe→en", "western") - v("globe", "western"), gap)
+    out["globe_then_en_recovers_western"] = {
+        "statement": "globe→en recovers most (≥ 50%) of the Western gap between globe and en",
+        "margin": recovered,
+        "gap": gap,
+        "holds": gap <= 0 or recovered >= 0.5,
+        "unit": "share of the gap",
+    }
+    glob = {m: (v(m, "dollarstreet") + v(m, "landmarks")) / 2 for m in ("en", "globe", "globe→en")}
+    gain = glob["globe"] - glob["en"]
+    kept = _fraction(glob["globe→en"] - glob["en"], gain)
+    out["globe_then_en_keeps_global_gain"] = {
+        "statement": "globe→en keeps most (≥ 50%) of globe's gain over en on the global sets "
+        "(mean of Dollar Street and landmarks)",
+        "margin": kept,
+        "gain": gain,
+        "holds": gain > 0 and kept >= 0.5,
+        "unit": "share of the gain",
+    }
+    return out
+
+
+def audit_summary(data_dir: str | os.PathLike) -> dict[str, Any]:
+    """Kept fractions of the en curation by region and income bucket, and its headline."""
+    import json
+
+    path = Path(data_dir) / "en" / "audit.json"
+    if not path.is_file():
+        return {}
+    audit = json.loads(path.read_text(encoding="utf-8"))
+    overall = audit.get("overall", {})
+    return {
+        "recipe": audit.get("recipe"),
+        "headline": audit.get("headline"),
+        "counts": audit.get("counts", {}),
+        "kept_by_region": {k: v["fraction"] for k, v in overall.get("region", {}).items()},
+        "kept_by_income_bucket": {
+            k: v["fraction"] for k, v in overall.get("income_bucket", {}).items()
+        },
+        "kept_by_language": {k: v["fraction"] for k, v in overall.get("language", {}).items()},
+    }
+
+
+def summarise(
+    results_by_seed: dict[int, list[dict[str, Any]]],
+    variants: Sequence[Any],
+    config: dict[str, Any],
+    seed: int,
+    data: str | os.PathLike | None = None,
+) -> dict[str, Any]:
+    """The content of ``summary.json``."""
+    table: dict[str, dict[str, Any]] = {}
+    models: dict[str, Any] = {}
+    for var in variants:
+        name = var.name
+        table[name] = {m.key: metric_values(results_by_seed, name, m) for m in METRICS}
+        benchmarks: dict[str, Any] = {}
+        for m in METRICS:
+            vals = table[name][m.key]
+            if not vals:
+                continue
+            bench = benchmarks.setdefault(m.bench, {})
+            entry = {"metric": f"{m.task}/{m.metric}", "label": m.label, **vals}
+            if m.key == m.bench:  # the benchmark's main metric
+                bench["main"] = entry
+            elif m.metric == "disparity":
+                bench["disparity"] = entry
+            elif m.metric.startswith("acc_wg"):
+                bench["worst_group"] = entry
+            else:
+                bench.setdefault("other", {})[m.metric] = entry
+        models[name] = {
+            "description": var.description,
+            "phases": [list(p) for p in var.phases],
+            "benchmarks": benchmarks,
+        }
+    return {
+        "study": "No Filter (Pouget, Beyer et al. 2024) on the embedded synthetic world",
+        "synthetic": True,
+        "seed": seed,
+        "seeds": sorted(results_by_seed),
+        "config": config,
+        "units": "fractions in [0, 1]; ci95 is a t interval over seeds, or a bootstrap "
+        "interval over images when there is one seed",
+        "models": models,
+        "table": table,
+        "findings": findings(table),
+        "filter_audit": audit_summary(data) if data is not None else {},
+    }
