@@ -2,11 +2,14 @@
 
 1. ``loop``: samples/s of the full training loop (shards -> decode -> augment -> tokenise ->
    step, with DataLoader workers prefetching) vs the bare forward + backward + optimizer step of
-   the same model on pre-built tensors, in the same run. Overhead = 1 - loop / bare.
+   the same model on pre-built tensors, in the same run: segments of bare and loop steps
+   alternate, so both see the same machine load, and the overhead is 1 - the median of the
+   per-repeat loop/bare ratios. (A loop segment may start with up to ``prefetch`` batches
+   decoded during the bare segment before it: about 1-2% of a segment's work at the defaults.)
 2. ``memory``: peak RSS growth of the sigmoid loss with neighbour exchange vs all-gather, at
    the same global batch on 2 ranks (gloo, CPU).
 
-    .venv/bin/python benchmarks/bench_train.py loop --steps 30 --batch-size 128
+    .venv/bin/python benchmarks/bench_train.py loop --data out/world/crawl --repeats 5
     .venv/bin/python benchmarks/bench_train.py memory --global-batch 8192 --dim 256
 """
 
@@ -23,6 +26,8 @@ from pathlib import Path
 
 
 def bench_loop(args: argparse.Namespace) -> dict:
+    import statistics
+
     import torch
 
     from globelens.train.config import SourceConfig, TrainConfig
@@ -34,11 +39,13 @@ def bench_loop(args: argparse.Namespace) -> dict:
     if data is None:
         make_synthetic_shards(tmp / "shards", n=2048, per_shard=512)
         data = str(tmp / "shards")
+    segments = args.repeats * args.segment
     cfg = TrainConfig(
-        out=str(tmp / "run"), steps=args.steps + args.warmup, batch_size=args.batch_size
+        out=str(tmp / "run"), steps=args.warmup + segments, batch_size=args.batch_size
     )
     cfg.data.sources = [SourceConfig("a", data)]
     cfg.data.workers = args.workers
+    cfg.data.prefetch = args.prefetch
     cfg.model.preset = args.preset
     cfg.model.tokenizer_captions = 2000
     cfg.model.tokenizer_vocab = 2000
@@ -47,30 +54,40 @@ def bench_loop(args: argparse.Namespace) -> dict:
     cfg.log_every = 1
     cfg.threads = args.threads
     trainer = Trainer(cfg)
-    # Bare step on one pre-built batch (decoded once), same model, optimizer and loss.
-    batch = trainer.make_loader().dataset.load(0, 0)
-    for _ in range(args.warmup):
-        trainer.step_fn(0, [batch])
-    t = time.perf_counter()
-    for i in range(args.steps):
-        trainer.step_fn(i, [batch])
-    bare = args.steps * args.batch_size / (time.perf_counter() - t)
-    # Full loop: the real run (its first `warmup` steps are excluded from the timing).
+    # Pre-built batches for the bare step (decoded once, same model, optimizer and loss).
+    dataset = trainer.make_loader().dataset
+    batches = [dataset.load(i, 0) for i in range(4)]
     loader = iter(trainer.make_loader())
-    for step in range(args.warmup):
+    step = 0
+    for i in range(args.warmup):  # both paths warm: allocator, worker start, kernels
+        trainer.step_fn(step, [batches[i % len(batches)]])
         trainer.step_fn(step, [next(loader)])
-    t = time.perf_counter()
-    for step in range(args.warmup, args.warmup + args.steps):
-        trainer.step_fn(step, [next(loader)])
-    loop = args.steps * args.batch_size / (time.perf_counter() - t)
+        step += 1
+    # Interleaved segments, so both paths see the same machine load; medians over repeats.
+    bare, loop = [], []
+    for _ in range(args.repeats):
+        t = time.perf_counter()
+        for i in range(args.segment):
+            trainer.step_fn(step, [batches[i % len(batches)]])
+        bare.append(args.segment * args.batch_size / (time.perf_counter() - t))
+        t = time.perf_counter()
+        for _ in range(args.segment):
+            trainer.step_fn(step, [next(loader)])
+            step += 1
+        loop.append(args.segment * args.batch_size / (time.perf_counter() - t))
+    ratios = [lo / b for lo, b in zip(loop, bare, strict=True)]
     return {
         "preset": args.preset,
         "batch_size": args.batch_size,
         "workers": args.workers,
+        "prefetch": args.prefetch,
         "threads": torch.get_num_threads(),
-        "bare_samples_per_s": round(bare, 1),
-        "loop_samples_per_s": round(loop, 1),
-        "overhead": round(1 - loop / bare, 3),
+        "segments": f"{args.repeats} x ({args.segment} bare + {args.segment} loop steps)",
+        "bare_samples_per_s": round(statistics.median(bare), 1),
+        "loop_samples_per_s": round(statistics.median(loop), 1),
+        "overhead": round(1 - statistics.median(ratios), 3),
+        "overhead_per_repeat": [round(1 - r, 3) for r in ratios],
+        "load_average": round(os.getloadavg()[0], 2),
     }
 
 
@@ -130,8 +147,10 @@ def main() -> None:
     sub = ap.add_subparsers(dest="what", required=True)
     lp = sub.add_parser("loop")
     lp.add_argument("--preset", default="tiny")
-    lp.add_argument("--steps", type=int, default=30)
+    lp.add_argument("--repeats", type=int, default=5, help="interleaved bare/loop segments")
+    lp.add_argument("--segment", type=int, default=8, help="steps per segment")
     lp.add_argument("--warmup", type=int, default=3)
+    lp.add_argument("--prefetch", type=int, default=2)
     lp.add_argument("--batch-size", type=int, default=128)
     lp.add_argument("--workers", type=int, default=1)
     lp.add_argument("--threads", type=int, default=0)

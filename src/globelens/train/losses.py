@@ -54,17 +54,20 @@ def _block_grads(
     Returns (loss sum, d/d img, d/d txt, d/d t', d/d b) for logits = img @ txt.T * t + b,
     t = exp(t'). Only this block's logits are alive while it runs.
     """
+    # In place where possible: at most two n x m buffers are alive at once.
     cos = img @ txt.T
-    logits = cos * scale + bias
-    labels = -torch.ones_like(logits)
+    z = cos.mul(scale).add_(bias).neg_()  # z = label * logit, label -1 off the diagonal
     if positives:
-        labels.diagonal().fill_(1.0)
-    z = labels * logits
-    loss = -F.logsigmoid(z).sum()
-    g = -labels * torch.sigmoid(-z)  # d loss / d logits
-    d_scale = (g * cos).sum() * scale  # d logits / d t' = t * cos
+        z.diagonal().neg_()
+    rows = max(1, (1 << 20) // max(z.shape[1], 1))  # temporaries of ~4 MiB, not n x m
+    loss = sum(F.softplus(part.neg()).sum() for part in z.split(rows))  # -log sigmoid(z)
+    g = z.neg_().sigmoid_()  # sigmoid(-z) = |d loss / d logit|; its sign is -label
+    if positives:
+        g.diagonal().neg_()
+    d_scale = (g.reshape(-1) @ cos.reshape(-1)) * scale  # d logit / d t' = t * cos
+    del cos
     d_bias = g.sum()
-    g = g * scale
+    g.mul_(scale)
     return loss, g @ txt, g.T @ img, d_scale, d_bias
 
 
