@@ -73,8 +73,11 @@ SIZES: dict[str, WorldSize] = {
 }
 
 
-def resolve_size(size: str | int) -> WorldSize:
-    """``tiny``/``small``/``default`` or a crawl sample count (benchmarks scale with it)."""
+def resolve_size(size: str | int | WorldSize) -> WorldSize:
+    """``tiny``/``small``/``default``, a crawl sample count (benchmarks scale with it), or a
+    :class:`WorldSize` (each part sized on its own)."""
+    if isinstance(size, WorldSize):
+        return size
     if isinstance(size, str) and size in SIZES:
         return SIZES[size]
     try:
@@ -674,7 +677,7 @@ def _jobs(
 def build_world(
     out_dir: str | os.PathLike,
     seed: int = 0,
-    size: str | int = "default",
+    size: str | int | WorldSize = "default",
     workers: int | None = None,
     config: WorldConfig | None = None,
     progress: bool = True,
@@ -742,7 +745,11 @@ def build_world(
         "synthetic": True,
         "parameters": {
             "seed": seed,
-            "size": size if isinstance(size, str) else int(size),
+            "size": size
+            if isinstance(size, str)
+            else asdict(ws)
+            if isinstance(size, WorldSize)
+            else int(size),
             "sizes": asdict(ws),
             "image_size": IMAGE_SIZE,
             "jpeg_quality": JPEG_QUALITY,
