@@ -6,6 +6,9 @@
    alternate, so both see the same machine load, and the overhead is 1 - the median of the
    per-repeat loop/bare ratios. (A loop segment may start with up to ``prefetch`` batches
    decoded during the bare segment before it: about 1-2% of a segment's work at the defaults.)
+   On a shared machine the wall-clock ratio is noisy; ``cpu_overhead`` compares CPU-seconds per
+   sample (main process + decoding workers), which the load does not change much (use
+   ``--threads 1``: idle OpenMP threads spin and bill CPU time under contention).
 2. ``memory``: peak RSS growth of the sigmoid loss with neighbour exchange vs all-gather, at
    the same global batch on 2 ranks (gloo, CPU).
 
@@ -23,6 +26,19 @@ import socket
 import tempfile
 import time
 from pathlib import Path
+
+
+def _cpu_seconds(pids: list[int]) -> float:
+    """CPU time of this process (all threads) plus the given child processes (Linux /proc)."""
+    total = time.process_time()
+    tick = os.sysconf("SC_CLK_TCK")
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / tick  # utime + stime
+    return total
 
 
 def bench_loop(args: argparse.Namespace) -> dict:
@@ -58,24 +74,31 @@ def bench_loop(args: argparse.Namespace) -> dict:
     dataset = trainer.make_loader().dataset
     batches = [dataset.load(i, 0) for i in range(4)]
     loader = iter(trainer.make_loader())
+    pids = [w.pid for w in getattr(loader, "_workers", [])]
     step = 0
     for i in range(args.warmup):  # both paths warm: allocator, worker start, kernels
         trainer.step_fn(step, [batches[i % len(batches)]])
         trainer.step_fn(step, [next(loader)])
         step += 1
     # Interleaved segments, so both paths see the same machine load; medians over repeats.
-    bare, loop = [], []
+    # CPU-seconds per sample (main process + decoding workers) measure the same thing without
+    # the machine's load: on a saturated machine, wall time follows CPU time.
+    bare, loop, bare_cpu, loop_cpu = [], [], [], []
+    n = args.segment * args.batch_size
     for _ in range(args.repeats):
-        t = time.perf_counter()
+        t, c = time.perf_counter(), _cpu_seconds(pids)
         for i in range(args.segment):
             trainer.step_fn(step, [batches[i % len(batches)]])
-        bare.append(args.segment * args.batch_size / (time.perf_counter() - t))
-        t = time.perf_counter()
+        bare.append(n / (time.perf_counter() - t))
+        bare_cpu.append(1000 * (_cpu_seconds(pids) - c) / n)
+        t, c = time.perf_counter(), _cpu_seconds(pids)
         for _ in range(args.segment):
             trainer.step_fn(step, [next(loader)])
             step += 1
-        loop.append(args.segment * args.batch_size / (time.perf_counter() - t))
+        loop.append(n / (time.perf_counter() - t))
+        loop_cpu.append(1000 * (_cpu_seconds(pids) - c) / n)
     ratios = [lo / b for lo, b in zip(loop, bare, strict=True)]
+    cpu_ratios = [b / lo for lo, b in zip(loop_cpu, bare_cpu, strict=True)]
     return {
         "preset": args.preset,
         "batch_size": args.batch_size,
@@ -87,6 +110,9 @@ def bench_loop(args: argparse.Namespace) -> dict:
         "loop_samples_per_s": round(statistics.median(loop), 1),
         "overhead": round(1 - statistics.median(ratios), 3),
         "overhead_per_repeat": [round(1 - r, 3) for r in ratios],
+        "bare_cpu_ms_per_sample": round(statistics.median(bare_cpu), 2),
+        "loop_cpu_ms_per_sample": round(statistics.median(loop_cpu), 2),
+        "cpu_overhead": round(1 - statistics.median(cpu_ratios), 3),
         "load_average": round(os.getloadavg()[0], 2),
     }
 
