@@ -32,6 +32,9 @@ class Family:
     padding: str
     #: (model, image_embeds, text_embeds) -> (N_images, M_texts) logits
     logits: Callable[[Any, torch.Tensor, torch.Tensor], torch.Tensor]
+    #: the text tower pools the last position (SigLIP), so masked padding before it can be
+    #: dropped in training (``globelens.train.step.compact_padding``)
+    pools_last: bool = False
 
 
 FAMILIES: dict[str, Family] = {}
@@ -59,7 +62,14 @@ def _cls(module: str, name: str) -> Callable[[], type]:
 
 
 register_family(
-    "siglip", Family("siglip", _cls("transformers", "SiglipModel"), "max_length", _siglip_logits)
+    "siglip",
+    Family(
+        "siglip",
+        _cls("transformers", "SiglipModel"),
+        "max_length",
+        _siglip_logits,
+        pools_last=True,
+    ),
 )
 # CLIP pools the text at the first EOS token, so padding only needs to reach the longest text.
 register_family("clip", Family("clip", _cls("transformers", "CLIPModel"), "longest", _clip_logits))

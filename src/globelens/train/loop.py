@@ -150,7 +150,7 @@ class Trainer:
         if cfg.model.grad_checkpointing:
             self.hf_model.gradient_checkpointing_enable()
         self.hf_model.to(self.d.device).train()
-        towers: nn.Module = DualTowers(self.hf_model)
+        towers: nn.Module = DualTowers(self.hf_model, compact_text=self.family.pools_last)
         if cfg.model.compile:
             towers = torch.compile(towers)
         if self.d.world > 1:

@@ -21,23 +21,55 @@ def _pooled(out: Any) -> torch.Tensor:
     return out if isinstance(out, torch.Tensor) else out.pooler_output
 
 
+def compact_padding(
+    input_ids: torch.Tensor, attention_mask: torch.Tensor, multiple: int = 8
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+    """Drop the masked padding between the text and the last position, keeping positions.
+
+    For a text tower that pools the LAST position (SigLIP) of right-padded, masked input:
+    padding positions are masked as keys, so nothing reads them, and the last position only
+    reads the text. Keeping the text (rounded up to ``multiple``) plus the last position, with
+    their original position ids, gives the same pooled output as the full length (tested)
+    for a fraction of the work: world captions are ~10 tokens of SigLIP's 64.
+    Returns (input_ids, attention_mask, position_ids or None when nothing can be dropped).
+    """
+    length = input_ids.shape[1]
+    if input_ids.shape[0] == 0 or bool(attention_mask[:, -1].any()):
+        return input_ids, attention_mask, None  # some text reaches the last position
+    keep = int(attention_mask.sum(1).max())
+    keep = min(length - 1, -(-keep // multiple) * multiple)
+    if keep >= length - 1:
+        return input_ids, attention_mask, None
+    idx = torch.cat(
+        [torch.arange(keep, device=input_ids.device), input_ids.new_tensor([length - 1])]
+    )
+    return input_ids[:, idx], attention_mask[:, idx], idx[None].expand(input_ids.shape[0], -1)
+
+
 class DualTowers(nn.Module):
     """Wraps an HF SigLIP/CLIP model so one forward returns what the loss needs.
 
     Scale and bias are returned from ``forward`` (not read off the module afterwards) so that
-    DistributedDataParallel sees them used inside the forward it wraps.
+    DistributedDataParallel sees them used inside the forward it wraps. ``compact_text``:
+    drop masked padding before the text tower (see ``compact_padding``; SigLIP only).
     """
 
-    def __init__(self, model: nn.Module) -> None:
+    def __init__(self, model: nn.Module, compact_text: bool = False) -> None:
         super().__init__()
         self.model = model
+        self.compact_text = compact_text
 
     def forward(
         self, pixel_values: torch.Tensor, input_ids: torch.Tensor, attention_mask: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor | None]:
         img = _pooled(self.model.get_image_features(pixel_values=pixel_values))
+        position_ids = None
+        if self.compact_text:
+            input_ids, attention_mask, position_ids = compact_padding(input_ids, attention_mask)
         txt = _pooled(
-            self.model.get_text_features(input_ids=input_ids, attention_mask=attention_mask)
+            self.model.get_text_features(
+                input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids
+            )
         )
         bias = getattr(self.model, "logit_bias", None)
         return (
