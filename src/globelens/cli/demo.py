@@ -23,7 +23,7 @@ def register(app: typer.Typer) -> None:
         quiet: bool = typer.Option(False, "--quiet", help="No progress output on stderr."),
     ) -> None:
         """Build the world, curate it (en / globe / globe-tl), train tiny SigLIP models on
-        each (+ globe then en), evaluate them on Western and global benchmarks, and write
+        each (and globe / globe-tl continued on en), evaluate them on Western and global benchmarks, and write
         OUT/report.html, OUT/summary.json and OUT/demo_log.jsonl.
 
         Re-running into the same folder with the same settings skips finished stages.

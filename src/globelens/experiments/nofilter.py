@@ -40,13 +40,15 @@ from typing import Any, TextIO
 #: The demo's model: a tiny SigLIP small enough to train 12 times on 2 CPU cores in minutes.
 #: 32 px input (the world draws 96 px pictures), 16 patches, 16 text tokens (alt text is short).
 DEMO_PRESET: dict[str, Any] = {
-    "description": "demo SigLIP: 32 px, patch 8, width 128, 2+2 layers, 16 text tokens",
+    "description": "demo SigLIP: 32 px, patch 8, width 64, 2+2 layers, 16 text tokens",
     "image_size": 32,
     "patch_size": 8,
-    "vision": {"width": 128, "layers": 2, "heads": 4, "mlp": 512},
-    "text": {"width": 128, "layers": 2, "heads": 4, "mlp": 512, "context": 16},
-    "embed_dim": 128,
+    "vision": {"width": 64, "layers": 2, "heads": 2, "mlp": 256},
+    "text": {"width": 64, "layers": 2, "heads": 2, "mlp": 256, "context": 16},
+    "embed_dim": 64,
     "vocab_size": 4096,
+    # SigLIP starts at t = 10, b = -10 for batches of 32k; b = -5 suits a batch of 128.
+    "init": {"logit_scale": 10.0, "logit_bias": -5.0},
 }
 
 #: Prompts for zero-shot classification: a handful in the style of the OpenAI set, so that
@@ -66,7 +68,7 @@ class StudyConfig:
     """Everything that sets the size of the study (the seed is given separately)."""
 
     profile: str
-    #: crawl samples of the world (the benchmarks scale with it)
+    #: crawl samples of the world
     world_size: int
     #: training seeds per model variant (intervals over seeds need at least 3)
     seeds: int
@@ -75,6 +77,10 @@ class StudyConfig:
     lr: float
     warmup_frac: float = 0.05
     weight_decay: float = 1e-4
+    #: learning-rate multiplier of SigLIP's temperature and bias (a short run needs them to move)
+    logit_lr_mult: float = 10.0
+    #: the cosine schedule ends at this fraction of the peak (the last phase still learns)
+    min_lr_ratio: float = 0.2
     #: share of the steps that "globe->en" spends on en, at the end
     finetune_frac: float = 0.2
     preset: dict[str, Any] = field(default_factory=lambda: dict(DEMO_PRESET))
@@ -86,6 +92,8 @@ class StudyConfig:
     data_workers: int = 0
     #: training runs at a time (each on one thread)
     parallel: int = 2
+    #: benchmark sizes: those of this world size (``globelens world build --size``)
+    benchmark_size: str = "default"
     #: curation and world-drawing processes
     workers: int = 2
 
@@ -95,10 +103,10 @@ class StudyConfig:
 
 
 PROFILES: dict[str, StudyConfig] = {
-    "full": StudyConfig(profile="full", world_size=8_000, seeds=3, steps=150, batch_size=256,
+    "full": StudyConfig(profile="full", world_size=30_000, seeds=3, steps=600, batch_size=128,
                         lr=3e-3),
-    "quick": StudyConfig(profile="quick", world_size=4_000, seeds=1, steps=100,
-                         batch_size=256, lr=3e-3, n_bootstrap=500),
+    "quick": StudyConfig(profile="quick", world_size=15_000, seeds=1, steps=400,
+                         batch_size=128, lr=3e-3, n_bootstrap=500),
 }  # fmt: skip
 
 
@@ -142,7 +150,8 @@ class ModelVariant:
 
 
 def model_variants(finetune_frac: float) -> dict[str, ModelVariant]:
-    """en, globe, globe-tl and globe->en (globe, then en for the last ``finetune_frac``)."""
+    """en, globe, globe-tl, and globe->en / globe-tl->en (then en for the last
+    ``finetune_frac`` of the same number of steps)."""
     split = round(1.0 - finetune_frac, 6)
     return {
         v.name: v
@@ -155,6 +164,12 @@ def model_variants(finetune_frac: float) -> dict[str, ModelVariant]:
                 ((split, "globe"), (1.0, "en")),
                 f"globe, then en for the last {finetune_frac:.0%} of the steps",
                 continues="globe",
+            ),
+            ModelVariant(
+                "globe-tl→en",
+                ((split, "globe-tl"), (1.0, "en")),
+                f"globe-tl, then en for the last {finetune_frac:.0%} of the steps",
+                continues="globe-tl",
             ),
         )
     }
@@ -304,6 +319,7 @@ class Study:
         )
         import torch
 
+        _quiet_libraries()
         # Small models on a shared CPU: single-threaded ops in parallel processes/threads beat
         # multi-threaded ops, which stall at every barrier when other jobs hold the cores.
         threads = torch.get_num_threads()
@@ -328,14 +344,17 @@ class Study:
 
     # -- stages --------------------------------------------------------------------------
     def stage_world(self) -> dict[str, Any]:
-        from globelens.world import build_world
+        from globelens.world import SIZES, build_world
 
         if self.world.exists() and not (self.world / "world.json").exists():
             shutil.rmtree(self.world)
+        # The crawl as configured; benchmarks at a fixed size, so the precision of the
+        # evaluation does not shrink with the crawl.
+        size = dataclasses.replace(SIZES[self.config.benchmark_size], crawl=self.config.world_size)
         summary = build_world(
             self.world,
             seed=self.seed,
-            size=self.config.world_size,
+            size=size,
             workers=self.config.workers,
             progress=self.progress,
         )
@@ -420,6 +439,8 @@ class Study:
         cfg.optim.lr = c.lr
         cfg.optim.warmup_frac = c.warmup_frac
         cfg.optim.weight_decay = c.weight_decay
+        cfg.optim.logit_lr_mult = c.logit_lr_mult
+        cfg.optim.min_lr_ratio = c.min_lr_ratio
         cfg.model.preset = dict(c.preset)  # type: ignore[assignment]
         cfg.model.tokenizer = str(self.tokenizer_dir)
         cfg.data.workers = c.data_workers
@@ -602,6 +623,21 @@ class Study:
 # ------------------------------------------------------------------------------ helpers
 
 
+def _quiet_libraries() -> None:
+    """Keep the study's own progress readable: no per-file progress bars or config warnings
+    from transformers (also in the training processes, which inherit the environment)."""
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    try:
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.set_verbosity_error()
+        hf_logging.disable_progress_bar()
+    except ImportError:  # pragma: no cover - transformers is a dependency
+        pass
+
+
 def _train_one(cfg: Any, resume: bool) -> str:
     """One training run in a worker process (one torch thread: small models on a shared CPU
     run faster as parallel single-threaded processes than as one multi-threaded one)."""
@@ -609,6 +645,7 @@ def _train_one(cfg: Any, resume: bool) -> str:
 
     from globelens.train.loop import train
 
+    _quiet_libraries()
     torch.set_num_threads(max(1, cfg.threads))
     return str(train(cfg, resume=resume))
 

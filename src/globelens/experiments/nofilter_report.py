@@ -283,8 +283,8 @@ def intro_html(study: Study, summary: dict[str, Any]) -> str:
         f"{p['vision']['width']}, {p['vision']['layers']}+{p['text']['layers']} layers), one "
         f"shared multilingual tokenizer ({p['vocab_size']} tokens), {c['steps']} steps of "
         f"{c['batch_size']} pairs, peak learning rate {c['lr']}, seeds {esc(seeds)}. "
-        f"globe→en continues the globe run on en for the last {c['finetune_frac']:.0%} of the "
-        "same number of steps.</li>"
+        f"globe→en and globe-tl→en continue the globe and globe-tl runs on en for the last "
+        f"{c['finetune_frac']:.0%} of the same number of steps.</li>"
         + "<li>Evaluation: zero-shot top-1 with English class names (Western, Dollar Street, "
         "GeoDE, landmarks), multilingual retrieval (XM3600-style), few-shot geo-localization."
         "</li></ul>" + "<h2>Findings</h2>" + findings_html(summary)
