@@ -134,5 +134,5 @@ def load_recipe(source: str | os.PathLike | dict[str, Any] | Recipe) -> Recipe:
 
 
 def bundled_recipe_dir() -> Path:
-    """The repository's ``configs/`` folder of example recipes."""
-    return Path(__file__).resolve().parents[3] / "configs"
+    """The example recipes shipped with the package (``configs/`` in the repository links here)."""
+    return Path(__file__).resolve().parents[1] / "recipes"
