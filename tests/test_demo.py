@@ -1,0 +1,249 @@
+"""The No Filter study behind ``globelens demo``: settings, scheduling, the summary's
+arithmetic, and one end-to-end ``--quick`` run whose main effects must come out of training."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from globelens.experiments.nofilter import (
+    PROFILES,
+    Study,
+    model_variants,
+    resolve_config,
+)
+from globelens.experiments.nofilter_summary import findings, mean_ci, metric_values, summarise
+
+# ----------------------------------------------------------------------------- settings
+
+
+def test_profiles_and_overrides() -> None:
+    assert PROFILES["full"].seeds >= 3  # intervals over seeds need at least three
+    assert PROFILES["quick"].seeds == 1
+    cfg = resolve_config("quick", steps=7)
+    assert cfg.steps == 7 and cfg.profile == "quick"
+    with pytest.raises(ValueError, match="unknown profile 'huge'; available: full, quick"):
+        resolve_config("huge")
+    with pytest.raises(TypeError, match=r"unknown study setting\(s\) \['stepz'\]"):
+        resolve_config("full", stepz=3)
+    assert cfg.fingerprint(0) != cfg.fingerprint(1)
+    assert resolve_config("quick", steps=8).fingerprint(0) != cfg.fingerprint(0)
+
+
+def test_unknown_stage_is_named(tmp_path: Path) -> None:
+    study = Study(tmp_path, resolve_config("quick"), progress=False)
+    with pytest.raises(ValueError, match="unknown stage"):
+        study.run(["train", "fly"])
+
+
+def test_globe_then_en_continues_globe_at_the_phase_boundary(tmp_path: Path) -> None:
+    variants = model_variants(0.2)
+    assert list(variants) == ["en", "globe", "globe-tl", "globe→en", "globe-tl→en"]
+    ge = variants["globe→en"]
+    assert ge.phases == ((0.8, "globe"), (1.0, "en")) and ge.continues == "globe"
+    assert variants["globe-tl→en"].continues == "globe-tl"
+    study = Study(tmp_path, resolve_config("quick", steps=150, seeds=2), seed=5, progress=False)
+    assert study._split_step(ge) == 120  # steps 0..119 on globe, 120..149 on en
+    jobs = study._train_jobs()
+    assert len(jobs) == 10 and [s for _, s, _, _ in jobs].count(5) == 5
+    names = [(v.name, seed) for v, seed, _, _ in jobs]
+    for seed in (5, 6):  # the parent is scheduled before its continuation
+        assert names.index(("globe", seed)) < names.index(("globe→en", seed))
+        assert names.index(("globe-tl", seed)) < names.index(("globe-tl→en", seed))
+    by = {(v.name, seed): (cfg, split) for v, seed, cfg, split in jobs}
+    cfg, split = by[("globe", 5)]
+    assert cfg.checkpoint.every == 120 and split is None
+    cfg, split = by[("globe→en", 5)]
+    assert split == 120 and [s.name for s in cfg.data.sources] == ["globe", "en"]
+    # Same seed, steps, batch, model and tokenizer for every variant: only the data differ.
+    base = by[("en", 5)][0]
+    for (_, seed), (c, _) in by.items():
+        if seed == 5:
+            assert (c.steps, c.batch_size, c.seed, c.optim.lr) == (
+                base.steps, base.batch_size, base.seed, base.optim.lr,
+            )  # fmt: skip
+            assert c.model.preset == base.model.preset
+            assert c.model.tokenizer == base.model.tokenizer
+
+
+# ------------------------------------------------------------------------------ summary
+
+
+def _result(model: str, bench: str, task: str, metrics: dict, groups: dict | None = None) -> dict:
+    return {"model": model, "dataset": f"world/{bench}", "task": task, "metrics": metrics,
+            "ci95": {k: [v - 0.05, v + 0.05] for k, v in metrics.items()},
+            "groups": groups or {}}  # fmt: skip
+
+
+def _fake_results(ds: dict[str, float], west: dict[str, float], disp: dict[str, float]) -> list:
+    out = []
+    for m in ds:
+        groups = {"income_bucket": {"groups": {"$0-200": {"acc1": ds[m] - disp[m]},
+                                               "$1998+": {"acc1": ds[m]}}}}  # fmt: skip
+        out += [
+            _result(m, "western", "zeroshot_classification", {"acc1": west[m]}),
+            _result(m, "dollarstreet", "zeroshot_classification",
+                    {"acc1": ds[m], "disparity": disp[m], "acc_wg": ds[m] - disp[m]}, groups),
+            _result(m, "landmarks", "zeroshot_classification", {"acc1": ds[m] / 2}),
+            _result(m, "geode", "zeroshot_classification", {"acc1": ds[m]}),
+            _result(m, "geode", "fewshot_geolocalization", {"country_10shot": ds[m] / 3}),
+        ]  # fmt: skip
+    return out
+
+
+def test_mean_ci_is_a_t_interval() -> None:
+    mean, ci = mean_ci([0.1, 0.2, 0.3])
+    assert mean == pytest.approx(0.2)
+    # sd = 0.1, t(2) = 4.303: half width 4.303 * 0.1 / sqrt(3)
+    assert ci == pytest.approx([0.2 - 0.24843, 0.2 + 0.24843], abs=1e-4)
+    assert mean_ci([0.5])[1] is None
+
+
+def test_summary_and_findings_follow_the_numbers() -> None:
+    models = ["en", "globe", "globe-tl", "globe→en", "globe-tl→en"]
+    by_seed = {
+        0: _fake_results(
+            ds={"en": 0.40, "globe": 0.50, "globe-tl": 0.48, "globe→en": 0.47, "globe-tl→en": 0.4},
+            west={
+                "en": 0.80,
+                "globe": 0.70,
+                "globe-tl": 0.72,
+                "globe→en": 0.78,
+                "globe-tl→en": 0.8,
+            },
+            disp={
+                "en": 0.30,
+                "globe": 0.20,
+                "globe-tl": 0.22,
+                "globe→en": 0.24,
+                "globe-tl→en": 0.3,
+            },
+        ),
+        1: _fake_results(
+            ds={"en": 0.42, "globe": 0.50, "globe-tl": 0.47, "globe→en": 0.48, "globe-tl→en": 0.4},
+            west={
+                "en": 0.82,
+                "globe": 0.70,
+                "globe-tl": 0.71,
+                "globe→en": 0.79,
+                "globe-tl→en": 0.8,
+            },
+            disp={
+                "en": 0.28,
+                "globe": 0.22,
+                "globe-tl": 0.21,
+                "globe→en": 0.25,
+                "globe-tl→en": 0.3,
+            },
+        ),
+    }
+    variants = list(model_variants(0.2).values())
+    s = summarise(by_seed, variants, config={}, seed=0)
+    assert list(s["models"]) == models and s["synthetic"] is True
+    ds = s["models"]["en"]["benchmarks"]["dollarstreet"]
+    assert ds["main"]["value"] == pytest.approx(0.41)
+    assert ds["main"]["per_seed"] == pytest.approx([0.40, 0.42])
+    assert ds["main"]["interval"] == "t over seeds"
+    assert ds["disparity"]["value"] == pytest.approx(0.29)
+    assert ds["worst_group"]["group"] == {"by": "income_bucket", "name": "$0-200",
+                                          "acc1": pytest.approx(0.12)}  # fmt: skip
+    f = s["findings"]
+    assert f["globe_beats_en_dollarstreet"]["holds"]
+    assert f["globe_beats_en_dollarstreet"]["margin"] == pytest.approx(0.09)
+    assert f["globe_beats_en_dollarstreet"]["per_seed"] == pytest.approx([0.10, 0.08])
+    assert f["globe_smaller_disparity"]["margin"] == pytest.approx(0.08)
+    assert f["en_beats_globe_western"]["margin"] == pytest.approx(0.11)
+    # globe->en: Western 0.785 of the gap 0.70 -> 0.81: (0.785 - 0.70) / 0.11
+    assert f["globe_then_en_recovers_western"]["margin"] == pytest.approx(0.085 / 0.11)
+    assert f["globe_then_en_recovers_western"]["holds"]
+    # global = mean(DS, landmarks = DS / 2) = 0.75 DS: gain 0.75 * 0.09, kept 0.75 * 0.065
+    assert f["globe_then_en_keeps_global_gain"]["margin"] == pytest.approx(0.065 / 0.09)
+    assert f["globe-tl_beats_en_dollarstreet"]["margin"] == pytest.approx(0.065)
+    assert not f["globe-tl_then_en_keeps_global_gain"]["holds"]  # back to en's 0.40 / 0.40
+
+    # The same arithmetic reports a reversed world as such.
+    flipped = {0: _fake_results(
+        ds={"en": 0.50, "globe": 0.40, "globe-tl": 0.4, "globe→en": 0.45, "globe-tl→en": 0.4},
+        west={"en": 0.8, "globe": 0.8, "globe-tl": 0.8, "globe→en": 0.8, "globe-tl→en": 0.8},
+        disp={"en": 0.2, "globe": 0.3, "globe-tl": 0.3, "globe→en": 0.3, "globe-tl→en": 0.3},
+    )}  # fmt: skip
+    f = summarise(flipped, variants, config={}, seed=0)["findings"]
+    assert not f["globe_beats_en_dollarstreet"]["holds"]
+    assert not f["globe_smaller_disparity"]["holds"]
+    assert not f["globe_then_en_keeps_global_gain"]["holds"]
+    one = metric_values(flipped, "en", __import__(
+        "globelens.experiments.nofilter_summary", fromlist=["METRIC_BY_KEY"]
+    ).METRIC_BY_KEY["dollarstreet"])  # fmt: skip
+    assert one["interval"] == "bootstrap over images" and one["ci95"] == pytest.approx([0.45, 0.55])
+    assert findings({}) == {}
+
+
+# --------------------------------------------------------------------------- end to end
+
+# The directions the quick study (1 training seed, 400 steps) gave on every seed measured
+# (seeds 0, 1, 11), with margins well below the smallest value seen (points as fractions):
+#   globe: smaller Dollar Street disparity than en    +18.6, +10.9, +22.4  -> > 5
+#   globe: better 10-shot GeoDE country probe          +13.7, +11.7, +14.0  -> > 5
+#   en: better on the Western set than globe           +24.1, +19.7, +34.9  -> > 10
+#   globe-tl: better on landmarks than en              +4.6,  +2.4,  +2.0   -> > 0
+#   globe-tl: smaller Dollar Street disparity than en  +11.7, +1.2,  +16.3  -> > 0
+# (What does not hold robustly at this scale, e.g. globe vs en on Dollar Street, is reported
+# by the study itself and not asserted here.)
+QUICK_SEED = 11
+MARGINS = {
+    "globe_smaller_disparity": 0.05,
+    "globe_beats_en_geode_country_10shot": 0.05,
+    "en_beats_globe_western": 0.10,
+    "globe-tl_beats_en_landmarks": 0.0,
+    "globe-tl_smaller_disparity": 0.0,
+}
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(1200)
+def test_demo_quick_end_to_end(tmp_path: Path) -> None:
+    """``globelens demo --quick`` with a non-default seed: every artifact is written, and the
+    No Filter pattern comes out of training with the measured margins."""
+    from typer.testing import CliRunner
+
+    from globelens.cli.main import app
+
+    out = tmp_path / "demo"
+    res = CliRunner().invoke(app, ["demo", "--quick", "--seed", str(QUICK_SEED), "--out", str(out),
+                                   "--quiet"])  # fmt: skip
+    assert res.exit_code == 0, res.output
+    assert f"The report is at {(out / 'report.html').resolve()}" in res.output
+    assert "| en |" in res.output and "| globe |" in res.output
+
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["synthetic"] is True and summary["seeds"] == [QUICK_SEED]
+    assert list(summary["models"]) == ["en", "globe", "globe-tl", "globe→en", "globe-tl→en"]
+    for model in summary["models"].values():
+        b = model["benchmarks"]
+        assert {"western", "dollarstreet", "geode", "landmarks", "xm3600"} <= set(b)
+        assert b["dollarstreet"]["disparity"]["value"] >= 0
+        assert b["dollarstreet"]["worst_group"]["group"]["by"] == "income_bucket"
+        assert b["geode"]["worst_group"]["group"]["by"] == "region"
+        assert 0 <= b["western"]["main"]["value"] <= 1
+        assert b["western"]["main"]["interval"] == "bootstrap over images"
+
+    f = summary["findings"]
+    for name, margin in MARGINS.items():
+        assert f[name]["margin"] > margin, (name, f[name])
+
+    html = (out / "report.html").read_text()
+    for text in ("This world is synthetic", "Table 1", "Look-alike landmarks", "Milad Tower",
+                 "filter audit", "Accuracy by income", "Few-shot geo-localization"):  # fmt: skip
+        assert text in html, text
+    events = [json.loads(line)["event"] for line in (out / "demo_log.jsonl").open()]
+    assert events[0] == "study_start" and events[-1] == "study_end"
+    assert events.count("trained") == 5
+
+    # A second run skips every finished stage.
+    res = CliRunner().invoke(app, ["demo", "--quick", "--seed", str(QUICK_SEED), "--out", str(out),
+                                   "--quiet"])  # fmt: skip
+    assert res.exit_code == 0, res.output
+    events = [json.loads(line)["event"] for line in (out / "demo_log.jsonl").open()]
+    assert events.count("stage_skipped") == 7
