@@ -61,14 +61,28 @@ PIPELINE_PROMPT = "This is a photo of {c}."  # the pipeline's default hypothesis
 NEW_PROMPTS = ["a photo of my {c}.", "itap of a {c}.", "a {c} at home."]
 
 
-def make_images(root: Path, n: int, size: int) -> Path:
-    """An ImageFolder of ``n`` JPEGs of ``size`` px, 5 classes."""
+def class_list(n: int) -> tuple[list[str], list[str]]:
+    """``n`` class names and synset ids: the test set's 5, or the world's household concepts."""
+    if n <= len(CLASSNAMES):
+        return list(CLASSNAMES[:n]), list(WNIDS[:n])
+    from globelens.world.lexicon import CONCEPTS
+
+    if n > len(CONCEPTS):
+        raise SystemExit(f"--classes must be at most {len(CONCEPTS)}")
+    # classnames.txt follows the sorted class-folder order
+    pairs = sorted((c.synsets[0], c.english) for c in CONCEPTS[:n])
+    return [name for _, name in pairs], [wnid for wnid, _ in pairs]
+
+
+def make_images(root: Path, n: int, size: int, classes: int) -> Path:
+    """An ImageFolder of ``n`` JPEGs of ``size`` px over ``classes`` classes."""
+    names, wnids = class_list(classes)
     for i in range(n):
-        c = i % len(CLASSNAMES)
-        p = root / "test" / WNIDS[c] / f"{i:05d}.jpg"
+        c = i % len(names)
+        p = root / "test" / wnids[c] / f"{i:05d}.jpg"
         p.parent.mkdir(parents=True, exist_ok=True)
-        image(c, i, size).save(p, quality=90)
-    (root / "classnames.txt").write_text("\n".join(CLASSNAMES) + "\n")
+        image(c % len(CLASSNAMES), i, size).save(p, quality=90)
+    (root / "classnames.txt").write_text("\n".join(names) + "\n")
     return root
 
 
@@ -86,6 +100,12 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--images", type=int, default=2000)
     ap.add_argument("--size", type=int, default=256, help="side of the generated JPEGs")
+    ap.add_argument(
+        "--classes",
+        type=int,
+        default=24,
+        help="class names (5: the test set's; up to 24: the world's)",
+    )
     ap.add_argument("--preset", default="tiny")
     ap.add_argument("--pipeline-images", type=int, default=None, help="default: --images")
     ap.add_argument("--batch-size", type=int, default=64)
@@ -97,7 +117,7 @@ def main() -> None:
     langs = [lang for lang, cs in TINY_CAPTIONS.items() for _ in cs]
     train_tokenizer(caps, vocab_size=400, out_dir=work / "tok", languages=langs)
     model_dir = build_model(args.preset, work / "tok", work / "model", seed=0)
-    data = make_images(work / "data", args.images, args.size)
+    data = make_images(work / "data", args.images, args.size, args.classes)
     bench = load_benchmark(str(data))
     model = load_dual_encoder(model_dir)
     bs = args.batch_size
