@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import io
 import warnings
 
@@ -106,3 +107,10 @@ def encode_image(im: Image.Image, fmt: str = "jpg", quality: int = 90) -> bytes:
     else:
         raise ValueError(f"unknown image format {fmt!r}; use one of {IMAGE_EXTENSIONS}")
     return buf.getvalue()
+
+
+def thumbnail_data_uri(data: bytes, size: int = 96, quality: int = 80) -> str:
+    """A small JPEG ``data:`` URI of an encoded image, for self-contained HTML reports."""
+    im = decode_image(data, target_size=size)
+    im.thumbnail((size, size))
+    return "data:image/jpeg;base64," + base64.b64encode(encode_image(im, quality=quality)).decode()

@@ -9,10 +9,8 @@ confusions with example thumbnails (``confusions``).
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import csv
-import io
 import json
 import logging
 import os
@@ -23,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from globelens.data.images import ImageDecodeError, thumbnail_data_uri
 from globelens.evaluate.benchmarks import Benchmark, load_benchmark
 from globelens.evaluate.benchmarks.registry import resolve
 from globelens.evaluate.cache import EmbeddingCache
@@ -88,18 +87,6 @@ def load_model(path: str | os.PathLike, device: str = "cpu") -> DualEncoder:
     return load_dual_encoder(str(path), device=device)
 
 
-def _thumbnail(data: bytes) -> str:
-    from PIL import Image
-
-    im = Image.open(io.BytesIO(data))
-    im.draft("RGB", (THUMB_SIZE, THUMB_SIZE))
-    im = im.convert("RGB")
-    im.thumbnail((THUMB_SIZE, THUMB_SIZE))
-    buf = io.BytesIO()
-    im.save(buf, format="JPEG", quality=80)
-    return "data:image/jpeg;base64," + base64.b64encode(buf.getvalue()).decode()
-
-
 def _attach_examples(result: dict[str, Any], bench: Benchmark) -> None:
     """Replace confusion example indices with paths, groups and inline thumbnails."""
     confusions = result.get("confusions") or []
@@ -119,8 +106,8 @@ def _attach_examples(result: dict[str, Any], bench: Benchmark) -> None:
                 "income_bucket": meta.get("income_bucket", ""),
             }
             if i in images:
-                with contextlib.suppress(OSError):
-                    ex["thumbnail"] = _thumbnail(images[i])
+                with contextlib.suppress(ImageDecodeError):
+                    ex["thumbnail"] = thumbnail_data_uri(images[i], THUMB_SIZE)
             examples.append(ex)
         c["examples"] = examples
 

@@ -3,14 +3,13 @@ sections) and a Markdown summary for the terminal."""
 
 from __future__ import annotations
 
-import base64
-import io
 import json
 import math
 from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from globelens.data.images import thumbnail_data_uri
 from globelens.experiments.nofilter_summary import METRIC_BY_KEY
 from globelens.report import esc, figure_to_data_uri, html_table, write_report
 
@@ -164,16 +163,6 @@ def audit_html(data_dir: Path) -> str:
     return "".join(parts)
 
 
-def _thumb(data: bytes, size: int = 96) -> str:
-    from PIL import Image
-
-    im = Image.open(io.BytesIO(data)).convert("RGB")
-    im.thumbnail((size, size))
-    buf = io.BytesIO()
-    im.save(buf, format="JPEG", quality=85)
-    return "data:image/jpeg;base64," + base64.b64encode(buf.getvalue()).decode()
-
-
 def landmark_predictions(study: Study, seed: int) -> tuple[Any, dict[str, Any]]:
     """(benchmark, {model: predicted class per record}) on the landmark set."""
     import numpy as np
@@ -252,7 +241,7 @@ def lookalike_html(study: Study, seed: int) -> str:
                 ok = "✔" if guess == SPOTLIGHT else "✘"
                 answers.append(f"{esc(m)}: {esc(guess)} {ok}")
             figs.append(
-                f'<figure><img alt="{esc(SPOTLIGHT)}" src="{_thumb(images[i])}">'
+                f'<figure><img alt="{esc(SPOTLIGHT)}" src="{thumbnail_data_uri(images[i])}">'
                 f"<figcaption>{'<br>'.join(answers)}</figcaption></figure>"
             )
         parts.append(f"<h3>{esc(SPOTLIGHT)} (Iran): what each model calls it</h3>")

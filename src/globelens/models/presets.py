@@ -46,34 +46,43 @@ class Builder:
     processor_class: Callable[[], type]
 
 
+def _tower_kwargs(
+    p: dict[str, Any], vocab: int, ids: dict[str, int]
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Text and vision config kwargs common to SigLIP and CLIP, from a preset."""
+    v, t = p["vision"], p["text"]
+    text = dict(
+        vocab_size=vocab,
+        hidden_size=t["width"],
+        intermediate_size=t["mlp"],
+        num_hidden_layers=t["layers"],
+        num_attention_heads=t["heads"],
+        max_position_embeddings=t["context"],
+        pad_token_id=ids["pad"],
+        # SigLIP pools the last position, CLIP the first EOS (any id but the legacy 2)
+        eos_token_id=ids["eos"],
+        bos_token_id=None,
+    )
+    vision = dict(
+        image_size=p["image_size"],
+        patch_size=p["patch_size"],
+        hidden_size=v["width"],
+        intermediate_size=v["mlp"],
+        num_hidden_layers=v["layers"],
+        num_attention_heads=v["heads"],
+    )
+    return text, vision
+
+
 def _siglip_model(p: dict[str, Any], vocab: int, ids: dict[str, int]) -> Any:
     import torch
     from transformers import SiglipConfig, SiglipModel
 
-    v, t = p["vision"], p["text"]
+    text, vision = _tower_kwargs(p, vocab, ids)
     config = SiglipConfig(
-        text_config=dict(
-            vocab_size=vocab,
-            hidden_size=t["width"],
-            intermediate_size=t["mlp"],
-            num_hidden_layers=t["layers"],
-            num_attention_heads=t["heads"],
-            max_position_embeddings=t["context"],
-            projection_size=p["embed_dim"],
-            pad_token_id=ids["pad"],
-            eos_token_id=ids["eos"],
-            bos_token_id=None,
-        ),
-        vision_config=dict(
-            image_size=p["image_size"],
-            patch_size=p["patch_size"],
-            hidden_size=v["width"],
-            intermediate_size=v["mlp"],
-            num_hidden_layers=v["layers"],
-            num_attention_heads=v["heads"],
-        ),
+        text_config={**text, "projection_size": p["embed_dim"]}, vision_config=vision
     )
-    if p["embed_dim"] != v["width"]:
+    if p["embed_dim"] != p["vision"]["width"]:
         raise ValueError("SigLIP's vision head keeps the width: set embed_dim = vision width")
     model = SiglipModel(config)
     # SigLIP's initialisation (Zhai et al. 2023): t' = log 10, b = -10 (transformers zeroes
@@ -96,29 +105,8 @@ def _clip_model(p: dict[str, Any], vocab: int, ids: dict[str, int]) -> Any:
     import torch
     from transformers import CLIPConfig, CLIPModel
 
-    v, t = p["vision"], p["text"]
-    config = CLIPConfig(
-        text_config=dict(
-            vocab_size=vocab,
-            hidden_size=t["width"],
-            intermediate_size=t["mlp"],
-            num_hidden_layers=t["layers"],
-            num_attention_heads=t["heads"],
-            max_position_embeddings=t["context"],
-            pad_token_id=ids["pad"],
-            eos_token_id=ids["eos"],  # CLIP pools at the first EOS (any id but the legacy 2)
-            bos_token_id=None,
-        ),
-        vision_config=dict(
-            image_size=p["image_size"],
-            patch_size=p["patch_size"],
-            hidden_size=v["width"],
-            intermediate_size=v["mlp"],
-            num_hidden_layers=v["layers"],
-            num_attention_heads=v["heads"],
-        ),
-        projection_dim=p["embed_dim"],
-    )
+    text, vision = _tower_kwargs(p, vocab, ids)
+    config = CLIPConfig(text_config=text, vision_config=vision, projection_dim=p["embed_dim"])
     model = CLIPModel(config)
     if "logit_scale" in p.get("init", {}):  # else CLIP's own 1/0.07
         with torch.no_grad():
