@@ -9,11 +9,15 @@
    On a shared machine the wall-clock ratio is noisy; ``cpu_overhead`` compares CPU-seconds per
    sample (main process + decoding workers), which the load does not change much (use
    ``--threads 1``: idle OpenMP threads spin and bill CPU time under contention).
-2. ``memory``: peak RSS growth of the sigmoid loss with neighbour exchange vs all-gather, at
+2. ``mfu``: model FLOPs utilisation of the training step (forward, backward, AdamW) on a GPU
+   in bf16 autocast: analytic matmul FLOPs of both towers per sample (3x the forward: forward
+   plus a backward of twice its cost) times samples/s, over the chip's dense bf16 peak.
+3. ``memory``: peak RSS growth of the sigmoid loss with neighbour exchange vs all-gather, at
    the same global batch on 2 ranks (gloo, CPU).
 
     .venv/bin/python benchmarks/bench_train.py loop --data out/world/crawl --repeats 5
     .venv/bin/python benchmarks/bench_train.py memory --global-batch 8192 --dim 256
+    python benchmarks/bench_train.py mfu --preset B/16 --batch-size 256   # on a GPU
 """
 
 from __future__ import annotations
@@ -117,6 +121,84 @@ def bench_loop(args: argparse.Namespace) -> dict:
     }
 
 
+#: Dense bf16 peak (TFLOP/s, no sparsity) by a substring of ``torch.cuda.get_device_name()``.
+PEAK_BF16_TFLOPS = {"H200": 989.4, "H100": 989.4, "A100": 312.0, "L4": 121.0}
+
+
+def tower_flops(width: int, layers: int, mlp: int, seq: int) -> float:
+    """Forward matmul FLOPs of one transformer tower on one sequence (2 FLOPs per MAC); per
+    layer: Q, K, V and output projections 8 w^2 S, MLP 4 w m S, scores and values 4 S^2 w."""
+    return layers * (8 * width * width * seq + 4 * width * mlp * seq + 4 * seq * seq * width)
+
+
+def step_flops_per_sample(preset: dict) -> float:
+    """Training FLOPs per image-text pair: 3x the forward of both towers and the patch embed."""
+    v, t = preset["vision"], preset["text"]
+    patches = (preset["image_size"] // preset["patch_size"]) ** 2
+    embed = 2 * patches * 3 * preset["patch_size"] ** 2 * v["width"]
+    fwd = (
+        tower_flops(v["width"], v["layers"], v["mlp"], patches)
+        + embed
+        + tower_flops(t["width"], t["layers"], t["mlp"], t["context"])
+    )
+    return 3 * fwd
+
+
+def bench_mfu(args: argparse.Namespace) -> dict:
+    import torch
+
+    from globelens.models.presets import get_preset
+    from globelens.train.config import SourceConfig, TrainConfig
+    from globelens.train.loop import Trainer
+    from globelens.train.synthetic import make_synthetic_shards
+
+    cuda = torch.cuda.is_available()
+    sync = torch.cuda.synchronize if cuda else (lambda: None)
+    tmp = Path(tempfile.mkdtemp(prefix="bench_mfu_"))
+    make_synthetic_shards(tmp / "shards", n=512, per_shard=256)
+    cfg = TrainConfig(out=str(tmp / "run"), steps=1000, batch_size=args.batch_size)
+    cfg.data.sources = [SourceConfig("a", str(tmp / "shards"))]
+    cfg.model.preset = args.preset
+    cfg.model.tokenizer_captions = 2000
+    cfg.checkpoint.every = 0
+    cfg.progress = False
+    trainer = Trainer(cfg)
+    dataset = trainer.make_loader().dataset
+    batches = [dataset.load(i, 0) for i in range(2)]
+    for i in range(args.warmup):
+        trainer.step_fn(i, [batches[i % 2]])
+    sync()
+    times = []
+    for r in range(args.repeats):
+        t = time.perf_counter()
+        for i in range(args.steps):
+            trainer.step_fn(args.warmup + r * args.steps + i, [batches[i % 2]])
+        sync()
+        times.append((time.perf_counter() - t) / args.steps)
+    step_s = sorted(times)[len(times) // 2]
+    preset = get_preset(args.preset)
+    flops = step_flops_per_sample(preset) * args.batch_size
+    name = torch.cuda.get_device_name() if cuda else "cpu"
+    peak = args.peak_tflops or next(
+        (v for k, v in PEAK_BF16_TFLOPS.items() if k in name), float("nan")
+    )
+    achieved = flops / step_s / 1e12
+    return {
+        "device": name,
+        "preset": args.preset,
+        "batch_size": args.batch_size,
+        "params_m": round(sum(p.numel() for p in trainer.hf_model.parameters()) / 1e6, 1),
+        "step_ms": round(1000 * step_s, 2),
+        "step_ms_per_repeat": [round(1000 * x, 2) for x in times],
+        "samples_per_s": round(args.batch_size / step_s, 1),
+        "tflops_per_sample": round(step_flops_per_sample(preset) / 1e12, 4),
+        "achieved_tflops": round(achieved, 1),
+        "peak_tflops": peak,
+        "mfu": round(achieved / peak, 3),
+        "max_memory_gib": round(torch.cuda.max_memory_allocated() / 2**30, 2) if cuda else None,
+    }
+
+
 def _mem_worker(rank: int, port: int, strategy: str, n: int, dim: int, out: dict) -> None:
     import math
 
@@ -181,11 +263,18 @@ def main() -> None:
     lp.add_argument("--workers", type=int, default=1)
     lp.add_argument("--threads", type=int, default=0)
     lp.add_argument("--data", default=None, help="shards to read (default: synthetic)")
+    fp = sub.add_parser("mfu")
+    fp.add_argument("--preset", default="B/16")
+    fp.add_argument("--batch-size", type=int, default=256)
+    fp.add_argument("--steps", type=int, default=10, help="timed steps per repeat")
+    fp.add_argument("--repeats", type=int, default=3)
+    fp.add_argument("--warmup", type=int, default=3)
+    fp.add_argument("--peak-tflops", type=float, default=None)
     mp_ = sub.add_parser("memory")
     mp_.add_argument("--global-batch", type=int, default=8192)
     mp_.add_argument("--dim", type=int, default=256)
     args = ap.parse_args()
-    result = bench_loop(args) if args.what == "loop" else bench_memory(args)
+    result = {"loop": bench_loop, "mfu": bench_mfu, "memory": bench_memory}[args.what](args)
     print(json.dumps(result))
 
 

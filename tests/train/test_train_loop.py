@@ -178,3 +178,25 @@ mix = {globe = 1}
     path.write_text("[optim]\nbeta_2 = 0.9\n")
     with pytest.raises(ValueError, match="valid keys"):
         load_config(path)
+
+
+def test_decoded_cache_gives_the_same_batches(
+    tmp_path: Path, shards: Path, tiny_tokenizer_dir: Path
+) -> None:
+    from globelens.train.config import config_from_dict
+    from globelens.train.loop import Trainer
+
+    datasets = []
+    for mb in (0, 64):
+        cfg = config_from_dict(_config(tmp_path / f"run{mb}", shards, tiny_tokenizer_dir, steps=12))
+        cfg.data.decoded_cache_mb = mb
+        cfg.data.workers = 0
+        datasets.append(Trainer(cfg).make_loader().dataset)
+    plain, cached = datasets
+    for step in range(12):  # two epochs: the second is served from the cache
+        a, b = plain.load(step, 0), cached.load(step, 0)
+        assert torch.equal(a["pixel_values"], b["pixel_values"])
+        assert torch.equal(a["input_ids"], b["input_ids"])
+        assert a["bad"] == b["bad"]  # corrupt pictures are reported every time, never cached
+    assert plain._decoded.bytes == 0
+    assert 0 < cached._decoded.bytes <= 64 * 2**20

@@ -47,6 +47,10 @@ class DataConfig:
     augment: bool = True
     crop_scale: tuple[float, float] = (0.6, 1.0)
     flip: bool = True
+    #: keep decoded pictures (before augmentation) in memory, up to this many MiB per loading
+    #: process, so later epochs skip JPEG decoding; 0 turns the cache off. Batches are the same
+    #: with or without it.
+    decoded_cache_mb: int = 0
 
 
 @dataclass

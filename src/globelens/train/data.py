@@ -205,6 +205,26 @@ def augment_image(
     return arr
 
 
+class DecodedCache:
+    """Decoded pictures by address, filled until ``max_bytes`` of pixels and never evicted:
+    a multi-epoch run over a small dataset decodes each picture once, and a large one keeps
+    the first pictures it met (the hit rate is the share that fits)."""
+
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes, self.bytes = max_bytes, 0
+        self._items: dict[tuple[str, int, int], Image.Image] = {}
+
+    def get(self, key: tuple[str, int, int]) -> Image.Image | None:
+        return self._items.get(key)
+
+    def put(self, key: tuple[str, int, int], im: Image.Image) -> None:
+        size = im.width * im.height * len(im.getbands())
+        if self.bytes + size <= self.max_bytes:
+            im.load()
+            self._items[key] = im
+            self.bytes += size
+
+
 class BatchDataset(torch.utils.data.Dataset):
     """Item ``i`` is micro-batch ``i % accum`` of step ``start + i // accum`` for this rank."""
 
@@ -236,6 +256,7 @@ class BatchDataset(torch.utils.data.Dataset):
         self.local = plan.batch // world
         self.micro = self.local // accum
         self._files: dict[str, Any] = {}
+        self._decoded = DecodedCache(config.decoded_cache_mb * 2**20)
 
     def __len__(self) -> int:
         return (self.plan.steps - self.start_step) * self.accum
@@ -283,7 +304,12 @@ class BatchDataset(torch.utils.data.Dataset):
                 if ref.image is None:
                     raise ValueError("missing_image")
                 caption = self._caption(source, ref)
-                pil = decode_image(self._read(source, ref, ref.image), target_size=self.image_size)
+                key = (source, ref.shard, ref.image[0])
+                pil = self._decoded.get(key)
+                if pil is None:
+                    data = self._read(source, ref, ref.image)
+                    pil = decode_image(data, target_size=self.image_size)
+                    self._decoded.put(key, pil)
             except ImageDecodeError as e:
                 bad[e.reason] += 1
                 continue
