@@ -90,12 +90,16 @@ class StudyConfig:
     templates: tuple[str, ...] = DEMO_TEMPLATES
     #: image-decoding workers per training run (0: decode in the training process)
     data_workers: int = 0
+    #: MiB of decoded pictures each training run keeps in memory (0: decode every time)
+    decoded_cache_mb: int = 512
     #: training runs at a time (each on one thread)
     parallel: int = 2
     #: benchmark sizes: those of this world size (``globelens world build --size``)
     benchmark_size: str = "default"
     #: curation and world-drawing processes
     workers: int = 2
+    #: :class:`globelens.world.WorldConfig` fields that differ from the world's defaults
+    world: dict[str, Any] = field(default_factory=dict)
 
     def fingerprint(self, seed: int) -> str:
         blob = json.dumps({"seed": seed, **dataclasses.asdict(self)}, sort_keys=True)
@@ -103,9 +107,9 @@ class StudyConfig:
 
 
 PROFILES: dict[str, StudyConfig] = {
-    "full": StudyConfig(profile="full", world_size=30_000, seeds=3, steps=600, batch_size=128,
+    "full": StudyConfig(profile="full", world_size=30_000, seeds=3, steps=800, batch_size=128,
                         lr=3e-3),
-    "quick": StudyConfig(profile="quick", world_size=15_000, seeds=1, steps=400,
+    "quick": StudyConfig(profile="quick", world_size=15_000, seeds=1, steps=800,
                          batch_size=128, lr=3e-3, n_bootstrap=500),
 }  # fmt: skip
 
@@ -344,7 +348,7 @@ class Study:
 
     # -- stages --------------------------------------------------------------------------
     def stage_world(self) -> dict[str, Any]:
-        from globelens.world import SIZES, build_world
+        from globelens.world import SIZES, WorldConfig, build_world
 
         if self.world.exists() and not (self.world / "world.json").exists():
             shutil.rmtree(self.world)
@@ -356,6 +360,7 @@ class Study:
             seed=self.seed,
             size=size,
             workers=self.config.workers,
+            config=WorldConfig(**self.config.world),
             progress=self.progress,
         )
         crawl = summary["counts"]["crawl"]
@@ -444,6 +449,8 @@ class Study:
         cfg.model.preset = dict(c.preset)  # type: ignore[assignment]
         cfg.model.tokenizer = str(self.tokenizer_dir)
         cfg.data.workers = c.data_workers
+        # Every run goes over its data several times: decode each picture once.
+        cfg.data.decoded_cache_mb = c.decoded_cache_mb
         cfg.threads = 1
         cfg.progress = False
         # Source names are the data variants', so a source's sample order is the same in

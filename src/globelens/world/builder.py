@@ -51,7 +51,7 @@ from globelens.world.places import (
 
 IMAGE_SIZE = 96
 JPEG_QUALITY = 90
-WORLD_VERSION = 1
+WORLD_VERSION = 2  # 2: more code-mixed captions, a flatter English bridge
 
 
 @dataclass(frozen=True)
@@ -110,14 +110,17 @@ class WorldConfig:
 
     landmark_share: float = 0.1  # share of crawl pictures that show a landmark
     crawl_income_boost: float = 1.4  # the web shows richer households than the census
-    english_income_power: float = 0.6  # English captions grow with income (the bridge is rich)
+    # English captions grow with income (the bridge is richer), but not steeply: NGO, news,
+    # travel and shop sites also caption modest homes in English.
+    english_income_power: float = 0.3
     english_share_max: float = 0.6
     unrelated_rate: float = 0.07  # captions that say nothing about the picture
     missing_word_rate: float = 0.08  # captions without the concept word
     filler_rate: float = 0.3  # captions with an extra word
-    # Local captions that also give the English name, "چراغ (lamp)", as bilingual shop and
-    # travel alt text does; language ID still calls them local, so an English filter drops them.
-    code_mix_rate: float = 0.1
+    # Local captions that also give the English name, "چراغ (lamp)", as bilingual shop,
+    # classified and travel alt text often does in multilingual countries; language ID still
+    # calls them local, so an English filter drops them.
+    code_mix_rate: float = 0.3
 
 
 # ------------------------------------------------------------------------------ plans
