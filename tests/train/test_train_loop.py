@@ -200,3 +200,29 @@ def test_decoded_cache_gives_the_same_batches(
         assert a["bad"] == b["bad"]  # corrupt pictures are reported every time, never cached
     assert plain._decoded.bytes == 0
     assert 0 < cached._decoded.bytes <= 64 * 2**20
+
+
+def test_truncated_shards_are_counted_not_lost(
+    tmp_path: Path, shards: Path, tiny_tokenizer_dir: Path
+) -> None:
+    import shutil
+    import tarfile
+
+    from globelens.train.config import config_from_dict
+    from globelens.train.loop import Trainer
+
+    data = tmp_path / "data"
+    shutil.copytree(shards, data)
+    intact = SourceStream(SourceConfig("a", str(data)), 0, 16)
+    assert not intact.problems
+    victim = sorted(data.glob("*.tar"))[0]
+    with tarfile.open(victim) as tar:
+        member = [m for m in tar.getmembers() if m.name.endswith(".jpg")][10]
+    cut_at = member.offset_data + member.size // 2  # through the 11th sample's picture
+    victim.write_bytes(victim.read_bytes()[:cut_at])
+    cut = SourceStream(SourceConfig("a", str(data)), 0, 16)
+    assert cut.problems["truncated_tar"] == 1
+    assert cut.problems["truncated_member"] == 1  # the half-written sample is dropped...
+    assert 0 < cut.size < intact.size  # ...the samples before the cut are kept
+    cfg = config_from_dict(_config(tmp_path / "run", data, tiny_tokenizer_dir, steps=2))
+    assert Trainer(cfg).bad == {"a:truncated_member": 1, "a:truncated_tar": 1}

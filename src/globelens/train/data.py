@@ -51,22 +51,36 @@ class Ref:
     json: tuple[int, int] | None
 
 
-def index_shard(path: str, shard_id: int) -> list[Ref]:
-    """Read the tar headers of one shard (no image data) into sample addresses."""
+def index_shard(path: str, shard_id: int) -> tuple[list[Ref], Counter[str]]:
+    """Read the tar headers of one shard (no image data) into sample addresses, and count
+    what could not be indexed: a truncated or unreadable tar keeps the samples before the
+    damage (``truncated_tar``); a sample whose data runs past the end of the file is dropped
+    (``truncated_member``)."""
     groups: dict[str, dict[str, tuple[int, int]]] = {}
+    problems: Counter[str] = Counter()
+    end = 0
     try:
+        end = os.path.getsize(path)
         with tarfile.open(path, "r:") as tar:
             for info in tar:
                 if info.isfile():
                     key, ext = split_key(info.name)
                     groups.setdefault(key, {})[ext] = (info.offset_data, info.size)
+            stop = tar.offset
+        with open(path, "rb") as fh:  # tarfile stops quietly at EOF: look for the end marker
+            fh.seek(stop)
+            if fh.read(512) != bytes(512):
+                problems["truncated_tar"] += 1
     except (tarfile.TarError, OSError, EOFError):
-        pass  # a truncated tar keeps the members indexed before the damage
+        problems["truncated_tar"] += 1
     refs = []
     for key, members in groups.items():
+        if any(offset + size > end for offset, size in members.values()):
+            problems["truncated_member"] += 1
+            continue
         image = next((members[e] for e in IMAGE_EXTENSIONS if e in members), None)
         refs.append(Ref(shard_id, key, image, members.get("txt"), members.get("json")))
-    return refs
+    return refs, problems
 
 
 class SourceStream:
@@ -75,7 +89,10 @@ class SourceStream:
     def __init__(self, source: SourceConfig, seed: int, shuffle_buffer: int) -> None:
         self.source = source
         self.paths = expand_shards(source.pattern)
-        self.shards = [index_shard(p, i) for i, p in enumerate(self.paths)]
+        indexed = [index_shard(p, i) for i, p in enumerate(self.paths)]
+        self.shards = [refs for refs, _ in indexed]
+        #: what indexing could not use, by reason (counted once per run, not per epoch)
+        self.problems: Counter[str] = sum((c for _, c in indexed), Counter())
         self.size = sum(len(s) for s in self.shards)
         if self.size == 0:
             raise ValueError(f"source {source.name!r} ({source.pattern}) holds no samples")

@@ -178,8 +178,13 @@ class Trainer:
             clamp_scale=cfg.loss == "softmax",
             hf_model=self.hf_model,
         )
-        # state
-        self.start_step, self.bad, self.samples_seen = 0, {}, 0
+        # state; shards that could not be fully indexed count once, under the source's name
+        self.start_step, self.samples_seen = 0, 0
+        self.bad = {
+            f"{name}:{reason}": n
+            for name, stream in self.streams.items()
+            for reason, n in sorted(stream.problems.items())
+        }
         if resume_from is not None:
             state = load_state(resume_from)
             self.optimizer.load_state_dict(state["optimizer"])
