@@ -182,20 +182,24 @@ def test_summary_and_findings_follow_the_numbers() -> None:
 
 # --------------------------------------------------------------------------- end to end
 
-# The directions the quick study (1 training seed, 400 steps) gave on every seed measured
-# (seeds 0, 1, 11), with margins well below the smallest value seen (points as fractions):
-#   globe: smaller Dollar Street disparity than en    +18.6, +10.9, +22.4  -> > 5
-#   globe: better 10-shot GeoDE country probe          +13.7, +11.7, +14.0  -> > 5
-#   en: better on the Western set than globe           +24.1, +19.7, +34.9  -> > 10
-# globe-tl's gains on landmarks (+4.6, +2.4, +2.0) and in disparity (+11.7, +1.2, +16.3) held
-# on those seeds too, but with no slack: a later run of seed 11 gave -0.1 on landmarks, so
-# they are not asserted. What does not hold robustly at this scale, e.g. globe vs en on
-# Dollar Street, is reported by the study itself.
+# The directions the quick study (world v2, 1 training seed, 800 steps) gave on every seed
+# measured (seeds 0, 1, 2, 11), with margins below the smallest value seen (points as
+# fractions; benchmarks/RESULTS.md has the table):
+#   globe: smaller Dollar Street disparity than en    +15.8, +17.8, +21.0,  +4.9  -> > 0
+#   globe: better 10-shot GeoDE country probe          +16.6, +25.8, +20.7, +23.3  -> > 8
+#   en: better on the Western set than globe           +33.5, +32.5, +36.6, +10.3  -> > 5
+#   globe-tl: better on Dollar Street than en          +10.6,  +7.5, +10.7,  +6.2  -> > 3
+#   globe-tl: better on GeoDE than en                   +6.7,  +5.2, +15.1, +12.3  -> > 2
+# globe-tl on landmarks (+7.2, +6.8, +0.9, +10.9) and globe on landmarks (+1.9, +8.5, -5.1,
+# +6.8) are not asserted: too little slack or no consistent sign. What does not hold at this
+# scale, e.g. globe vs en on Dollar Street, is reported by the study itself.
 QUICK_SEED = 11
 MARGINS = {
-    "globe_smaller_disparity": 0.05,
-    "globe_beats_en_geode_country_10shot": 0.05,
-    "en_beats_globe_western": 0.10,
+    "globe_smaller_disparity": 0.0,
+    "globe_beats_en_geode_country_10shot": 0.08,
+    "en_beats_globe_western": 0.05,
+    "globe-tl_beats_en_dollarstreet": 0.03,
+    "globe-tl_beats_en_geode": 0.02,
 }
 
 

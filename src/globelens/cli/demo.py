@@ -20,6 +20,13 @@ def register(app: typer.Typer) -> None:
         seed: int = typer.Option(
             0, "--seed", help="World seed and first training seed (the full study uses 3)."
         ),
+        steps: int | None = typer.Option(
+            None,
+            "--steps",
+            min=1,
+            help="Training steps per model (default 800). More steps show more of the "
+            "pattern and take proportionally longer (see README).",
+        ),
         quiet: bool = typer.Option(False, "--quiet", help="No progress output on stderr."),
     ) -> None:
         """Build the world, curate it (en / globe / globe-tl), train tiny SigLIP models on
@@ -31,7 +38,8 @@ def register(app: typer.Typer) -> None:
         from globelens.experiments.nofilter import run_study
 
         profile = "quick" if quick else "full"
-        run_study(out, profile=profile, seed=seed, progress=not quiet)
+        overrides = {} if steps is None else {"steps": steps}
+        run_study(out, profile=profile, seed=seed, progress=not quiet, **overrides)
         md = (out / "summary.md").read_text(encoding="utf-8")
         typer.echo(md, nl=False)
         typer.echo(f"\nThe report is at {(out / 'report.html').resolve()}")
