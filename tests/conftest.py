@@ -30,7 +30,7 @@ def tiny_captions() -> dict[str, list[str]]:
 
 @pytest.fixture(scope="session")
 def tiny_tokenizer_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A small multilingual Unigram tokenizer trained on the captions above."""
+    """A small multilingual BPE tokenizer trained on the captions above."""
     from globelens.models import train_tokenizer
 
     out = tmp_path_factory.mktemp("tiny_tokenizer")
