@@ -182,24 +182,24 @@ def test_summary_and_findings_follow_the_numbers() -> None:
 
 # --------------------------------------------------------------------------- end to end
 
-# The directions the quick study (world v2, 1 training seed, 800 steps) gave on every seed
-# measured (seeds 0, 1, 2, 11), with margins below the smallest value seen (points as
-# fractions; benchmarks/RESULTS.md has the table):
-#   globe: smaller Dollar Street disparity than en    +15.8, +17.8, +21.0,  +4.9  -> > 0
-#   globe: better 10-shot GeoDE country probe          +16.6, +25.8, +20.7, +23.3  -> > 8
-#   en: better on the Western set than globe           +33.5, +32.5, +36.6, +10.3  -> > 5
-#   globe-tl: better on Dollar Street than en          +10.6,  +7.5, +10.7,  +6.2  -> > 3
-#   globe-tl: better on GeoDE than en                   +6.7,  +5.2, +15.1, +12.3  -> > 2
-# globe-tl on landmarks (+7.2, +6.8, +0.9, +10.9) and globe on landmarks (+1.9, +8.5, -5.1,
-# +6.8) are not asserted: too little slack or no consistent sign. What does not hold at this
-# scale, e.g. globe vs en on Dollar Street, is reported by the study itself.
+# The directions the quick study (world v2, BPE tokenizer, 1 training seed, 800 steps) gave
+# on every seed measured (seeds 0, 1, 2, 11), with margins below the smallest value seen
+# (points as fractions; benchmarks/RESULTS.md has the table). The study is deterministic for
+# a seed on one platform; the slack is for other CPUs and library versions.
+#   globe: better 10-shot GeoDE country probe          +17.9, +22.3, +17.6, +23.2  -> > 8
+#   en: better on the Western set than globe           +14.9,  +7.0, +21.6, +15.4  -> > 3
+#   globe-tl: better on Dollar Street than en          +13.4, +13.2, +10.2,  +6.1  -> > 3
+#   globe-tl: better on GeoDE than en                  +14.1, +11.2, +12.2,  +9.6  -> > 5
+# Not asserted, no consistent sign: globe's smaller disparity (+15.1, -0.3, +20.2, +5.2),
+# globe-tl on landmarks (+13.6, +18.6, +8.2, -3.5), globe on landmarks (+7.0, -0.7, -9.5,
+# +5.7). What does not hold at this scale, e.g. globe vs en on Dollar Street, is reported by
+# the study itself.
 QUICK_SEED = 11
 MARGINS = {
-    "globe_smaller_disparity": 0.0,
     "globe_beats_en_geode_country_10shot": 0.08,
-    "en_beats_globe_western": 0.05,
+    "en_beats_globe_western": 0.03,
     "globe-tl_beats_en_dollarstreet": 0.03,
-    "globe-tl_beats_en_geode": 0.02,
+    "globe-tl_beats_en_geode": 0.05,
 }
 
 
