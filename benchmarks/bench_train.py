@@ -176,8 +176,8 @@ def bench_mfu(args: argparse.Namespace) -> dict:
         sync()
         times.append((time.perf_counter() - t) / args.steps)
     step_s = sorted(times)[len(times) // 2]
-    preset = get_preset(args.preset)
-    flops = step_flops_per_sample(preset) * args.batch_size
+    per_sample = step_flops_per_sample(get_preset(args.preset))
+    flops = per_sample * args.batch_size
     name = torch.cuda.get_device_name() if cuda else "cpu"
     peak = args.peak_tflops or next(
         (v for k, v in PEAK_BF16_TFLOPS.items() if k in name), float("nan")
@@ -191,7 +191,7 @@ def bench_mfu(args: argparse.Namespace) -> dict:
         "step_ms": round(1000 * step_s, 2),
         "step_ms_per_repeat": [round(1000 * x, 2) for x in times],
         "samples_per_s": round(args.batch_size / step_s, 1),
-        "tflops_per_sample": round(step_flops_per_sample(preset) / 1e12, 4),
+        "tflops_per_sample": round(per_sample / 1e12, 4),
         "achieved_tflops": round(achieved, 1),
         "peak_tflops": peak,
         "mfu": round(achieved / peak, 3),

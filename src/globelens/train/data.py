@@ -66,10 +66,9 @@ def index_shard(path: str, shard_id: int) -> tuple[list[Ref], Counter[str]]:
                 if info.isfile():
                     key, ext = split_key(info.name)
                     groups.setdefault(key, {})[ext] = (info.offset_data, info.size)
-            stop = tar.offset
-        with open(path, "rb") as fh:  # tarfile stops quietly at EOF: look for the end marker
-            fh.seek(stop)
-            if fh.read(512) != bytes(512):
+            # tarfile stops quietly at EOF: a complete archive ends with a zero block here
+            tar.fileobj.seek(tar.offset)
+            if tar.fileobj.read(512) != bytes(512):
                 problems["truncated_tar"] += 1
     except (tarfile.TarError, OSError, EOFError):
         problems["truncated_tar"] += 1
