@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
 import torch
@@ -38,4 +39,45 @@ class DualEncoder(Protocol):
     def logits(self, image_embeds: torch.Tensor, text_embeds: torch.Tensor) -> torch.Tensor:
         """(N, D), (M, D) -> (N, M) logits as the model's forward computes them
         (cosine similarity times the learned scale, plus the bias for SigLIP)."""
+        ...
+
+
+@dataclass(frozen=True)
+class Generation:
+    """One generated answer: the text, its tokens and how likely the model found them.
+
+    ``text`` is the decoded suffix with ``<locDDDD>``/``<segDDD>`` tokens kept and
+    ``<eos>``/padding stripped; ``logprob`` is the sum of the generated tokens' log-probabilities
+    (the sequence log-probability; for beam search, the chosen beam's).
+    """
+
+    text: str
+    token_ids: tuple[int, ...]
+    logprob: float
+
+
+@runtime_checkable
+class Generator(Protocol):
+    """A generative image-text model (PaliGemma): (image, prompt) -> text.
+
+    The prompt is a task-language prefix (``globelens.models.tasklang``): ``caption en``,
+    ``answer en what is this?``, ``detect stove ; lamp``, ``segment bed`` ...
+    """
+
+    #: square input resolution in pixels
+    image_size: int
+    #: identifies the weights, tokenizer and processor (used to key generation caches)
+    fingerprint: str
+
+    def generate(
+        self,
+        images: Sequence[Image.Image],
+        prompts: Sequence[str],
+        *,
+        max_new_tokens: int = 32,
+        num_beams: int = 1,
+        batch_size: int = 16,
+    ) -> list[Generation]:
+        """One :class:`Generation` per (image, prompt) pair, in input order; batched with
+        the KV cache, greedy when ``num_beams == 1``."""
         ...
