@@ -33,6 +33,14 @@ class Record:
     captions: dict[str, list[str]] = field(default_factory=dict)
     #: group metadata: country, country_code, region, income, income_bucket, ...
     meta: dict[str, Any] = field(default_factory=dict)
+    #: generative targets, each key present only when the set has it:
+    #: ``"objects"``: ``[{"label", "category_id", "bbox": [x, y, w, h] pixels (COCO),
+    #: "segmentation": {"size": [h, w], "counts": str} (COCO compressed RLE), "area"}]``;
+    #: ``"qa"``: ``[{"question_id", "question", "lang", "answers": [10 str],
+    #: "multiple_choice_answer", "answer_type": "other|number|yes/no", "question_type"}]``;
+    #: ``"refs"``: ``[{"ref_id", "sent", "lang", "bbox": [x, y, w, h], "segmentation": RLE,
+    #: "category"}]``. Captions stay in ``captions``.
+    annotations: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
