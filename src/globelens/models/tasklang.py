@@ -12,10 +12,17 @@ image normalised to [0, 1], then the label; objects are separated by `` ; ``. Ma
 
 from __future__ import annotations
 
+import math
+import re
+from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from globelens.models.maskcodec import MaskCodec
 
 LOC_BINS = 1024
 SEG_CODES = 128
@@ -104,3 +111,347 @@ class Parsed:
     answer: str | None = None
     objects: list[Detection | Segmentation] = field(default_factory=list)
     invalid: list[Invalid] = field(default_factory=list)
+
+    def invalid_counts(self) -> dict[str, int]:
+        """How many invalid items of each reason this text produced."""
+        return dict(Counter(item.reason for item in self.invalid))
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-ready dict: boxes as [x0, y0, x1, y1] pixels, masks as COCO compressed RLE."""
+        objects = []
+        for obj in self.objects:
+            item: dict[str, Any] = {
+                "label": obj.label,
+                "box": [float(v) for v in obj.box],
+                "score": float(obj.score),
+            }
+            if isinstance(obj, Segmentation):
+                item["mask"] = mask_to_rle(obj.mask)
+            objects.append(item)
+        return {
+            "task": self.task,
+            "text": self.text,
+            "answer": self.answer,
+            "objects": objects,
+            "invalid": [{"reason": i.reason, "text": i.text} for i in self.invalid],
+            "invalid_counts": self.invalid_counts(),
+        }
+
+
+def mask_to_rle(mask: np.ndarray) -> dict[str, Any]:
+    """A (H, W) bool mask as COCO compressed RLE ``{"size": [h, w], "counts": str}``."""
+    from pycocotools import mask as mask_utils
+
+    rle = mask_utils.encode(np.asfortranarray(np.asarray(mask, dtype=np.uint8)))
+    return {"size": [int(v) for v in rle["size"]], "counts": rle["counts"].decode("ascii")}
+
+
+def rle_to_mask(rle: dict[str, Any]) -> np.ndarray:
+    """The inverse of ``mask_to_rle`` (also reads COCO's uncompressed list-of-counts RLE)."""
+    from pycocotools import mask as mask_utils
+
+    if isinstance(rle.get("counts"), list):
+        rle = mask_utils.frPyObjects(rle, *rle["size"])
+    elif isinstance(rle.get("counts"), str):
+        rle = {"size": rle["size"], "counts": rle["counts"].encode("ascii")}
+    return mask_utils.decode(rle).astype(bool)
+
+
+def count_invalid(parsed: Sequence[Parsed]) -> dict[str, int]:
+    """Invalid items by reason over many parsed texts (what an evaluator reports)."""
+    total: Counter[str] = Counter()
+    for p in parsed:
+        total.update(item.reason for item in p.invalid)
+    return dict(total)
+
+
+# -- prompts, parsed ----------------------------------------------------------------------------
+
+#: a language code as PaliGemma prompts carry it: ``en``, ``zh``, ``pt-BR``, ``sw``, ``fil``
+_LANG_RE = re.compile(r"^[a-z]{2,3}(?:[-_][A-Za-z0-9]{2,8})?$")
+
+
+@dataclass(frozen=True)
+class Prompt:
+    """What a prompt asks. ``task`` is one of ``TASKS`` or ``"free"`` for anything else."""
+
+    task: str
+    #: the language code of caption/answer/question prompts (None for the others)
+    lang: str | None
+    #: the question (answer), the answer (question), the label list text (detect/segment), or
+    #: the whole prompt (free)
+    text: str
+    labels: tuple[str, ...] = ()
+
+
+def _split_lang(rest: str) -> tuple[str, str] | None:
+    head, _, tail = rest.partition(" ")
+    if _LANG_RE.match(head):
+        return head, tail.strip()
+    return None
+
+
+def _prompt_caption(rest: str, raw: str) -> Prompt:
+    if not rest:
+        return Prompt("caption", "en", "")
+    if _LANG_RE.match(rest):
+        return Prompt("caption", rest, "")
+    return Prompt("free", None, raw)
+
+
+def _prompt_qa(task: str) -> Any:
+    def build(rest: str, raw: str) -> Prompt:
+        split = _split_lang(rest)
+        # the language code is part of the PaliGemma prefix; without one, English is meant
+        lang, body = split if split and split[1] else ("en", rest)
+        return Prompt(task, lang, body) if body else Prompt("free", None, raw)
+
+    return build
+
+
+def _prompt_labels(task: str) -> Any:
+    def build(rest: str, raw: str) -> Prompt:
+        labels = tuple(_norm_label(label) for label in rest.split(";") if label.strip())
+        return Prompt(task, None, rest, labels) if labels else Prompt("free", None, raw)
+
+    return build
+
+
+def _prompt_ocr(rest: str, raw: str) -> Prompt:
+    return Prompt("ocr", None, "") if not rest else Prompt("free", None, raw)
+
+
+_PROMPT_PARSERS = {
+    "caption": _prompt_caption,
+    "answer": _prompt_qa("answer"),
+    "question": _prompt_qa("question"),
+    "detect": _prompt_labels("detect"),
+    "segment": _prompt_labels("segment"),
+    "ocr": _prompt_ocr,
+}
+
+
+def parse_prompt(prompt: str) -> Prompt:
+    """What a prompt asks (``"detect a ; b"`` -> task detect, labels (a, b)); never raises."""
+    raw = prompt.strip()
+    head, _, rest = raw.partition(" ")
+    build = _PROMPT_PARSERS.get(head.lower())
+    if build is None:
+        return Prompt("free", None, raw)
+    return build(rest.strip(), raw)
+
+
+def _norm_label(label: str) -> str:
+    return " ".join(label.split())
+
+
+# -- boxes --------------------------------------------------------------------------------------
+# One convention both ways (big_vision's): encode round(v * 1023), decode bin / 1023. Then
+# decode(encode(box)) is within half a bin of the box and encode(decode(bins)) == bins exactly.
+
+
+def box_to_bins(box: Box, width: int, height: int) -> tuple[int, int, int, int]:
+    """A pixel box (x0, y0, x1, y1) as loc bins in PaliGemma's order (y0, x0, y1, x1)."""
+    x0, y0, x1, y1 = (float(v) for v in box)
+    if width <= 0 or height <= 0 or not all(math.isfinite(v) for v in (x0, y0, x1, y1)):
+        raise ValueError(f"cannot encode box {box} of a {width}x{height} image")
+
+    def q(v: float, size: int) -> int:
+        return round(min(max(v / size, 0.0), 1.0) * (LOC_BINS - 1))
+
+    return q(y0, height), q(x0, width), q(y1, height), q(x1, width)
+
+
+def bins_to_box(bins: Sequence[int], width: int, height: int) -> Box:
+    """Loc bins (y0, x0, y1, x1) as a pixel box (x0, y0, x1, y1) of a width x height image."""
+    y0, x0, y1, x1 = (b / (LOC_BINS - 1) for b in bins)
+    return (x0 * width, y0 * height, x1 * width, y1 * height)
+
+
+def encode_box(box_xyxy_pixels: Box, width: int, height: int) -> str:
+    """Four loc tokens for a pixel box: ``<loc y0><loc x0><loc y1><loc x1>``."""
+    return "".join(loc_token(b) for b in box_to_bins(box_xyxy_pixels, width, height))
+
+
+def quantize_box(box: Box, width: int, height: int) -> Box:
+    """The box the loc tokens of ``box`` decode to (what a model trained on it can say)."""
+    return bins_to_box(box_to_bins(box, width, height), width, height)
+
+
+def encode_detections(objects: Sequence[Detection], width: int, height: int) -> str:
+    """Suffix text for detection targets: ``<loc..>x4 label ; <loc..>x4 label``."""
+    return OBJECT_SEP.join(
+        f"{encode_box(o.box, width, height)} {_norm_label(o.label)}" for o in objects
+    )
+
+
+def encode_segmentations(
+    objects: Sequence[Segmentation], width: int, height: int, codec: MaskCodec
+) -> str:
+    """Suffix text for segmentation targets: ``<loc..>x4<seg..>x16 label ; ...``.
+
+    Each mask is cropped to its *quantized* box (the one the loc tokens decode to), so the
+    parser pastes the decoded mask back exactly where it was cut out.
+    """
+    from globelens.models.maskcodec import masks_to_codes
+
+    if not objects:
+        return ""
+    boxes = [quantize_box(o.box, width, height) for o in objects]
+    codes = masks_to_codes(codec, [o.mask for o in objects], boxes)
+    return OBJECT_SEP.join(
+        encode_box(o.box, width, height)
+        + "".join(seg_token(c) for c in obj_codes)
+        + f" {_norm_label(o.label)}"
+        for o, obj_codes in zip(objects, codes, strict=True)
+    )
+
+
+# -- parsing generated text ---------------------------------------------------------------------
+# A small scanner, not one big regex: every piece of text lands in an object or an Invalid
+# item with a reason, so nothing the model says disappears (big_vision counts `invalid`).
+
+_SCAN_RE = re.compile(
+    r"<loc(?P<loc>\d*)>|<seg(?P<seg>\d*)>|(?P<sep>;)|(?P<special></?s>|<eos>|<pad>|<bos>)"
+    r"|(?P<text>[^<;]+|<)"
+)
+
+
+@dataclass
+class _Chunk:
+    locs: list[str] = field(default_factory=list)
+    segs: list[str] = field(default_factory=list)
+    label: list[str] = field(default_factory=list)
+    raw: list[str] = field(default_factory=list)
+
+    def empty(self) -> bool:
+        return not (self.locs or self.segs or "".join(self.label).strip())
+
+
+def _chunks(text: str) -> list[_Chunk]:
+    """Objects as the text separates them: by ``;``, or by a new loc group after a label."""
+    chunks: list[_Chunk] = [_Chunk()]
+    for m in _SCAN_RE.finditer(text):
+        cur = chunks[-1]
+        if m.group("sep") is not None:
+            chunks.append(_Chunk())
+            continue
+        if m.group("special") is not None:
+            continue
+        if m.group("loc") is not None:
+            if cur.segs or "".join(cur.label).strip():
+                cur = _Chunk()
+                chunks.append(cur)
+            cur.locs.append(m.group("loc"))
+        elif m.group("seg") is not None:
+            cur.segs.append(m.group("seg"))
+        else:
+            cur.label.append(m.group("text"))
+        cur.raw.append(m.group(0))
+    return [c for c in chunks if not c.empty()]
+
+
+def _ids(values: list[str], digits: int, limit: int) -> list[int] | None:
+    if any(len(v) != digits for v in values):
+        return None
+    ids = [int(v) for v in values]
+    return ids if all(0 <= i < limit for i in ids) else None
+
+
+@dataclass(frozen=True)
+class _Context:
+    task: str
+    width: int
+    height: int
+    codec: Any
+    score: float
+    labels: dict[str, str]
+
+
+def _parse_object(chunk: _Chunk, ctx: _Context) -> Detection | Segmentation | Invalid:
+    raw = "".join(chunk.raw).strip()
+    if not chunk.locs:
+        return Invalid("no_box", raw)
+    bins = _ids(chunk.locs, 4, LOC_BINS)
+    if bins is None:
+        return Invalid("bad_loc", raw)
+    if len(bins) < 4:
+        return Invalid("truncated_loc", raw)
+    if len(bins) > 4:
+        return Invalid("extra_loc", raw)
+    y0, x0, y1, x1 = bins
+    if y1 < y0 or x1 < x0:
+        return Invalid("bad_box", raw)
+    label = _norm_label("".join(chunk.label))
+    if not label:
+        return Invalid("missing_label", raw)
+    if ctx.labels:
+        canonical = ctx.labels.get(label.lower())
+        if canonical is None:
+            return Invalid("unknown_label", raw)
+        label = canonical
+    box = bins_to_box(bins, ctx.width, ctx.height)
+    if ctx.task != "segment":
+        return Detection(label, box, ctx.score)
+    if not chunk.segs:
+        return Invalid("missing_seg", raw)
+    codes = _ids(chunk.segs, 3, SEG_CODES)
+    if codes is None:
+        return Invalid("bad_seg", raw)
+    if len(codes) != SEG_TOKENS_PER_MASK:
+        reason = "truncated_seg" if len(codes) < SEG_TOKENS_PER_MASK else "extra_seg"
+        return Invalid(reason, raw)
+    if ctx.codec is None:
+        return Invalid("no_codec", raw)
+    from globelens.models.maskcodec import codes_to_mask
+
+    mask = codes_to_mask(ctx.codec, codes, box, ctx.height, ctx.width)
+    return Segmentation(label, box, mask, ctx.score)
+
+
+def _clean_answer(text: str) -> str:
+    """The text without end-of-sequence and padding tokens."""
+    return "".join(
+        m.group(0) for m in _SCAN_RE.finditer(text) if m.group("special") is None
+    ).strip()
+
+
+def parse(
+    prompt: str | Prompt,
+    text: str,
+    width: int,
+    height: int,
+    *,
+    codec: MaskCodec | None = None,
+    score: float = 0.0,
+    labels: Sequence[str] | None = None,
+) -> Parsed:
+    """Type what a model said in answer to ``prompt`` about a width x height image.
+
+    Never raises on the text: anything that does not parse becomes an ``Invalid`` item with a
+    reason (``no_box``, ``bad_loc``, ``truncated_loc``, ``extra_loc``, ``bad_box``,
+    ``missing_label``, ``unknown_label``, ``missing_seg``, ``bad_seg``, ``truncated_seg``,
+    ``extra_seg``, ``no_codec``, ``empty_answer``). Labels are checked against ``labels``, or
+    the prompt's own labels when ``labels`` is None. ``score`` is given to every object; a
+    generative detector has no per-box confidence, so callers pass the sequence log-probability.
+    """
+    p = prompt if isinstance(prompt, Prompt) else parse_prompt(prompt)
+    text = text if isinstance(text, str) else str(text)
+    if p.task not in ("detect", "segment"):
+        answer = _clean_answer(text)
+        invalid = [] if answer else [Invalid("empty_answer", text)]
+        return Parsed(p.task, text, answer=answer, invalid=invalid)
+    allowed = p.labels if labels is None else tuple(_norm_label(x) for x in labels)
+    ctx = _Context(
+        p.task,
+        max(int(width), 1),
+        max(int(height), 1),
+        codec,
+        float(score) if math.isfinite(score) else 0.0,
+        {x.lower(): x for x in allowed},
+    )
+    parsed = Parsed(p.task, text)
+    for chunk in _chunks(text):
+        item = _parse_object(chunk, ctx)
+        (parsed.invalid if isinstance(item, Invalid) else parsed.objects).append(item)
+    return parsed
