@@ -68,6 +68,30 @@ def test_globe_then_en_continues_globe_at_the_phase_boundary(tmp_path: Path) -> 
             assert c.model.tokenizer == base.model.tokenizer
 
 
+def test_scheduler_runs_parents_first_and_reraises_failures() -> None:
+    from globelens.experiments.scheduler import Job, run_jobs
+
+    started: list[str] = []
+    finished: list[str] = []
+    jobs = [
+        Job("child", (2, 5), after="parent"),
+        Job("parent", (2, 3)),
+        Job("other", (3, 2)),
+    ]
+    results = run_jobs(
+        jobs, pow, 2,
+        on_start=lambda j: started.append(j.key),
+        on_finish=lambda j, r, s: finished.append(j.key),
+    )  # fmt: skip
+    assert results == {"parent": 8, "other": 9, "child": 32}
+    assert started.index("parent") < started.index("child")
+    assert finished.index("parent") < started.index("child")
+    with pytest.raises(ValueError, match=r"wait for unknown job\(s\) \['nope'\]"):
+        run_jobs([Job("a", (1, 1), after="nope")], pow, 1)
+    with pytest.raises(ZeroDivisionError):
+        run_jobs([Job("bad", (0, -1))], pow, 1)
+
+
 # ------------------------------------------------------------------------------ summary
 
 

@@ -23,6 +23,7 @@ from typing import Any
 
 import pandas as pd
 
+from globelens.data.atomic import atomic_write_json, atomic_write_text
 from globelens.groups import INCOME_BUCKET_NAMES
 
 GROUP_FIELDS = ("region", "income_bucket", "country", "language", "script", "lang")
@@ -290,10 +291,6 @@ def write_audit(out_dir: str | os.PathLike) -> dict[str, str]:
     """Write ``audit.json`` and ``audit.html`` into a curation's output folder."""
     out = Path(out_dir)
     audit = audit_data(out)
-    tmp = out / ".audit.json.tmp"
-    tmp.write_text(json.dumps(audit, indent=2, ensure_ascii=False) + "\n")
-    os.replace(tmp, out / "audit.json")
-    tmp = out / ".audit.html.tmp"
-    tmp.write_text(audit_html(audit))
-    os.replace(tmp, out / "audit.html")
+    atomic_write_json(out / "audit.json", audit)
+    atomic_write_text(out / "audit.html", audit_html(audit))
     return {"json": str(out / "audit.json"), "html": str(out / "audit.html")}

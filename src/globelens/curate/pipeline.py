@@ -56,6 +56,13 @@ from globelens.data import (
     expand_shards,
     read_shards,
 )
+from globelens.data.atomic import (
+    atomic_path,
+    atomic_save_npy,
+    atomic_write_text,
+    commit,
+    temporary_sibling,
+)
 from globelens.groups import income_bucket
 
 WORK = "_work"
@@ -210,15 +217,8 @@ def _steps(recipe_json: str) -> tuple[Recipe, list[Step]]:
 
 
 def _atomic_write_table(table: pa.Table, path: Path) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    pq.write_table(table, tmp)
-    os.replace(tmp, path)
-
-
-def _atomic_write_text(text: str, path: Path) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        pq.write_table(table, tmp)
 
 
 @dataclass
@@ -256,7 +256,7 @@ class _Stager:
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
-        self.tmp = path.with_name(f".{path.name}.tmp")
+        self.tmp = temporary_sibling(path)
         self._sink = pa.OSFile(str(self.tmp), "wb")
         self._writer = pa.ipc.new_file(self._sink, STAGE_SCHEMA)
 
@@ -277,7 +277,7 @@ class _Stager:
     def close(self) -> None:
         self._writer.close()
         self._sink.close()
-        os.replace(self.tmp, self.path)
+        commit(self.tmp, self.path)
 
     def abort(self) -> None:
         with contextlib.suppress(Exception):
@@ -637,7 +637,7 @@ def run_recipe(
                 "use a new output folder (or delete it) to start over"
             )
     else:
-        _atomic_write_text(json.dumps(identity, indent=2, sort_keys=True) + "\n", identity_path)
+        atomic_write_text(identity_path, json.dumps(identity, indent=2, sort_keys=True) + "\n")
     log = _Log(out / LOG)
     log("start", recipe=recipe.name, inputs=len(inputs), engine=engine, workers=workers)
     steps = recipe.build_steps()
@@ -705,9 +705,7 @@ def run_recipe(
         if s == STATUS_KEPT
     ]
     uid_arr = uids_to_array(kept_uids)
-    tmp = work / "kept_uids.tmp.npy"
-    np.save(tmp, uid_arr)
-    os.replace(tmp, out / KEPT_UIDS)
+    atomic_save_npy(out / KEPT_UIDS, uid_arr)
 
     manifest: dict[str, Any] = {
         "recipe": recipe.name,
@@ -732,7 +730,7 @@ def run_recipe(
     }
     n_in = manifest["counts"]["in"]
     manifest["throughput_samples_per_s"] = round(n_in / max(t3 - t0, 1e-9), 1)
-    _atomic_write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", out / MANIFEST)
+    atomic_write_text(out / MANIFEST, json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
     log("done", **manifest["counts"], seconds=manifest["timing_s"]["total"])
     if audit:
         from globelens.curate.audit import write_audit

@@ -27,6 +27,7 @@ import braceexpand
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from globelens.data.atomic import atomic_path, atomic_write_text, commit, temporary_sibling
 from globelens.data.images import IMAGE_EXTENSIONS, ImageDecodeError
 from globelens.data.report import ReadReport
 from globelens.data.sample import Sample
@@ -358,7 +359,7 @@ class ShardWriter:
 
     def _open(self) -> None:
         name = self.name_format.format(self.shard_index)
-        self._tmp_path = self.out_dir / f".{name}.tar.tmp"
+        self._tmp_path = temporary_sibling(self.out_dir / f"{name}.tar")
         # Closed in _finish_shard or abort, not here: the shard spans many write() calls.
         self._tar = tarfile.open(self._tmp_path, "w", format=tarfile.PAX_FORMAT)  # noqa: SIM115
         self._rows = []
@@ -421,9 +422,8 @@ class ShardWriter:
         name = self.name_format.format(self.shard_index)
         final = self.out_dir / f"{name}.tar"
         # Metadata first, each atomically, the tar last: a visible .tar means a complete shard.
-        parquet_tmp = self.out_dir / f".{name}.parquet.tmp"
-        pq.write_table(_parquet_table(self._rows), parquet_tmp)
-        os.replace(parquet_tmp, self.out_dir / f"{name}.parquet")
+        with atomic_path(self.out_dir / f"{name}.parquet") as parquet_tmp:
+            pq.write_table(_parquet_table(self._rows), parquet_tmp)
         stats = {
             "count": len(self._rows),
             "successes": len(self._rows),
@@ -431,10 +431,8 @@ class ShardWriter:
             "failed_to_resize": 0,
             "status_dict": {"success": len(self._rows)},
         }
-        stats_tmp = self.out_dir / f".{name}_stats.json.tmp"
-        stats_tmp.write_text(json.dumps(stats, indent=2) + "\n")
-        os.replace(stats_tmp, self.out_dir / f"{name}_stats.json")
-        os.replace(self._tmp_path, final)
+        atomic_write_text(self.out_dir / f"{name}_stats.json", json.dumps(stats, indent=2) + "\n")
+        commit(self._tmp_path, final)
         self.written.append(str(final))
         self._tar, self._tmp_path, self._rows = None, None, []
         self.shard_index += 1

@@ -11,12 +11,13 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from globelens.data.atomic import atomic_save_npy, atomic_write_text
 
 CACHE_VERSION = 1
 
@@ -35,16 +36,8 @@ def cache_key(**parts: Any) -> str:
 
 
 def _atomic_save(path: Path, arr: np.ndarray) -> None:
-    # Write beside the target and rename: a crash never leaves a truncated entry behind.
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp.npy")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            np.save(fh, arr, allow_pickle=False)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    # Several evaluations may fill one cache at once: a fresh temporary name per writer.
+    atomic_save_npy(path, arr, unique=True)
 
 
 @dataclass
@@ -81,9 +74,9 @@ class EmbeddingCache:
         _atomic_save(Path(f"{base}.valid.npy"), item.valid.astype(bool))
         meta = {"n": int(item.embeddings.shape[0]), "problems": item.problems, **info}
         # The JSON goes last: its presence marks a complete entry.
-        tmp = base.with_suffix(".json.tmp")
-        tmp.write_text(json.dumps(meta, ensure_ascii=False))
-        os.replace(tmp, base.with_suffix(".json"))
+        atomic_write_text(
+            base.with_suffix(".json"), json.dumps(meta, ensure_ascii=False), unique=True
+        )
 
     # -- texts
     def get_texts(self, key: str) -> np.ndarray | None:

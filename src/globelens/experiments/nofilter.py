@@ -33,7 +33,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, NamedTuple, TextIO
 
 # ----------------------------------------------------------------------------- settings
 
@@ -177,6 +177,30 @@ def model_variants(finetune_frac: float) -> dict[str, ModelVariant]:
             ),
         )
     }
+
+
+class TrainRun(NamedTuple):
+    """One training run of the study: ``split`` is the step it continues its parent's
+    checkpoint from (None: trained from scratch)."""
+
+    variant: ModelVariant
+    seed: int
+    cfg: Any  # globelens.train.config.TrainConfig (imported lazily: torch is heavy)
+    split: int | None
+
+    @property
+    def key(self) -> str:
+        return f"{self.variant.name}/seed{self.seed}"
+
+    @property
+    def parent(self) -> str | None:
+        """The key of the run this one continues."""
+        return f"{self.variant.continues}/seed{self.seed}" if self.variant.continues else None
+
+    @property
+    def steps(self) -> int:
+        """Steps this run trains itself (after the split)."""
+        return int(self.cfg.steps) - (self.split or 0)
 
 
 #: The benchmarks (registered names under the world folder) and how the report calls them.
@@ -472,8 +496,8 @@ class Study:
         plan = Plan(variant.sources(), phases, self.config.steps, self.config.batch_size)
         return sum(1 for s in range(self.config.steps) if plan.phase_of(s) < len(phases) - 1)
 
-    def _train_jobs(self) -> list[tuple[ModelVariant, int, Any, int | None]]:
-        """(variant, seed, train config, continue-from step or None), parents first."""
+    def _train_jobs(self) -> list[TrainRun]:
+        """Every (variant, seed) run with its continue-from step, parents first."""
         saves: dict[str, set[int]] = {}
         for v in self.variants.values():
             if v.continues:
@@ -491,11 +515,12 @@ class Study:
                 elif v.name in saves:
                     (at,) = saves[v.name]  # one continuation point per variant
                     cfg.checkpoint.every, cfg.checkpoint.keep = at, 3
-                jobs.append((v, seed, cfg, split))
+                jobs.append(TrainRun(v, seed, cfg, split))
         return jobs
 
-    def _prepare_continuation(self, v: ModelVariant, seed: int, cfg: Any, split: int) -> None:
+    def _prepare_continuation(self, run: TrainRun) -> None:
         """Copy the parent run's checkpoint at the split into this run, to resume from."""
+        v, seed, cfg, split = run
         src = self.runs / f"{_slug(v.continues or '')}_seed{seed}"
         ckpt = src / "checkpoints" / f"step_{split:06d}"
         if not ckpt.is_dir():
@@ -506,71 +531,43 @@ class Study:
         shutil.copytree(ckpt, dst)
 
     def stage_train(self) -> dict[str, Any]:
-        """Train every (variant, seed); ``parallel`` runs at a time, one thread each."""
-        from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
-        from multiprocessing import get_context
-
-        from tqdm import tqdm
+        """Train every (variant, seed); ``parallel`` runs at a time, one thread each; a
+        continued run starts when its parent has finished."""
+        from globelens.experiments.scheduler import Job, run_jobs
 
         shutil.rmtree(self.runs, ignore_errors=True)
-        jobs = self._train_jobs()
-        total = sum(cfg.steps - (split or 0) for _, _, cfg, split in jobs)
-        parallel = max(1, min(self.config.parallel, len(jobs)))
-        bar = tqdm(total=total, desc="train", unit="step", disable=not self.progress,
-                   dynamic_ncols=True, smoothing=0.05)  # fmt: skip
+        runs = self._train_jobs()
+        progress = _TrainProgress(sum(r.steps for r in runs), enabled=self.progress)
         secs: dict[str, float] = {}
-        done_runs: set[str] = set()
-        waiting = list(jobs)
-        running: dict[Any, tuple[ModelVariant, int, Any, int | None, float]] = {}
-        counted: dict[str, int] = {}
 
-        def ready(job: tuple[ModelVariant, int, Any, int | None]) -> bool:
-            v, seed, _, _ = job
-            return not v.continues or f"{v.continues}/seed{seed}" in done_runs
+        def start(job: Job) -> None:
+            run: TrainRun = job.payload
+            if run.split is not None:
+                self._prepare_continuation(run)
+            progress.write(
+                f"  train {run.variant.name} seed {run.seed}: {run.variant.description}, "
+                f"{run.steps} steps"
+            )
+            self.log.event("train_start", variant=run.variant.name, seed=run.seed, steps=run.steps)
 
-        def poll() -> None:
-            for v, seed, cfg, split, _ in running.values():
-                key = f"{v.name}/seed{seed}"
-                step = int(_last_metrics(Path(cfg.out) / "metrics.jsonl").get("step", 0) or 0)
-                step = max(0, step - (split or 0))
-                if step > counted.get(key, 0):
-                    bar.update(step - counted.get(key, 0))
-                    counted[key] = step
+        def finish(job: Job, _: Any, seconds: float) -> None:
+            run: TrainRun = job.payload
+            progress.finished(run)
+            secs[run.key] = round(seconds, 2)
+            last = _last_metrics(Path(run.cfg.out) / "metrics.jsonl")
+            self.log.event(
+                "trained", variant=run.variant.name, seed=run.seed, seconds=round(seconds, 2),
+                steps=run.steps, loss=last.get("loss"), samples_per_s=last.get("samples_per_s"),
+            )  # fmt: skip
 
-        ctx = get_context("spawn")
-        with ProcessPoolExecutor(parallel, mp_context=ctx) as pool:
-            while waiting or running:
-                for job in [j for j in waiting if ready(j)]:
-                    if len(running) >= parallel:
-                        break
-                    v, seed, cfg, split = job
-                    waiting.remove(job)
-                    if split is not None:
-                        self._prepare_continuation(v, seed, cfg, split)
-                    steps = cfg.steps - (split or 0)
-                    if self.progress:
-                        bar.write(f"  train {v.name} seed {seed}: {v.description}, {steps} steps")
-                    self.log.event("train_start", variant=v.name, seed=seed, steps=steps)
-                    fut = pool.submit(_train_one, cfg, split is not None)
-                    running[fut] = (v, seed, cfg, split, time.perf_counter())
-                finished, _ = wait(list(running), timeout=1.0, return_when=FIRST_COMPLETED)
-                poll()
-                for fut in finished:
-                    v, seed, cfg, split, t0 = running.pop(fut)
-                    fut.result()  # re-raise a failed run here
-                    key = f"{v.name}/seed{seed}"
-                    steps = cfg.steps - (split or 0)
-                    bar.update(steps - counted.get(key, 0))
-                    counted[key] = steps
-                    done_runs.add(key)
-                    dt = time.perf_counter() - t0
-                    secs[key] = round(dt, 2)
-                    last = _last_metrics(Path(cfg.out) / "metrics.jsonl")
-                    self.log.event(
-                        "trained", variant=v.name, seed=seed, seconds=round(dt, 2), steps=steps,
-                        loss=last.get("loss"), samples_per_s=last.get("samples_per_s"),
-                    )  # fmt: skip
-        bar.close()
+        jobs = [Job(r.key, (r.cfg, r.split is not None), r.parent, r) for r in runs]
+        try:
+            run_jobs(
+                jobs, _train_one, self.config.parallel, on_start=start, on_finish=finish,
+                on_tick=lambda running: progress.poll([j.payload for j in running]),
+            )  # fmt: skip
+        finally:
+            progress.close()
         return {"runs": secs}
 
     def stage_evaluate(self) -> dict[str, Any]:
@@ -628,6 +625,39 @@ class Study:
 
 
 # ------------------------------------------------------------------------------ helpers
+
+
+class _TrainProgress:
+    """One progress bar over the steps of every run, fed from each run's ``metrics.jsonl``
+    (the runs are other processes)."""
+
+    def __init__(self, total: int, enabled: bool) -> None:
+        from tqdm import tqdm
+
+        self.enabled = enabled
+        self.bar = tqdm(total=total, desc="train", unit="step", disable=not enabled,
+                        dynamic_ncols=True, smoothing=0.05)  # fmt: skip
+        self.counted: dict[str, int] = {}
+
+    def _advance(self, run: TrainRun, step: int) -> None:
+        if step > self.counted.get(run.key, 0):
+            self.bar.update(step - self.counted.get(run.key, 0))
+            self.counted[run.key] = step
+
+    def poll(self, running: Sequence[TrainRun]) -> None:
+        for run in running:
+            step = int(_last_metrics(Path(run.cfg.out) / "metrics.jsonl").get("step", 0) or 0)
+            self._advance(run, max(0, step - (run.split or 0)))
+
+    def finished(self, run: TrainRun) -> None:
+        self._advance(run, run.steps)
+
+    def write(self, message: str) -> None:
+        if self.enabled:
+            self.bar.write(message)
+
+    def close(self) -> None:
+        self.bar.close()
 
 
 def _quiet_libraries() -> None:
@@ -701,6 +731,7 @@ __all__ = [
     "ModelVariant",
     "Study",
     "StudyConfig",
+    "TrainRun",
     "model_variants",
     "resolve_config",
     "run_study",

@@ -17,6 +17,8 @@ from typing import Any
 
 import torch
 
+from globelens.data.atomic import atomic_path
+
 CKPT_RE = re.compile(r"^step_(\d{6,})$")
 #: files carried over from the initial model directory into every checkpoint
 ASSET_FILES = (
@@ -52,17 +54,6 @@ def save_model_dir(model: Any, assets_from: str | os.PathLike, out: Path) -> Non
             shutil.copy2(src, out / name)
 
 
-def _fsync_dir(path: Path) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def save_checkpoint(
     root: str | os.PathLike,
     step: int,
@@ -75,18 +66,9 @@ def save_checkpoint(
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
     final = root / f"step_{step:06d}"
-    tmp = root / f".step_{step:06d}.tmp"
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir()
-    save_model_dir(model, assets_from, tmp)
-    torch.save(state, tmp / STATE_FILE)
-    for f in tmp.iterdir():
-        with open(f, "rb") as fh:
-            os.fsync(fh.fileno())
-    if final.exists():
-        shutil.rmtree(final)
-    os.replace(tmp, final)
-    _fsync_dir(root)
+    with atomic_path(final, folder=True, fsync=True) as tmp:
+        save_model_dir(model, assets_from, tmp)
+        torch.save(state, tmp / STATE_FILE)
     for old in checkpoint_dirs(root)[: -max(keep, 1)]:
         shutil.rmtree(old, ignore_errors=True)
     return final

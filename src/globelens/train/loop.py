@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import os
 import random
-import shutil
 import time
 from pathlib import Path
 from typing import Any
@@ -18,6 +17,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from globelens.data.atomic import atomic_path
 from globelens.models.hf import FAMILIES, HFDualEncoder, check_model_dir
 from globelens.models.presets import build_model, get_preset
 from globelens.models.tokenizer import bytes_per_token, save_token_report, train_tokenizer
@@ -324,11 +324,8 @@ class Trainer:
             self.log(result)
         model_dir = self.out / "model"
         if self.d.main and final is not None:
-            tmp = self.out / ".model.tmp"
-            shutil.rmtree(tmp, ignore_errors=True)
-            save_model_dir(self.hf_model, self.assets, tmp)
-            shutil.rmtree(model_dir, ignore_errors=True)
-            os.replace(tmp, model_dir)
+            with atomic_path(model_dir, folder=True) as tmp:
+                save_model_dir(self.hf_model, self.assets, tmp)
             summary = {
                 "model": str(model_dir),
                 "steps": cfg.steps,
