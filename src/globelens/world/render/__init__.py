@@ -24,6 +24,13 @@ import numpy as np
 from globelens.world.render.concepts import CONCEPT_DRAWERS, Palette, render_concept
 from globelens.world.render.landmarks import LANDMARK_DRAWERS, render_landmark
 from globelens.world.render.pen import RGB, Pen, jitter, pick, shade
+from globelens.world.render.scenes import (
+    COLORS,
+    ObjectSpec,
+    Scene,
+    SceneObject,
+    render_scene,
+)
 
 # Income levels: 0 = poorest homes, 1 = middle, 2 = richest. Thresholds on log income are
 # blurred per sample so that looks change gradually across the Dollar Street buckets.
@@ -38,15 +45,20 @@ def income_level(income: float, rng: np.random.Generator) -> int:
 
 
 __all__ = [
+    "COLORS",
     "CONCEPT_DRAWERS",
     "LANDMARK_DRAWERS",
     "RGB",
+    "ObjectSpec",
     "Palette",
     "Pen",
+    "Scene",
+    "SceneObject",
     "income_level",
     "jitter",
     "pick",
     "render_concept",
     "render_landmark",
+    "render_scene",
     "shade",
 ]

@@ -150,6 +150,13 @@ def _noise_bank(size: int) -> np.ndarray:
 
 def finish(im: Image.Image, rng: np.random.Generator, level: int) -> Image.Image:
     """Lighting (darker, warmer in poor homes), colour cast, flips and sensor noise."""
+    return finish_flipped(im, rng, level)[0]
+
+
+def finish_flipped(
+    im: Image.Image, rng: np.random.Generator, level: int
+) -> tuple[Image.Image, bool]:
+    """:func:`finish`, also saying whether the picture was mirrored (scenes flip their masks)."""
     arr = np.asarray(im, dtype=np.float32)
     base = (0.8, 0.92, 1.05)[level]
     gain = base * rng.uniform(0.85, 1.12) * (1 + rng.normal(0, 0.04, 3))
@@ -161,6 +168,7 @@ def finish(im: Image.Image, rng: np.random.Generator, level: int) -> Image.Image
         noise = noise[::-1]
     arr = arr * gain.astype(np.float32) + noise * np.float32(rng.uniform(3, 9))
     out = Image.fromarray(np.clip(arr, 0, 255).astype(np.uint8))
-    if rng.random() < 0.5:
+    flipped = bool(rng.random() < 0.5)
+    if flipped:
         out = out.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
-    return out
+    return out, flipped

@@ -457,7 +457,7 @@ LANDMARK_DRAWERS: dict[str, Callable[[Pen, Landmark, np.random.Generator], None]
 }
 
 # Tall, narrow families get a narrow box; wide ones a wide box.
-_LANDMARK_ASPECT: dict[str, float] = {
+LANDMARK_ASPECT: dict[str, float] = {
     "pod_tower": 1.5, "lattice_tower": 1.7, "clock_tower": 1.8, "obelisk": 2.2, "cylinder": 1.7,
     "statue": 1.3, "bridge": 0.6, "colosseum": 0.6, "pyramid": 0.7, "rock": 0.7,
 }  # fmt: skip
@@ -493,7 +493,7 @@ def render_landmark(lm: Landmark, rng: np.random.Generator, size: int = 96) -> I
     for _ in range(int(rng.integers(2, 6))):  # a low skyline
         x, w, h = rng.uniform(0, size), rng.uniform(6, 16), rng.uniform(4, 18)
         d.rectangle((x, hy - h, x + w, hy), fill=jitter(shade(style.sky, 0.7), rng, 15))
-    aspect = _LANDMARK_ASPECT.get(lm.family, 1.0)
+    aspect = LANDMARK_ASPECT.get(lm.family, 1.0)
     h = size * rng.uniform(0.62, 0.85)
     w = min(size * 0.95, h / aspect)
     x = rng.uniform(0.02 * size, size - w - 0.02 * size)
