@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -57,17 +58,20 @@ def save_model_dir(model: Any, assets_from: str | os.PathLike, out: Path) -> Non
 def save_checkpoint(
     root: str | os.PathLike,
     step: int,
-    model: Any,
-    assets_from: str | os.PathLike,
+    write_model: Callable[[Path], None],
     state: dict[str, Any],
     keep: int,
 ) -> Path:
-    """Atomically write ``root/step_NNNNNN`` and prune all but the newest ``keep``."""
+    """Atomically write ``root/step_NNNNNN`` and prune all but the newest ``keep``.
+
+    ``write_model(dir)`` writes the model's own files (an HF model directory); the trainer
+    state goes next to them.
+    """
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
     final = root / f"step_{step:06d}"
     with atomic_path(final, folder=True, fsync=True) as tmp:
-        save_model_dir(model, assets_from, tmp)
+        write_model(tmp)
         torch.save(state, tmp / STATE_FILE)
     for old in checkpoint_dirs(root)[: -max(keep, 1)]:
         shutil.rmtree(old, ignore_errors=True)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import sys
+import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -104,11 +105,12 @@ class EvalConfig:
 
 
 @dataclass
-class TrainConfig:
+class RunConfig:
+    """What every trainer shares: steps, batch, seed, data stream, optimizer, checkpoints."""
+
     out: str = "runs/train"
     steps: int = 1000
     batch_size: int = 128
-    loss: str = "sigmoid"
     seed: int = 0
     #: "auto": bf16 autocast on CUDA, fp32 on CPU; or "fp32" / "bf16"
     precision: str = "auto"
@@ -116,36 +118,49 @@ class TrainConfig:
     log_every: int = 10
     progress: bool = True
     data: DataConfig = field(default_factory=DataConfig)
-    model: ModelConfig = field(default_factory=ModelConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
     checkpoint: CheckpointConfig = field(default_factory=CheckpointConfig)
-    eval: EvalConfig = field(default_factory=EvalConfig)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
 
-def _build(cls: type, values: dict[str, Any], where: str) -> Any:
+@dataclass
+class TrainConfig(RunConfig):
+    """The contrastive trainer (``globelens train``)."""
+
+    loss: str = "sigmoid"
+    model: ModelConfig = field(default_factory=ModelConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
+
+
+def _hint_args(hint: Any) -> tuple[Any, ...]:
+    return getattr(hint, "__args__", ()) or ()
+
+
+def build_config(cls: type, values: dict[str, Any], where: str = "top level") -> Any:
+    """A config dataclass from nested dicts; nested dataclasses and lists of them follow the
+    field's type hint, so every trainer's config is read the same way."""
     names = {f.name: f for f in dataclasses.fields(cls)}
     unknown = sorted(set(values) - set(names))
     if unknown:
         raise ValueError(f"unknown key(s) {unknown} in [{where}]; valid keys: {sorted(names)}")
+    hints = typing.get_type_hints(cls)
     kwargs: dict[str, Any] = {}
-    nested = {
-        "data": DataConfig,
-        "model": ModelConfig,
-        "optim": OptimConfig,
-        "checkpoint": CheckpointConfig,
-        "eval": EvalConfig,
-    }
     for key, value in values.items():
-        if cls is TrainConfig and key in nested:
-            kwargs[key] = _build(nested[key], value, key)
-        elif cls is DataConfig and key == "sources":
-            kwargs[key] = [_build(SourceConfig, v, "data.sources") for v in value]
-        elif cls is DataConfig and key == "phases":
-            kwargs[key] = [_build(PhaseConfig, v, "data.phases") for v in value]
-        elif isinstance(value, list) and key == "crop_scale":
+        hint = hints[key]
+        inner = _hint_args(hint)
+        sub = key if where == "top level" else f"{where}.{key}"
+        if dataclasses.is_dataclass(hint) and isinstance(value, dict):
+            kwargs[key] = build_config(hint, value, sub)
+        elif (
+            typing.get_origin(hint) is list
+            and inner
+            and dataclasses.is_dataclass(inner[0])
+            and isinstance(value, list)
+        ):
+            kwargs[key] = [build_config(inner[0], v, sub) for v in value]
+        elif typing.get_origin(hint) is tuple and isinstance(value, list):
             kwargs[key] = tuple(value)
         else:
             kwargs[key] = value
@@ -153,15 +168,15 @@ def _build(cls: type, values: dict[str, Any], where: str) -> Any:
 
 
 def config_from_dict(values: dict[str, Any]) -> TrainConfig:
-    return _build(TrainConfig, values, "top level")
+    return build_config(TrainConfig, values)
 
 
-def load_config(path: str | Path | None) -> TrainConfig:
-    """Read a TOML config (or return the defaults when ``path`` is None)."""
+def load_config(path: str | Path | None, cls: type = TrainConfig) -> Any:
+    """Read a TOML config into ``cls`` (or return its defaults when ``path`` is None)."""
     if path is None:
-        return TrainConfig()
+        return cls()
     with open(path, "rb") as fh:
-        return config_from_dict(tomllib.load(fh))
+        return build_config(cls, tomllib.load(fh))
 
 
 def source_from_spec(spec: str, index: int = 0) -> SourceConfig:

@@ -21,7 +21,7 @@ import tarfile
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import torch
@@ -241,6 +241,76 @@ class DecodedCache:
             self.bytes += size
 
 
+class SampleError(ValueError):
+    """A sample that cannot be used; its message is the reason it is counted under."""
+
+
+class Collator(Protocol):
+    """What a trainer reads from each sample, and how a micro-batch is assembled.
+
+    ``read`` takes what it needs from the shard (caption, metadata) through the dataset's
+    ``_read``; ``prepare`` turns it and the decoded picture into one training item, with an
+    ``rng`` that is a function of (seed, step, position) only; ``collate`` stacks the items
+    and the augmented uint8 pictures into tensors. Raising :class:`SampleError` leaves the
+    sample out of its batch, counted under the error's reason. It travels to DataLoader
+    workers, so it must pickle.
+    """
+
+    #: decode JPEGs at reduced size (``draft``) when the picture is far larger than needed
+    draft: bool
+
+    def read(self, dataset: BatchDataset, source: str, ref: Ref) -> Any: ...
+
+    def prepare(self, raw: Any, image: Image.Image, rng: random.Random) -> Any: ...
+
+    def collate(self, images: list[np.ndarray], items: list[Any]) -> dict[str, Any]: ...
+
+
+class CaptionCollator:
+    """Contrastive pairs: the caption (``.txt`` or a metadata field) tokenised to
+    ``text_len`` with the model's padding, and the normalised picture."""
+
+    draft = True
+
+    def __init__(
+        self,
+        tokenizer: Any,
+        transform: ImageTransform,
+        image_size: int,
+        text_len: int,
+        padding: str,
+    ) -> None:
+        self.tokenizer, self.transform = tokenizer, transform
+        self.image_size, self.text_len, self.padding = image_size, text_len, padding
+
+    def read(self, dataset: BatchDataset, source: str, ref: Ref) -> str:
+        return dataset._caption(source, ref)
+
+    def prepare(self, raw: str, image: Image.Image, rng: random.Random) -> str:
+        return raw
+
+    def collate(self, images: list[np.ndarray], items: list[str]) -> dict[str, Any]:
+        if not images:
+            ids = torch.zeros(0, self.text_len, dtype=torch.long)
+            return {
+                "pixel_values": torch.zeros(0, 3, self.image_size, self.image_size),
+                "input_ids": ids,
+                "attention_mask": ids,
+            }
+        enc = self.tokenizer(
+            items,
+            padding=self.padding,
+            max_length=self.text_len,
+            truncation=True,
+            return_tensors="pt",
+        )
+        return {
+            "pixel_values": self.transform.normalize(torch.from_numpy(np.stack(images))),
+            "input_ids": enc["input_ids"],
+            "attention_mask": enc["attention_mask"],
+        }
+
+
 class BatchDataset(torch.utils.data.Dataset):
     """Item ``i`` is micro-batch ``i % accum`` of step ``start + i // accum`` for this rank."""
 
@@ -249,11 +319,8 @@ class BatchDataset(torch.utils.data.Dataset):
         config: DataConfig,
         streams: dict[str, SourceStream],
         plan: Plan,
-        tokenizer: Any,
-        transform: ImageTransform,
+        collator: Collator,
         image_size: int,
-        text_len: int,
-        padding: str,
         seed: int,
         start_step: int,
         rank: int = 0,
@@ -265,8 +332,7 @@ class BatchDataset(torch.utils.data.Dataset):
                 f"batch size {plan.batch} must divide by ranks x accumulation ({world} x {accum})"
             )
         self.config, self.streams, self.plan = config, streams, plan
-        self.tokenizer, self.transform = tokenizer, transform
-        self.image_size, self.text_len, self.padding = image_size, text_len, padding
+        self.collator, self.image_size = collator, image_size
         self.seed, self.start_step = seed, start_step
         self.rank, self.world, self.accum = rank, world, accum
         self.local = plan.batch // world
@@ -298,43 +364,46 @@ class BatchDataset(torch.utils.data.Dataset):
         field = self.streams[source].source.caption_field
         if field is None:
             if ref.txt is None:
-                raise ValueError("missing_caption")
+                raise SampleError("missing_caption")
             caption = self._read(source, ref, ref.txt).decode("utf-8")
         else:
             if ref.json is None:
-                raise ValueError("missing_json")
+                raise SampleError("missing_json")
             value = json.loads(self._read(source, ref, ref.json)).get(field)
             if not isinstance(value, str):
-                raise ValueError(f"missing_{field}")
+                raise SampleError(f"missing_{field}")
             caption = value
         if not caption.strip():
-            raise ValueError("empty_caption")
+            raise SampleError("empty_caption")
         return caption
 
     def load(self, step: int, micro: int) -> dict[str, Any]:
         refs = self.step_refs(step)
         lo = self.rank * self.local + micro * self.micro
-        images, captions, bad = [], [], Counter()
+        images, items, bad = [], [], Counter()
+        draft = self.image_size if self.collator.draft else None
         for i, (source, ref) in enumerate(refs[lo : lo + self.micro]):
             try:
                 if ref.image is None:
-                    raise ValueError("missing_image")
-                caption = self._caption(source, ref)
+                    raise SampleError("missing_image")
+                raw = self.collator.read(self, source, ref)
                 key = (source, ref.shard, ref.image[0])
                 pil = self._decoded.get(key)
                 if pil is None:
                     data = self._read(source, ref, ref.image)
-                    pil = decode_image(data, target_size=self.image_size)
+                    pil = decode_image(data, target_size=draft)
                     self._decoded.put(key, pil)
+                item = self.collator.prepare(
+                    raw, pil, random.Random(derive_seed(self.seed, "target", step, lo + i))
+                )
             except ImageDecodeError as e:
                 bad[e.reason] += 1
                 continue
-            except (ValueError, UnicodeDecodeError, OSError) as e:
-                bad[
-                    str(e)
-                    if str(e).startswith("missing") or str(e) == "empty_caption"
-                    else "unreadable_sample"
-                ] += 1
+            except SampleError as e:
+                bad[str(e)] += 1
+                continue
+            except (ValueError, UnicodeDecodeError, OSError):
+                bad["unreadable_sample"] += 1
                 continue
             rng = (
                 random.Random(derive_seed(self.seed, step, lo + i)) if self.config.augment else None
@@ -342,26 +411,11 @@ class BatchDataset(torch.utils.data.Dataset):
             images.append(
                 augment_image(pil, self.image_size, rng, self.config.crop_scale, self.config.flip)
             )
-            captions.append(caption)
-        if images:
-            pixels = self.transform.normalize(torch.from_numpy(np.stack(images)))
-            enc = self.tokenizer(
-                captions,
-                padding=self.padding,
-                max_length=self.text_len,
-                truncation=True,
-                return_tensors="pt",
-            )
-            input_ids, mask = enc["input_ids"], enc["attention_mask"]
-        else:
-            pixels = torch.zeros(0, 3, self.image_size, self.image_size)
-            input_ids = mask = torch.zeros(0, self.text_len, dtype=torch.long)
+            items.append(item)
         return {
             "step": step,
             "micro": micro,
-            "pixel_values": pixels,
-            "input_ids": input_ids,
-            "attention_mask": mask,
+            **self.collator.collate(images, items),
             "bad": dict(bad),
         }
 

@@ -1,7 +1,9 @@
 """The trainer, assembled from named parts: data, step, eval, checkpoint.
 
-``train(config)`` is the Python API (``globelens train`` is a thin wrapper). It runs in one
-process, or under ``torchrun`` with DistributedDataParallel (it reads RANK/WORLD_SIZE).
+``train(config)`` is the Python API (``globelens train`` and ``globelens train-vlm`` are thin
+wrappers). It runs in one process, or under ``torchrun`` with DistributedDataParallel (it
+reads RANK/WORLD_SIZE). What is trained is an :class:`~globelens.train.objective.Objective`
+(the model, the collation, the loss); the loop, data stream, checkpoints and logs are shared.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ import json
 import os
 import random
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -18,20 +21,12 @@ import torch
 from torch import nn
 
 from globelens.data.atomic import atomic_path
-from globelens.models.hf import FAMILIES, HFDualEncoder, check_model_dir
-from globelens.models.presets import build_model, get_preset
-from globelens.models.tokenizer import bytes_per_token, save_token_report, train_tokenizer
-from globelens.train.checkpoint import (
-    latest_checkpoint,
-    load_state,
-    save_checkpoint,
-    save_model_dir,
-)
-from globelens.train.config import TrainConfig
-from globelens.train.data import BatchDataset, Plan, SourceStream, make_loader, sample_captions
-from globelens.train.evaluation import ZeroShotBenchmark
-from globelens.train.losses import make_loss
-from globelens.train.step import DualTowers, TrainStep, make_optimizer
+from globelens.train.checkpoint import latest_checkpoint, load_state, save_checkpoint
+from globelens.train.config import RunConfig
+from globelens.train.contrastive import ContrastiveObjective
+from globelens.train.data import BatchDataset, Plan, make_loader
+from globelens.train.objective import Objective
+from globelens.train.step import TrainStep, make_optimizer
 
 
 class Dist:
@@ -73,110 +68,52 @@ def _set_rng(state: dict[str, Any]) -> None:
     torch.set_rng_state(state["torch"])
 
 
-def prepare_model_dir(cfg: TrainConfig, streams: dict[str, SourceStream], d: Dist) -> Path:
-    """The directory training starts from: ``--init-from``, or a fresh preset model whose
-    tokenizer is given or trained on the training captions."""
-    out = Path(cfg.out)
-    if cfg.model.init_from:
-        return check_model_dir(cfg.model.init_from)
-    init = out / "init"
-    if d.main and not (init / "model.safetensors").is_file():
-        tok_dir = cfg.model.tokenizer
-        if tok_dir is None:
-            preset = get_preset(cfg.model.preset)
-            captions, langs = sample_captions(streams, cfg.model.tokenizer_captions)
-            tok_dir = str(out / "tokenizer")
-            vocab = cfg.model.tokenizer_vocab or preset["vocab_size"]
-            tok = train_tokenizer(captions, vocab, tok_dir, languages=langs, seed=cfg.seed)
-            save_token_report(
-                bytes_per_token(tok, captions, langs), Path(tok_dir) / "bytes_per_token.json"
-            )
-        logit_init = {
-            k: v
-            for k, v in (
-                ("logit_scale", cfg.model.init_logit_scale),
-                ("logit_bias", cfg.model.init_logit_bias),
-            )
-            if v is not None
-        }
-        build_model(
-            cfg.model.preset,
-            tok_dir,
-            init,
-            seed=cfg.seed,
-            model_type=cfg.model.model_type,
-            init=logit_init,
-        )
-    d.barrier()
-    return init
-
-
 class Trainer:
-    """Holds the parts; ``run()`` is the loop."""
+    """Holds the parts; ``run()`` is the loop. ``objective`` says what is trained (default:
+    the contrastive dual encoder of ``globelens train``)."""
 
-    def __init__(self, cfg: TrainConfig, resume: bool = False) -> None:
-        from transformers import AutoImageProcessor, AutoModel, AutoTokenizer
-
+    def __init__(
+        self,
+        cfg: RunConfig,
+        resume: bool = False,
+        objective: Callable[[Any, Dist], Objective] | None = None,
+    ) -> None:
         self.cfg = cfg
         self.d = Dist()
         if cfg.threads:
             torch.set_num_threads(cfg.threads)
         self.out = Path(cfg.out)
         self.out.mkdir(parents=True, exist_ok=True)
-        if not cfg.data.sources:
-            raise ValueError(
-                "no training data: give --data PATTERN or [[data.sources]] in the config"
-            )
+        self.objective = (objective or ContrastiveObjective)(cfg, self.d)
         # data (addresses only; cheap)
-        self.streams = {
-            s.name: SourceStream(s, cfg.seed, cfg.data.shuffle_buffer) for s in cfg.data.sources
-        }
+        self.streams = self.objective.make_streams()
         self.plan = Plan(list(self.streams), cfg.data.phases, cfg.steps, cfg.batch_size)
         # model
         self.ckpt_root = self.out / "checkpoints"
         resume_from = latest_checkpoint(self.ckpt_root) if resume else None
-        self.assets = prepare_model_dir(cfg, self.streams, self.d)
-        src = resume_from or self.assets
-        self.hf_model = AutoModel.from_pretrained(src, local_files_only=True, use_safetensors=True)
-        self.tokenizer = AutoTokenizer.from_pretrained(self.assets, local_files_only=True)
-        self.image_processor = AutoImageProcessor.from_pretrained(
-            self.assets, local_files_only=True
-        )
-        self.family = FAMILIES[self.hf_model.config.model_type]
-        if cfg.loss == "sigmoid" and getattr(self.hf_model, "logit_bias", None) is None:
-            raise ValueError(
-                "the sigmoid loss needs a model with a logit bias (SigLIP); use --loss softmax"
-            )
-        if cfg.model.grad_checkpointing:
-            self.hf_model.gradient_checkpointing_enable()
-        self.hf_model.to(self.d.device).train()
-        towers: nn.Module = DualTowers(self.hf_model, compact_text=self.family.pools_last)
-        if cfg.model.compile:
-            towers = torch.compile(towers)
+        self.objective.build(self.streams, resume_from)
+        self.hf_model = self.objective.model
+        module = self.objective.module
+        if getattr(cfg, "model", None) is not None and getattr(cfg.model, "compile", False):
+            module = torch.compile(module)
         if self.d.world > 1:
-            towers = nn.parallel.DistributedDataParallel(
-                towers,
+            module = nn.parallel.DistributedDataParallel(
+                module,
                 device_ids=[self.d.local_rank] if self.d.device.type == "cuda" else None,
-                find_unused_parameters=cfg.loss == "softmax"
-                and hasattr(self.hf_model, "logit_bias"),
+                find_unused_parameters=self.objective.find_unused_parameters,
             )
-        strategy = (
-            "local" if self.d.world == 1 else ("neighbour" if cfg.loss == "sigmoid" else "gather")
-        )
         self.optimizer = make_optimizer(self.hf_model, cfg.optim)
         use_bf16 = cfg.precision == "bf16" or (
             cfg.precision == "auto" and self.d.device.type == "cuda"
         )
         self.step_fn = TrainStep(
-            towers,
-            make_loss(cfg.loss, strategy),
+            module,
+            self.objective,
             self.optimizer,
             cfg.optim,
             cfg.steps,
             torch.bfloat16 if use_bf16 else None,
             self.d.device,
-            clamp_scale=cfg.loss == "softmax",
-            hf_model=self.hf_model,
         )
         # state; shards that could not be fully indexed count once, under the source's name
         self.start_step, self.samples_seen = 0, 0
@@ -194,11 +131,6 @@ class Trainer:
         else:
             torch.manual_seed(cfg.seed)
         self.resumed_from = resume_from
-        self.benchmark = (
-            ZeroShotBenchmark(cfg.eval.benchmark, cfg.eval.max_images)
-            if cfg.eval.benchmark and self.d.main
-            else None
-        )
 
     # -- parts -------------------------------------------------------------------------------
     def make_loader(self) -> torch.utils.data.DataLoader:
@@ -207,31 +139,18 @@ class Trainer:
             cfg.data,
             self.streams,
             self.plan,
-            self.tokenizer,
-            HFDualEncoder.from_loaded(
-                self.hf_model, self.tokenizer, self.image_processor
-            ).transform,
-            int(self.hf_model.config.vision_config.image_size),
-            int(self.hf_model.config.text_config.max_position_embeddings),
-            self.family.padding,
+            self.objective.collator(),
+            self.objective.image_size,
             cfg.seed,
             self.start_step,
             self.d.rank,
             self.d.world,
             cfg.optim.accum_steps,
         )
-        self.hf_model.train()
         return make_loader(dataset, cfg.data.workers, cfg.data.prefetch)
 
     def evaluate(self) -> dict[str, float]:
-        if self.benchmark is None:
-            return {}
-        enc = HFDualEncoder.from_loaded(self.hf_model, self.tokenizer, self.image_processor)
-        try:
-            result = self.benchmark.evaluate(enc)
-        finally:
-            self.hf_model.train()
-        return {f"eval/{self.benchmark.name}/{k}": v for k, v in result.items()}
+        return self.objective.evaluate() if self.d.main else {}
 
     def checkpoint(self, step: int) -> Path | None:
         path = None
@@ -245,7 +164,11 @@ class Trainer:
                 "config": json.dumps(self.cfg.to_dict()),
             }
             path = save_checkpoint(
-                self.ckpt_root, step, self.hf_model, self.assets, state, self.cfg.checkpoint.keep
+                self.ckpt_root,
+                step,
+                self.objective.save_checkpoint_model,
+                state,
+                self.cfg.checkpoint.keep,
             )
         self.d.barrier()
         return path
@@ -291,7 +214,7 @@ class Trainer:
             for mb in micro:
                 for reason, n in mb["bad"].items():
                     self.bad[reason] = self.bad.get(reason, 0) + n
-            n_samples = sum(mb["pixel_values"].shape[0] for mb in micro) * self.d.world
+            n_samples = sum(self.objective.batch_len(mb) for mb in micro) * self.d.world
             metrics = self.step_fn(step, micro)
             self.samples_seen += n_samples
             window_samples += n_samples
@@ -305,11 +228,9 @@ class Trainer:
                     **metrics,
                     "samples_per_s": sps,
                     "elapsed_s": now - t0,
-                    "logit_scale": float(self.hf_model.logit_scale.detach().exp()),
+                    **self.objective.metrics(),
                     "bad_samples": dict(self.bad),
                 }
-                if getattr(self.hf_model, "logit_bias", None) is not None:
-                    record["logit_bias"] = float(self.hf_model.logit_bias.detach())
                 self.log(record)
                 bar.set_postfix(loss=f"{metrics['loss']:.3f}", samples_s=f"{sps:.0f}")
             bar.update(1)
@@ -325,7 +246,7 @@ class Trainer:
         model_dir = self.out / "model"
         if self.d.main and final is not None:
             with atomic_path(model_dir, folder=True) as tmp:
-                save_model_dir(self.hf_model, self.assets, tmp)
+                self.objective.save_model(tmp)
             summary = {
                 "model": str(model_dir),
                 "steps": cfg.steps,
@@ -338,6 +259,10 @@ class Trainer:
         return model_dir
 
 
-def train(cfg: TrainConfig, resume: bool = False) -> Path:
+def train(
+    cfg: RunConfig,
+    resume: bool = False,
+    objective: Callable[[Any, Dist], Objective] | None = None,
+) -> Path:
     """Train as ``cfg`` says; returns the final HF model directory (``OUT/model``)."""
-    return Trainer(cfg, resume=resume).run()
+    return Trainer(cfg, resume=resume, objective=objective).run()

@@ -132,24 +132,26 @@ def make_optimizer(model: nn.Module, cfg: OptimConfig) -> torch.optim.Optimizer:
 
 
 class TrainStep:
-    """Gradient accumulation over micro-batches, autocast, clipping and the optimizer update."""
+    """Gradient accumulation over micro-batches, autocast, clipping and the optimizer update.
+
+    What the forward and the loss are is the objective's (``globelens.train.objective``):
+    the forward runs under autocast, the loss outside it, and each micro-batch's loss is
+    divided by their number before its backward.
+    """
 
     def __init__(
         self,
-        towers: nn.Module,
-        loss_fn: nn.Module,
+        module: nn.Module,
+        objective: Any,
         optimizer: torch.optim.Optimizer,
         cfg: OptimConfig,
         total_steps: int,
         autocast_dtype: torch.dtype | None,
         device: torch.device,
-        clamp_scale: bool,
-        hf_model: nn.Module,
     ) -> None:
-        self.towers, self.loss_fn, self.optimizer = towers, loss_fn, optimizer
+        self.module, self.objective, self.optimizer = module, objective, optimizer
         self.cfg, self.total_steps = cfg, total_steps
         self.autocast_dtype, self.device = autocast_dtype, device
-        self.clamp_scale, self.hf_model = clamp_scale, hf_model
         self.params = [p for g in optimizer.param_groups for p in g["params"]]
 
     def _autocast(self) -> Any:
@@ -162,21 +164,18 @@ class TrainStep:
         for group in self.optimizer.param_groups:
             group["lr"] = lr * group.get("lr_mult", 1.0)
         self.optimizer.zero_grad(set_to_none=True)
+        self.objective.begin_step(micro_batches)
         total, n = 0.0, 0
         for i, mb in enumerate(micro_batches):
-            if mb["pixel_values"].shape[0] < 2:
-                continue  # a contrastive loss needs at least one negative
+            if self.objective.batch_len(mb) < self.objective.min_batch:
+                continue
             last = i == len(micro_batches) - 1
-            sync = getattr(self.towers, "no_sync", None)
+            sync = getattr(self.module, "no_sync", None)
             ctx = sync() if sync is not None and not last else contextlib.nullcontext()
             with ctx:
                 with self._autocast():
-                    outputs = self.towers(
-                        mb["pixel_values"].to(self.device, non_blocking=True),
-                        mb["input_ids"].to(self.device, non_blocking=True),
-                        mb["attention_mask"].to(self.device, non_blocking=True),
-                    )
-                loss = self.loss_fn(*outputs)["contrastive_loss"] / len(micro_batches)
+                    outputs = self.objective.forward(self.module, mb, self.device)
+                loss = self.objective.loss(outputs, mb) / len(micro_batches)
                 loss.backward()
             total += float(loss.detach()) * len(micro_batches)
             n += 1
@@ -185,7 +184,5 @@ class TrainStep:
             if self.cfg.grad_clip > 0:
                 grad_norm = float(torch.nn.utils.clip_grad_norm_(self.params, self.cfg.grad_clip))
             self.optimizer.step()
-            if self.clamp_scale:
-                with torch.no_grad():
-                    self.hf_model.logit_scale.clamp_(0, MAX_LOG_SCALE)
+            self.objective.after_update()
         return {"loss": total / max(n, 1), "lr": lr, "grad_norm": grad_norm}
