@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pytest
+
+# ``from vlm_factory import tiny_paligemma_dir`` (tiny PaliGemma directories) from any test folder
+sys.path.insert(0, str(Path(__file__).parent / "models"))
 
 # --- training / models fixtures: tiny random SigLIP and CLIP model directories --------------
 

@@ -1,0 +1,273 @@
+"""Hugging Face PaliGemma (1 and 2) behind the ``Generator`` protocol.
+
+Adapters are registered by ``config.model_type`` like the dual encoders in ``models.hf``.
+Generation is ``transformers``' own ``generate`` (KV cache, greedy and beam search) on batches
+padded on the left; this module adds what it lacks for the task language: one call over many
+(image, prompt) pairs in input order, and the sequence log-probability of each answer under the
+model's raw distribution (the detection score), for greedy and beam search alike.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from PIL import Image
+
+from globelens.models.base import Generation
+from globelens.models.hf import check_model_dir, model_fingerprint
+from globelens.models.vlm import (
+    CODEC_FILE,
+    GEMMA_PRESETS,
+    IMAGE,
+    build_paligemma,
+    build_vlm_tokenizer,
+    save_generator,
+)
+
+__all__ = [
+    "GEMMA_PRESETS",
+    "GENERATOR_FAMILIES",
+    "GeneratorFamily",
+    "HFGenerator",
+    "build_paligemma",
+    "build_vlm_tokenizer",
+    "default_dtype",
+    "is_generator_dir",
+    "load_generator",
+    "load_images",
+    "register_generator",
+    "save_generator",
+]
+
+
+@dataclass(frozen=True)
+class GeneratorFamily:
+    """How one generative family is loaded: its model class (imported lazily)."""
+
+    name: str
+    model_class: Callable[[], type]
+
+
+GENERATOR_FAMILIES: dict[str, GeneratorFamily] = {}
+
+
+def register_generator(model_type: str, family: GeneratorFamily) -> None:
+    GENERATOR_FAMILIES[model_type] = family
+
+
+def _auto_image_text_to_text() -> type:
+    from transformers import AutoModelForImageTextToText
+
+    return AutoModelForImageTextToText
+
+
+# PaliGemma 1 (Gemma decoder) and 2 (Gemma 2 decoder) share the model_type "paligemma".
+register_generator("paligemma", GeneratorFamily("paligemma", _auto_image_text_to_text))
+
+
+def default_dtype(device: str | torch.device) -> torch.dtype:
+    """bf16 on CUDA (PaliGemma's training precision), float32 elsewhere."""
+    return torch.bfloat16 if torch.device(device).type == "cuda" else torch.float32
+
+
+def _model_type(path: Path) -> str:
+    import json
+
+    return str(json.loads((path / "config.json").read_text()).get("model_type", ""))
+
+
+def is_generator_dir(path: str | os.PathLike) -> bool:
+    """True for a directory whose ``config.json`` names a registered generative family."""
+    p = Path(path)
+    return (p / "config.json").is_file() and _model_type(p) in GENERATOR_FAMILIES
+
+
+def load_images(items: Sequence[str | os.PathLike | bytes], max_pixels: int | None = None) -> list:
+    """Decode paths or encoded bytes with the project's safe decoder (pixel limit, EXIF, RGB).
+
+    Raises ``ImageDecodeError`` (with a ``reason``) on the first bad image.
+    """
+    from globelens.data.images import DEFAULT_MAX_PIXELS, decode_image
+
+    limit = DEFAULT_MAX_PIXELS if max_pixels is None else max_pixels
+    out = []
+    for item in items:
+        data = item if isinstance(item, bytes) else Path(item).read_bytes()
+        out.append(decode_image(data, max_pixels=limit))
+    return out
+
+
+class HFGenerator:
+    """A transformers PaliGemma with its processor, as a :class:`Generator`.
+
+    ``logprob`` of each :class:`Generation` is the sum of the log-probabilities (softmax of the
+    raw logits, before any logits processor) of every generated token including the closing
+    ``<eos>``; for beam search it is the returned beam's, which beam search ranks by that sum
+    divided by the length.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike,
+        device: str | torch.device = "cpu",
+        dtype: torch.dtype | None = None,
+    ) -> None:
+        from transformers import AutoProcessor
+
+        p = check_model_dir(path)
+        model_type = _model_type(p)
+        family = GENERATOR_FAMILIES.get(model_type)
+        if family is None:
+            raise ValueError(
+                f"{p}: model_type {model_type!r} is not a supported generator; "
+                f"supported: {sorted(GENERATOR_FAMILIES)}"
+            )
+        dtype = dtype or default_dtype(device)
+        model = family.model_class().from_pretrained(
+            p, local_files_only=True, use_safetensors=True, dtype=dtype
+        )
+        processor = AutoProcessor.from_pretrained(p, local_files_only=True)
+        codec = None
+        if (p / CODEC_FILE).is_file():
+            from globelens.models.maskcodec import load_codec
+
+            codec = load_codec(p / CODEC_FILE)
+        self._setup(model.to(device), processor, codec)
+        self.path = str(p)
+        self.fingerprint = model_fingerprint(p)
+
+    def _setup(self, model: Any, processor: Any, codec: Any | None) -> None:
+        self.model = model.eval()
+        self.processor = processor
+        self.tokenizer = processor.tokenizer
+        self.codec = codec
+        self.device = next(model.parameters()).device
+        size = processor.image_processor.size
+        self.image_size = int(size.get("height") or size.get("shortest_edge"))
+        tok = self.tokenizer
+        self._stop_ids = {tok.eos_token_id, tok.pad_token_id}
+
+    @classmethod
+    def from_loaded(
+        cls, model: Any, processor: Any, codec: Any | None = None, fingerprint: str = "live"
+    ) -> HFGenerator:
+        """Wrap an in-memory model (e.g. during training); the caller restores train mode."""
+        self = cls.__new__(cls)
+        self._setup(model, processor, codec)
+        self.path, self.fingerprint = "", fingerprint
+        return self
+
+    def inputs(self, images: Sequence[Image.Image], prompts: Sequence[str]) -> Any:
+        """Processor outputs for one batch, padded on the left (for generation)."""
+        texts = [IMAGE + p for p in prompts]
+        enc = self.processor(
+            images=list(images),
+            text=texts,
+            padding="longest",
+            padding_side="left",
+            return_tensors="pt",
+        )
+        enc = enc.to(self.device)
+        if "pixel_values" in enc:
+            enc["pixel_values"] = enc["pixel_values"].to(self.model.dtype)
+        return enc
+
+    @torch.no_grad()
+    def generate(
+        self,
+        images: Sequence[Image.Image],
+        prompts: Sequence[str],
+        *,
+        max_new_tokens: int = 32,
+        num_beams: int = 1,
+        batch_size: int = 16,
+        **generate_kwargs: Any,
+    ) -> list[Generation]:
+        """One :class:`Generation` per (image, prompt), in input order.
+
+        Pairs are batched by prompt length (less padding); ``generate_kwargs`` go to
+        ``model.generate`` (e.g. ``use_cache=False``, ``min_new_tokens``).
+        """
+        if len(images) != len(prompts):
+            raise ValueError(f"{len(images)} images but {len(prompts)} prompts")
+        if max_new_tokens < 1 or num_beams < 1 or batch_size < 1:
+            raise ValueError("max_new_tokens, num_beams and batch_size must be >= 1")
+        lengths = [len(self.tokenizer(p)["input_ids"]) for p in prompts]
+        order = sorted(range(len(prompts)), key=lambda i: (lengths[i], i))
+        results: list[Generation | None] = [None] * len(prompts)
+        for start in range(0, len(order), batch_size):
+            idx = order[start : start + batch_size]
+            batch = self._generate_batch(
+                [images[i] for i in idx],
+                [prompts[i] for i in idx],
+                max_new_tokens,
+                num_beams,
+                generate_kwargs,
+            )
+            for i, g in zip(idx, batch, strict=True):
+                results[i] = g
+        return [g for g in results if g is not None]
+
+    def _generate_batch(
+        self,
+        images: Sequence[Image.Image],
+        prompts: Sequence[str],
+        max_new_tokens: int,
+        num_beams: int,
+        generate_kwargs: dict[str, Any],
+    ) -> list[Generation]:
+        enc = self.inputs(images, prompts)
+        tok = self.tokenizer
+        out = self.model.generate(
+            **enc,
+            max_new_tokens=max_new_tokens,
+            num_beams=num_beams,
+            do_sample=False,
+            num_return_sequences=1,
+            return_dict_in_generate=True,
+            output_logits=True,
+            output_scores=num_beams > 1,  # beam_indices come with the scores
+            pad_token_id=tok.pad_token_id,
+            eos_token_id=tok.eos_token_id,
+            **generate_kwargs,
+        )
+        start = enc["input_ids"].shape[1]
+        new = out.sequences[:, start:]
+        steps = len(out.logits)
+        rows = (
+            out.beam_indices[:, :steps]
+            if num_beams > 1
+            else torch.arange(new.shape[0], device=new.device)[:, None].expand(-1, steps)
+        )
+        results = []
+        for i in range(new.shape[0]):
+            ids: list[int] = []
+            logprob = 0.0
+            for t in range(min(steps, new.shape[1])):
+                token = int(new[i, t])
+                row = int(rows[i, t])
+                if row < 0:  # beam search marks the steps after a beam finished with -1
+                    break
+                logits = out.logits[t][row].float()
+                logprob += float(torch.log_softmax(logits, -1)[token])
+                if token in self._stop_ids:
+                    break
+                ids.append(token)
+            text = tok.decode(ids, skip_special_tokens=True, clean_up_tokenization_spaces=False)
+            results.append(Generation(text=text, token_ids=tuple(ids), logprob=logprob))
+        return results
+
+
+def load_generator(
+    path: str | os.PathLike,
+    device: str | torch.device = "cpu",
+    dtype: torch.dtype | None = None,
+) -> HFGenerator:
+    """Load a local PaliGemma 1/2 directory (safetensors only) as a ``Generator``; bf16 on
+    CUDA unless ``dtype`` says otherwise."""
+    return HFGenerator(path, device=device, dtype=dtype)
