@@ -34,7 +34,10 @@ from globelens.world.places import (
     LANGUAGES,
     REGIONS,
 )
-from globelens.world.plans import _work, english_probability, make_caption, sample_income
+from globelens.world.plans import PLANNERS as _PICTURE_PLANNERS
+from globelens.world.plans import Planner, english_probability, make_caption, sample_income
+from globelens.world.scene_sinks import SceneBenchmarkSink, SceneShardSink
+from globelens.world.scenes import SCENE_SIZE, plan_benchmark_scene, plan_training_scene
 from globelens.world.sheet import contact_sheet
 from globelens.world.sinks import (
     CrawlSink,
@@ -45,6 +48,17 @@ from globelens.world.sinks import (
     XM3600Sink,
     write_text,
 )
+
+PLANNERS: dict[str, Planner] = {
+    **_PICTURE_PLANNERS,
+    "scenes": plan_training_scene,
+    "scene_benchmarks": plan_benchmark_scene,
+}
+
+
+def _work(job: tuple[str, int, int, WorldConfig]) -> dict[str, Any]:
+    stream, seed, index, cfg = job
+    return PLANNERS[stream](seed, index, cfg)
 
 
 def _jobs(
@@ -91,6 +105,8 @@ def build_world(
         ("geode", ws.geode, GeodeSink(out)),
         ("landmarks", n_landmarks, LandmarkSink(out)),
         ("xm3600", ws.xm3600, XM3600Sink(out)),
+        ("scenes", ws.scenes, SceneShardSink(out, maxcount=5_000)),
+        ("scene_benchmarks", ws.scene_benchmarks, SceneBenchmarkSink(out)),
     ]
     total = sum(n for _, n, _ in parts)
     if workers is None:
@@ -132,6 +148,7 @@ def build_world(
             else int(size),
             "sizes": asdict(ws),
             "image_size": IMAGE_SIZE,
+            "scene_image_size": SCENE_SIZE,
             "jpeg_quality": JPEG_QUALITY,
             "config": asdict(cfg),
         },
@@ -170,6 +187,14 @@ def format_summary(summary: dict[str, Any], out_dir: str | os.PathLike | None = 
         f"{b} {crawl.get('by_income_bucket', {}).get(b, 0)}" for b in INCOME_BUCKET_NAMES))  # fmt: skip
     for name in ("western", "dollarstreet", "geode", "landmarks", "xm3600"):
         lines.append(f"  benchmark {name}: {counts[name]['total']} images")
+    scenes, bench = counts.get("scenes"), counts.get("scene_benchmarks")
+    if scenes and scenes["total"]:
+        lines.append(f"  scenes (training): {scenes['total']} pictures in {scenes['shards']} shards, "
+                     f"{scenes['objects']} objects, {scenes['questions']} questions")  # fmt: skip
+    if bench and bench["total"]:
+        lines.append(f"  benchmarks coco_det, refcoco, vqa, captions: {bench['total']} scenes, "
+                     f"{bench['objects']} objects, {bench['vqa_questions']} questions, "
+                     f"{bench['refcoco_sentences']} referring sentences")  # fmt: skip
     return "\n".join(lines)
 
 

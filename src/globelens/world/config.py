@@ -19,12 +19,16 @@ class WorldSize:
     geode: int
     landmarks_per_landmark: int
     xm3600: int
+    #: generative training scenes (OUT/scenes) and benchmark scenes (coco_det, refcoco, vqa,
+    #: captions share them); 0 builds none
+    scenes: int = 0
+    scene_benchmarks: int = 0
 
 
 SIZES: dict[str, WorldSize] = {
-    "tiny": WorldSize(400, 48, 96, 72, 2, 24),
-    "small": WorldSize(5_000, 240, 480, 360, 6, 120),
-    "default": WorldSize(30_000, 800, 1_600, 1_200, 20, 360),
+    "tiny": WorldSize(400, 48, 96, 72, 2, 24, 200, 48),
+    "small": WorldSize(5_000, 240, 480, 360, 6, 120, 1_500, 240),
+    "default": WorldSize(30_000, 800, 1_600, 1_200, 20, 360, 6_000, 1_000),
 }
 
 
@@ -56,6 +60,9 @@ def resolve_size(size: str | int | WorldSize) -> WorldSize:
         scale(ref.geode, low.geode),
         scale(ref.landmarks_per_landmark, low.landmarks_per_landmark),
         scale(ref.xm3600, low.xm3600),
+        # Training scenes grow with the crawl; their benchmarks are capped like the others.
+        max(low.scenes, round(ref.scenes * f)),
+        scale(ref.scene_benchmarks, low.scene_benchmarks),
     )
 
 

@@ -59,7 +59,7 @@ def english_probability(c: Country, income: float, cfg: WorldConfig) -> float:
     return float(min(cfg.english_share_max, max(0.01, p)))
 
 
-_WEB_P = np.array([c.web_weight for c in COUNTRIES]) / sum(c.web_weight for c in COUNTRIES)
+WEB_P = np.array([c.web_weight for c in COUNTRIES]) / sum(c.web_weight for c in COUNTRIES)
 _SITES = ("photos", "shop", "blog", "news", "forum", "market", "img", "media")
 
 
@@ -117,9 +117,9 @@ def make_caption(
     return cap, cap_en, kind
 
 
-def _encode(im: Image.Image) -> bytes:
+def encode_jpeg(im: Image.Image, quality: int = JPEG_QUALITY) -> bytes:
     buf = io.BytesIO()
-    im.save(buf, format="JPEG", quality=JPEG_QUALITY)
+    im.save(buf, format="JPEG", quality=quality)
     return buf.getvalue()
 
 
@@ -129,14 +129,14 @@ def _household_picture(
     level = render.income_level(income, rng)
     wall_index = COUNTRIES.index(c)
     im = render.render_concept(concept, level, c.region, wall_index, rng, IMAGE_SIZE)
-    return _encode(im), level
+    return encode_jpeg(im), level
 
 
 def _landmark_picture(lm: Landmark, rng: np.random.Generator) -> bytes:
-    return _encode(render.render_landmark(lm, rng, IMAGE_SIZE))
+    return encode_jpeg(render.render_landmark(lm, rng, IMAGE_SIZE))
 
 
-def _base_meta(uid: str, c: Country, income: float) -> dict[str, Any]:
+def base_meta(uid: str, c: Country, income: float) -> dict[str, Any]:
     return {
         "uid": uid,
         "country": c.name,
@@ -157,6 +157,8 @@ STREAMS: dict[str, int] = {
     "geode": 3,
     "landmarks": 4,
     "xm3600": 5,
+    "scenes": 6,
+    "scene_benchmarks": 7,
 }
 
 
@@ -164,11 +166,11 @@ def plan_crawl(seed: int, index: int, cfg: WorldConfig) -> dict[str, Any]:
     """One crawl sample: image bytes, caption and the metadata contract."""
     rng = picture_rng(seed, STREAMS["crawl"], index)
     uid = picture_uid(seed, STREAMS["crawl"], index)
-    c = COUNTRIES[int(rng.choice(len(COUNTRIES), p=_WEB_P))]
+    c = COUNTRIES[int(rng.choice(len(COUNTRIES), p=WEB_P))]
     income = sample_income(c, rng, boost=cfg.crawl_income_boost)
     lang = "en" if rng.random() < english_probability(c, income, cfg) else c.language
     countries = (c.local_name if lang != "en" else c.name, c.name)
-    meta = _base_meta(uid, c, income)
+    meta = base_meta(uid, c, income)
     if rng.random() < cfg.landmark_share:
         lm = landmarks_of(c.name)[int(rng.integers(len(landmarks_of(c.name))))]
         names = (lm.local_name if lang != "en" else lm.name, lm.name)
@@ -202,7 +204,7 @@ def plan_western(seed: int, index: int, cfg: WorldConfig) -> dict[str, Any]:
     )
     cls = int(rng.integers(len(CONCEPTS)))
     image, level = _household_picture(c, CONCEPTS[cls].id, income, rng)
-    meta = _base_meta(picture_uid(seed, STREAMS["western"], index), c, income)
+    meta = base_meta(picture_uid(seed, STREAMS["western"], index), c, income)
     meta.update(concept=CONCEPTS[cls].id, look_level=level)
     return {"key": f"s{index:06d}", "image": image, "cls": cls, "meta": meta}
 
@@ -258,7 +260,10 @@ def plan_xm3600(seed: int, index: int, cfg: WorldConfig) -> dict[str, Any]:
             "country": c, "concept": concept, "income": income}  # fmt: skip
 
 
-PLANNERS: dict[str, Callable[[int, int, WorldConfig], dict[str, Any]]] = {
+Planner = Callable[[int, int, WorldConfig], dict[str, Any]]
+
+#: The single-object parts of the world; scenes.py adds the scenes.
+PLANNERS: dict[str, Planner] = {
     "crawl": plan_crawl,
     "western": plan_western,
     "dollarstreet": plan_dollarstreet,
@@ -266,8 +271,3 @@ PLANNERS: dict[str, Callable[[int, int, WorldConfig], dict[str, Any]]] = {
     "landmarks": plan_landmarks,
     "xm3600": plan_xm3600,
 }
-
-
-def _work(job: tuple[str, int, int, WorldConfig]) -> dict[str, Any]:
-    stream, seed, index, cfg = job
-    return PLANNERS[stream](seed, index, cfg)

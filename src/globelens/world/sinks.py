@@ -27,7 +27,8 @@ from globelens.world.places import (
 class Counts:
     """Counts by region, country, language, script, income bucket, concept, landmark."""
 
-    FIELDS = ("region", "country", "language", "script", "income_bucket", "concept", "landmark")
+    FIELDS = ("region", "country", "language", "script", "income_bucket", "concept", "landmark",
+              "object")  # fmt: skip
 
     def __init__(self) -> None:
         self.total = 0
@@ -47,7 +48,7 @@ class Counts:
         return out
 
 
-def _counts_for(c: Country, lang: str | None = None, **extra: Any) -> dict[str, Any]:
+def counts_for(c: Country, lang: str | None = None, **extra: Any) -> dict[str, Any]:
     values = {"region": c.region, "country": c.name, **extra}
     if lang is not None:
         values.update(language=lang, script=LANGUAGES[lang].script)
@@ -104,7 +105,7 @@ class CrawlSink:
             Sample(key=item["key"], image_bytes=item["image"], caption=item["caption"], meta=m)
         )
         c = COUNTRY_BY_NAME[m["country"]]
-        self.counts.add(**_counts_for(c, m["language"], income_bucket=m["income_bucket"],
+        self.counts.add(**counts_for(c, m["language"], income_bucket=m["income_bucket"],
                                       concept=m["concept"], landmark=m["landmark"]))  # fmt: skip
         if m["language"] == "en":
             self.english_by_region[m["region"]] += 1
@@ -133,7 +134,7 @@ class WesternSink:
             Sample(key=item["key"], image_bytes=item["image"], caption=None, meta=m, extras=extras)
         )
         c = COUNTRY_BY_NAME[m["country"]]
-        self.counts.add(**_counts_for(c, income_bucket=m["income_bucket"], concept=m["concept"]))
+        self.counts.add(**counts_for(c, income_bucket=m["income_bucket"], concept=m["concept"]))
 
     def close(self) -> dict[str, Any]:
         shards = self.writer.close()
@@ -168,7 +169,7 @@ class DollarStreetSink:
         # About 70 % test, 30 % train, decided by the id so the split is stable.
         self.split.append("test" if int(key[:8], 16) % 10 < 7 else "train")
         self.counts.add(
-            **_counts_for(c, income_bucket=income_bucket(item["income"]), concept=concept.id)
+            **counts_for(c, income_bucket=income_bucket(item["income"]), concept=concept.id)
         )
 
     def close(self) -> dict[str, Any]:
@@ -213,7 +214,7 @@ class LandmarkSink:
         write_bytes(self.dir / "images" / key[0] / key[1] / key[2] / f"{key}.jpg", item["image"])
         self.rows.append([key, item["landmark_id"]])
         lm = LANDMARKS[item["landmark_id"]]
-        self.counts.add(**_counts_for(COUNTRY_BY_NAME[lm.country], landmark=lm.name))
+        self.counts.add(**counts_for(COUNTRY_BY_NAME[lm.country], landmark=lm.name))
 
     def close(self) -> dict[str, Any]:
         write_csv(self.dir / "index.csv", ("id", "landmark_id"), self.rows)
@@ -248,7 +249,7 @@ class XM3600Sink:
             record[lang] = {"caption": caps}
         self.lines.append(json.dumps(record, ensure_ascii=False))
         c = item["country"]
-        self.counts.add(**_counts_for(c, item["locale"], income_bucket=income_bucket(item["income"]),
+        self.counts.add(**counts_for(c, item["locale"], income_bucket=income_bucket(item["income"]),
                                       concept=item["concept"].id))  # fmt: skip
 
     def close(self) -> dict[str, Any]:

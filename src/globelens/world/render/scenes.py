@@ -48,7 +48,7 @@ class ObjectSpec:
     level: int = 1
 
 
-@dataclass
+@dataclass(eq=False)  # compared by identity: masks are arrays
 class SceneObject:
     """One drawn object: what it is, its visible pixel mask and its colours."""
 
