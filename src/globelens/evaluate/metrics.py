@@ -180,3 +180,60 @@ def top_confusions(
             }
         )
     return out
+
+
+# -- group reports of any per-example score (generative tasks) ---------------------------------
+
+
+def score_group_report(
+    scores: np.ndarray,
+    values: Sequence[Any],
+    boot: np.ndarray | None,
+    name: str,
+    stat: Any = None,
+) -> dict[str, Any]:
+    """Per-group ``name`` with 95% CIs, spread (best - worst), best, worst and the minimum.
+
+    The group value is the mean of ``scores`` over the group's examples, or ``stat(indices)``
+    when given (a statistic that is not a mean, such as COCO AP over the group's images;
+    indices may repeat under the bootstrap).
+    """
+    gid, names = group_ids(values)
+    g_n = len(names)
+    if stat is None:
+        vals, counts = group_means(scores, gid, g_n)
+    else:
+        counts = np.bincount(gid[gid >= 0], minlength=g_n)
+        vals = np.array([stat(np.flatnonzero(gid == j)) for j in range(g_n)])
+    bvals = None
+    if boot is not None and names:
+        if stat is None:
+            bvals = np.stack([group_means(scores[b], gid[b], g_n)[0] for b in boot])
+        else:
+            rows = []
+            for b in boot:
+                gb = gid[b]
+                rows.append(
+                    [stat(b[gb == j]) if (gb == j).any() else float("nan") for j in range(g_n)]
+                )
+            bvals = np.asarray(rows, float)
+    groups: dict[str, dict[str, Any]] = {}
+    for j, gname in enumerate(names):
+        g: dict[str, Any] = {"n": int(counts[j]), name: float(vals[j])}
+        if bvals is not None:
+            g[f"{name}_ci95"] = percentile_ci(bvals[:, j])
+        groups[gname] = g
+    out: dict[str, Any] = {"metric": name, "groups": groups}
+    if names and not np.isnan(vals).all():
+        out["worst"] = names[int(np.nanargmin(vals))]
+        out["best"] = names[int(np.nanargmax(vals))]
+        out["spread"] = float(np.nanmax(vals) - np.nanmin(vals))
+        out["min"] = float(np.nanmin(vals))
+        if bvals is not None:
+            with np.errstate(all="ignore"):
+                ok = ~np.isnan(bvals).all(axis=1)
+                out["spread_ci95"] = percentile_ci(
+                    np.nanmax(bvals[ok], 1) - np.nanmin(bvals[ok], 1)
+                )
+                out["min_ci95"] = percentile_ci(np.nanmin(bvals[ok], 1))
+    return out

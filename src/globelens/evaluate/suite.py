@@ -17,7 +17,7 @@ import os
 import re
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -25,9 +25,10 @@ from globelens.data.images import ImageDecodeError, thumbnail_data_uri
 from globelens.evaluate.benchmarks import Benchmark, load_benchmark
 from globelens.evaluate.benchmarks.registry import resolve
 from globelens.evaluate.cache import EmbeddingCache
-from globelens.evaluate.embed import image_embeddings
-from globelens.evaluate.tasks import TASKS, TaskContext, task_name
-from globelens.models.base import DualEncoder
+from globelens.evaluate.generate import GenerationCache
+from globelens.evaluate.protocols import protocol_of
+from globelens.evaluate.tasks import TASKS, task_name, tasks_for
+from globelens.models.base import DualEncoder, Generator
 
 log = logging.getLogger("globelens.evaluate")
 
@@ -44,6 +45,16 @@ TABLE_METRICS = (
     "image_retrieval_recall@1",
     "country_10shot",
     "region_10shot",
+    # generative tasks
+    "CIDEr",
+    "Bleu_4",
+    "ROUGE_L",
+    "vqa_acc",
+    "mAP",
+    "AP50",
+    "miou",
+    "boxacc@0.5",
+    "invalid_rate",
 )
 THUMB_SIZE = 96
 
@@ -63,13 +74,33 @@ class SuiteOptions:
     progress: bool = True
     templates: Sequence[str] | None = None  # override every benchmark's templates
     draft: bool = True  # JPEG DCT-domain downscaling while decoding (fast, standard in PIL)
+    gen_batch_size: int = 16  # (image, prompt) pairs per generate call of generative tasks
+    #: per-task settings of generative tasks, e.g. {"max_new_tokens": 64}
+    task_options: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Caches:
+    """Where a run keeps image/text embeddings and generated answers (None: not cached)."""
+
+    embeddings: EmbeddingCache | None = None
+    generations: GenerationCache | None = None
+
+    @classmethod
+    def from_option(cls, cache_dir: str | None) -> Caches:
+        """``""`` disables caching; None uses the default folders; a folder holds both."""
+        if cache_dir == "":
+            return cls()
+        if cache_dir is None:
+            return cls(EmbeddingCache(), GenerationCache())
+        return cls(EmbeddingCache(cache_dir), GenerationCache(Path(cache_dir) / "generations"))
 
 
 def _slug(s: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", s).strip("_") or "x"
 
 
-def _model_name(model: str | DualEncoder, names: set[str]) -> str:
+def _model_name(model: str | DualEncoder | Generator, names: set[str]) -> str:
     path = model if isinstance(model, str) else getattr(model, "path", "") or "model"
     name = Path(str(path)).name or str(path)
     base, k = name, 2
@@ -80,11 +111,56 @@ def _model_name(model: str | DualEncoder, names: set[str]) -> str:
     return name
 
 
-def load_model(path: str | os.PathLike, device: str = "cpu") -> DualEncoder:
-    """A model directory -> DualEncoder, failing fast on a directory that is not one."""
+def _load_dual_encoder(path: str, device: str) -> DualEncoder:
     from globelens.models import load_dual_encoder
 
-    return load_dual_encoder(str(path), device=device)
+    return load_dual_encoder(path, device=device)
+
+
+def _load_generator(path: str, device: str) -> Generator:
+    from globelens.models.paligemma import load_generator
+
+    return load_generator(path, device=device)
+
+
+def _dual_encoder_types() -> set[str]:
+    from globelens.models.hf import FAMILIES
+
+    return set(FAMILIES)
+
+
+def _generator_types() -> set[str]:
+    try:
+        from globelens.models import paligemma
+    except ImportError:
+        return set()
+    return set(getattr(paligemma, "ADAPTERS", None) or {"paligemma"})
+
+
+# Model directories by config.model_type: (the types a loader knows, the loader).
+MODEL_LOADERS = (
+    (_dual_encoder_types, _load_dual_encoder),
+    (_generator_types, _load_generator),
+)
+
+
+def load_model(path: str | os.PathLike, device: str = "cpu") -> DualEncoder | Generator:
+    """A model directory -> DualEncoder or Generator by its ``config.model_type``, failing
+    fast on a directory that is neither."""
+    from globelens.models.hf import check_model_dir
+
+    p = check_model_dir(path)
+    try:
+        model_type = json.loads((p / "config.json").read_text()).get("model_type")
+    except (OSError, ValueError) as e:
+        raise ValueError(f"{p}/config.json is not valid JSON: {e}") from e
+    known: list[str] = []
+    for types, load in MODEL_LOADERS:
+        names = types()
+        if model_type in names:
+            return load(str(p), device)
+        known.extend(sorted(names))
+    raise ValueError(f"{p}: model_type {model_type!r} is not supported (known: {', '.join(known)})")
 
 
 def _attach_examples(result: dict[str, Any], bench: Benchmark) -> None:
@@ -113,46 +189,32 @@ def _attach_examples(result: dict[str, Any], bench: Benchmark) -> None:
 
 
 def evaluate_model_on_benchmark(
-    model: DualEncoder,
+    model: DualEncoder | Generator,
     bench: Benchmark,
     tasks: Sequence[str],
     opts: SuiteOptions,
-    cache: EmbeddingCache | None,
+    cache: EmbeddingCache | Caches | None,
 ) -> list[dict[str, Any]]:
-    """Run ``tasks`` for one model on one loaded benchmark (shared image embeddings)."""
-    t0 = time.perf_counter()
-    images, cached = image_embeddings(
-        model,
-        bench,
-        cache,
-        batch_size=opts.batch_size,
-        workers=opts.workers,
-        draft=opts.draft,
-        progress=opts.progress,
-    )
-    t_img = time.perf_counter() - t0
-    skipped: dict[str, int] = dict(bench.report.counts())
-    for p in images.problems:
-        skipped[p["reason"]] = skipped.get(p["reason"], 0) + 1
-    ctx = TaskContext(
-        model=model,
-        bench=bench,
-        image_emb=images.embeddings,
-        valid=images.valid,
-        cache=cache,
-        n_bootstrap=opts.n_bootstrap,
-        seed=opts.seed,
-        options={"templates": list(opts.templates)} if opts.templates else {},
-    )
+    """Run ``tasks`` for one model on one loaded benchmark (the work its protocol shares,
+    image embeddings or generation, is prepared once)."""
+    caches = cache if isinstance(cache, Caches) else Caches(embeddings=cache)
+    proto = protocol_of(model)
+    prepared = proto.prepare(model, bench, opts, caches)
     out = []
     for name in tasks:
+        task = TASKS[name]
+        if task.protocol != proto.name:
+            raise ValueError(f"task {name!r} needs a {task.protocol} model, not a {proto.name}")
         t1 = time.perf_counter()
-        for res in TASKS[name](ctx):
+        for res in task(prepared.ctx):
             res.setdefault("n_images", len(bench.records))
+            skipped = dict(prepared.skipped)
+            for reason, n in res.pop("skipped_extra", {}).items():
+                skipped[reason] = skipped.get(reason, 0) + n
             res["skipped"] = skipped
             res["timing"] = {
-                "image_embeddings_s": round(t_img, 3),
-                "image_embeddings_cached": cached,
+                **prepared.timing,
+                **res.get("timing", {}),
                 "task_s": round(time.perf_counter() - t1, 3),
             }
             if res.get("confusions"):
@@ -184,7 +246,12 @@ def run_suite(
     for spec in benchmarks:
         resolve(spec, opts.data_root)
     forced = [task_name(t) for t in opts.tasks] if opts.tasks else None
-    cache = None if opts.cache_dir == "" else EmbeddingCache(opts.cache_dir)
+    caches = Caches.from_option(opts.cache_dir)
+    from globelens.models.hf import check_model_dir
+
+    for m in models:
+        if isinstance(m, str | os.PathLike):
+            check_model_dir(m)
     loaded_benches = {spec: load_benchmark(spec, opts.data_root) for spec in benchmarks}
     for spec, b in loaded_benches.items():
         if b.report.problems:
@@ -194,19 +261,21 @@ def run_suite(
     names: set[str] = set()
     results: list[dict[str, Any]] = []
     for i, m in enumerate(models):
-        if isinstance(m, str | os.PathLike):
-            from globelens.models.hf import check_model_dir
-
-            check_model_dir(m)
         mname = (
             model_names[i]
             if model_names
             else _model_name(m if not isinstance(m, os.PathLike) else str(m), names)
         )
         model = load_model(m, opts.device) if isinstance(m, str | os.PathLike) else m
+        proto = protocol_of(model).name
         for bench in loaded_benches.values():
-            tasks = [t for t in forced if _supports(bench, t)] if forced else list(bench.tasks)
-            for res in evaluate_model_on_benchmark(model, bench, tasks, opts, cache):
+            tasks = tasks_for(bench, proto, forced)
+            if not tasks:
+                log.info(
+                    json.dumps({"event": "no_task", "benchmark": bench.name, "protocol": proto})
+                )
+                continue
+            for res in evaluate_model_on_benchmark(model, bench, tasks, opts, caches):
                 res = {
                     "dataset": bench.name,
                     "model": mname,
@@ -220,18 +289,6 @@ def run_suite(
     if out_dir is not None:
         write_results(results, out_dir)
     return results
-
-
-# What a benchmark must carry for a task forced with --tasks to apply to it.
-_REQUIREMENTS = {
-    "zeroshot_classification": lambda b: bool(b.classnames),
-    "zeroshot_retrieval": lambda b: any(r.captions for r in b.records[:100]),
-    "fewshot_geolocalization": lambda b: bool(b.fewshot_targets),
-}
-
-
-def _supports(bench: Benchmark, task: str) -> bool:
-    return _REQUIREMENTS.get(task, lambda b: True)(bench)
 
 
 def _row(res: dict[str, Any]) -> dict[str, Any]:
@@ -289,12 +346,16 @@ def format_table(results: Sequence[dict[str, Any]]) -> str:
         "acc_top5_wg": "top5_wg",
         "country_10shot": "ctry10",
         "region_10shot": "reg10",
+        "boxacc@0.5": "box@.5",
+        "invalid_rate": "invalid",
     }
     header = ["model", "dataset", "task", *[short.get(c, c) for c in cols]]
     task_short = {
         "zeroshot_classification": "zeroshot",
         "zeroshot_retrieval": "retrieval",
         "fewshot_geolocalization": "fewshot",
+        "referring_segmentation": "refseg",
+        "classification_by_generation": "genclassify",
     }
     lines = []
     for r in results:

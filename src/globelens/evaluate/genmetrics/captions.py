@@ -91,7 +91,9 @@ def ptb_tokenize(texts: Mapping[str, Sequence[str]]) -> dict[str, list[str]]:
     out: dict[str, list[str]] = {k: [""] * len(v) for k, v in cleaned.items()}
     if not items:
         return out
-    payload: dict[int, list[dict[str, str]]] = {j: [{"caption": t}] for j, (_, _, t) in enumerate(items)}
+    payload: dict[int, list[dict[str, str]]] = {
+        j: [{"caption": t}] for j, (_, _, t) in enumerate(items)
+    }
     with _quiet_stderr_fd():
         tok = PTBTokenizer().tokenize(payload)
     if len(tok) != len(items) or any(len(tok[j]) != 1 for j in range(len(items))):

@@ -1,0 +1,278 @@
+"""Batched, cached generation over a benchmark: (record, prompt) requests -> generated text.
+
+Images are read and decoded in worker threads while the model generates for the previous
+chunk; every request of a chunk goes to one ``Generator.generate`` call (the model batches it
+with the KV cache). Answers are cached in one JSON file per (model fingerprint, benchmark
+identity, decode settings), keyed inside by record id and exact prompt: a re-run that changes
+only the metric, or adds a prompt, generates nothing or only what is new. A chunk the model
+fails on is counted with its reason and the run goes on.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import tempfile
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from globelens.data import ImageDecodeError, decode_image
+from globelens.evaluate.benchmarks.base import Benchmark
+from globelens.evaluate.cache import cache_key
+from globelens.evaluate.embed import available_cpus, parallel_ordered
+from globelens.models.base import Generator
+
+log = logging.getLogger("globelens.evaluate")
+
+# Part of the cache key: change when decoding changes what pixels the model sees.
+GEN_DECODE_VERSION = "pil-full-exif-rgb-v1"
+#: longest generated text kept (a model that never stops cannot fill the disk)
+MAX_TEXT_CHARS = 4096
+
+
+def default_generation_cache_dir() -> Path:
+    """``$GLOBELENS_CACHE/generations``, else ``~/.cache/globelens/generations``."""
+    base = os.environ.get("GLOBELENS_CACHE") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache")), "globelens"
+    )
+    return Path(base) / "generations"
+
+
+@dataclass(frozen=True)
+class DecodeSettings:
+    """How text is generated; part of the cache key."""
+
+    max_new_tokens: int = 32
+    num_beams: int = 1
+
+
+@dataclass(frozen=True)
+class Request:
+    """Generate an answer to ``prompt`` about record ``index``'s image."""
+
+    index: int
+    prompt: str
+
+
+@dataclass
+class Answer:
+    """What the model said (``text`` None when the image or the model call failed)."""
+
+    text: str | None
+    logprob: float = 0.0
+    n_tokens: int = 0
+    #: (width, height) of the decoded image, what boxes are parsed against
+    size: tuple[int, int] | None = None
+    error: str = ""
+
+
+@dataclass
+class GenerationRun:
+    """Answers aligned with the requests, plus how they were obtained."""
+
+    answers: list[Answer]
+    generated: int = 0
+    cached: int = 0
+    seconds: float = 0.0
+    images: int = 0
+    problems: list[dict[str, Any]] = field(default_factory=list)
+
+    def info(self) -> dict[str, Any]:
+        return {
+            "generated": self.generated,
+            "cached": self.cached,
+            "generation_s": round(self.seconds, 3),
+            "images_per_s": round(self.images / self.seconds, 2) if self.seconds > 0 else None,
+        }
+
+
+def _entry_key(record_id: str, prompt: str) -> str:
+    return hashlib.sha256(f"{record_id}\0{prompt}".encode()).hexdigest()[:24]
+
+
+class GenerationCache:
+    """Generated answers as JSON files under ``root`` (never pickle)."""
+
+    def __init__(self, root: str | os.PathLike | None = None) -> None:
+        self.root = Path(root) if root is not None else default_generation_cache_dir()
+        self.root.mkdir(parents=True, exist_ok=True)
+
+    def path(self, key: str) -> Path:
+        return self.root / f"{key}.json"
+
+    def load(self, key: str) -> dict[str, Any]:
+        try:
+            obj = json.loads(self.path(key).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return {}
+        return obj.get("entries", {}) if isinstance(obj, dict) else {}
+
+    def save(self, key: str, entries: dict[str, Any], info: dict[str, Any]) -> None:
+        # Write beside the target and rename: a crash never leaves a truncated file behind.
+        path = self.path(key)
+        fd, tmp = tempfile.mkstemp(dir=self.root, suffix=".tmp.json")
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                json.dump({"info": info, "entries": entries}, fh, ensure_ascii=False)
+            os.replace(tmp, path)
+        except BaseException:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+            raise
+
+
+def _decode(item: tuple[int, str | bytes]) -> tuple[int, Any, str]:
+    i, src = item
+    try:
+        data = src if isinstance(src, bytes) else Path(src).read_bytes()
+        return i, decode_image(data), ""
+    except ImageDecodeError as e:
+        return i, None, e.reason
+    except OSError:
+        return i, None, "unreadable_image"
+
+
+def _images(bench: Benchmark, wanted: set[int], workers: int) -> Iterator[tuple[int, Any, str]]:
+    """(record index, PIL image or None, problem reason) for the wanted records, in order."""
+    sources = ((i, s) for i, s in bench.iter_image_sources() if i in wanted)
+    yield from parallel_ordered(_decode, sources, workers, 4 * workers)
+
+
+def run_generation(
+    model: Generator,
+    bench: Benchmark,
+    requests: Sequence[Request],
+    settings: DecodeSettings = DecodeSettings(),
+    cache: GenerationCache | None = None,
+    *,
+    batch_size: int = 16,
+    workers: int | None = None,
+    progress: bool = False,
+    desc: str = "generate",
+) -> GenerationRun:
+    """Answers to every request (cached ones first), generated in chunks of ``batch_size``."""
+    key = cache_key(
+        kind="generations",
+        model=model.fingerprint,
+        data=bench.identity(),
+        decode=GEN_DECODE_VERSION,
+        settings=asdict(settings),
+    )
+    entries = cache.load(key) if cache is not None else {}
+    ids = [bench.records[r.index].id for r in requests]
+    answers: list[Answer | None] = [None] * len(requests)
+    todo: dict[int, list[int]] = {}  # record index -> request positions still to generate
+    for pos, (r, rid) in enumerate(zip(requests, ids, strict=True)):
+        hit = entries.get(_entry_key(rid, r.prompt))
+        if hit is not None:
+            answers[pos] = Answer(hit["text"], hit["logprob"], hit["n_tokens"], tuple(hit["size"]))
+        else:
+            todo.setdefault(r.index, []).append(pos)
+    run = GenerationRun([], cached=len(requests) - sum(len(v) for v in todo.values()))
+    if todo:
+        t0 = time.perf_counter()
+        bar = None
+        if progress:
+            from tqdm import tqdm
+
+            bar = tqdm(total=len(todo), desc=f"{desc} {bench.name}", unit="img", leave=False)
+        last_save = time.monotonic()
+        images = _images(bench, set(todo), workers or max(1, min(4, available_cpus())))
+        while chunk := _take_requests(images, todo, batch_size):
+            good = [(pos, im) for pos, im, _ in chunk if im is not None]
+            for pos, _im, reason in chunk:
+                if reason:
+                    answers[pos] = Answer(None, error=reason)
+            if good:
+                texts = _generate(model, good, requests, settings, batch_size, run)
+                for (pos, im), gen in zip(good, texts, strict=True):
+                    if gen is None:
+                        answers[pos] = Answer(None, size=im.size, error="generation_error")
+                        continue
+                    text = str(gen.text)[:MAX_TEXT_CHARS]
+                    lp = float(gen.logprob) if gen.logprob == gen.logprob else 0.0
+                    ans = Answer(text, lp, len(gen.token_ids), im.size)
+                    answers[pos] = ans
+                    entries[_entry_key(ids[pos], requests[pos].prompt)] = {
+                        "text": ans.text,
+                        "logprob": ans.logprob,
+                        "n_tokens": ans.n_tokens,
+                        "size": list(im.size),
+                    }
+                run.generated += len(good)
+            n_img = len({requests[pos].index for pos, _, _ in chunk})
+            run.images += n_img
+            if bar is not None:
+                bar.update(n_img)
+                el = time.perf_counter() - t0
+                bar.set_postfix_str(f"{run.generated / max(el, 1e-9):.1f} answers/s")
+            if cache is not None and time.monotonic() - last_save > 30:
+                cache.save(key, entries, {"benchmark": bench.name, "model": model.fingerprint})
+                last_save = time.monotonic()
+        if bar is not None:
+            bar.close()
+        run.seconds = time.perf_counter() - t0
+        if cache is not None:
+            cache.save(key, entries, {"benchmark": bench.name, "model": model.fingerprint})
+    for pos, a in enumerate(answers):
+        if a is None:  # the image never came out of the benchmark's sources
+            answers[pos] = Answer(None, error="missing_image")
+    run.answers = [a for a in answers if a is not None]
+    for pos, a in enumerate(run.answers):
+        if a.text is None:
+            run.problems.append({"id": ids[pos], "prompt": requests[pos].prompt, "reason": a.error})
+    return run
+
+
+def _take_requests(
+    images: Iterator[tuple[int, Any, str]], todo: dict[int, list[int]], n: int
+) -> list[tuple[int, Any, str]]:
+    """At least ``n`` (request position, image, problem) triples, whole images at a time."""
+    out: list[tuple[int, Any, str]] = []
+    for i, im, reason in images:
+        out.extend((pos, im, reason) for pos in todo[i])
+        if len(out) >= n:
+            break
+    return out
+
+
+def _generate(
+    model: Generator,
+    good: list[tuple[int, Any]],
+    requests: Sequence[Request],
+    settings: DecodeSettings,
+    batch_size: int,
+    run: GenerationRun,
+) -> list[Any]:
+    """One ``generate`` call; a failing model call is counted per request, never raised."""
+    images = [im for _, im in good]
+    prompts = [requests[pos].prompt for pos, _ in good]
+    try:
+        out = model.generate(
+            images,
+            prompts,
+            max_new_tokens=settings.max_new_tokens,
+            num_beams=settings.num_beams,
+            batch_size=batch_size,
+        )
+        if len(out) != len(prompts):
+            raise RuntimeError(f"generate returned {len(out)} answers for {len(prompts)} prompts")
+        return list(out)
+    except Exception as e:  # a long run never dies on one bad batch; it is counted instead
+        log.warning(json.dumps({"event": "generation_error", "error": f"{type(e).__name__}: {e}"}))
+        return [None] * len(prompts)
+
+
+__all__ = [
+    "Answer",
+    "DecodeSettings",
+    "GenerationCache",
+    "GenerationRun",
+    "Request",
+    "run_generation",
+]

@@ -1,0 +1,99 @@
+"""Captioning: ``caption {lang}`` for every language an image has references in; CIDEr-D,
+BLEU-4 and ROUGE-L per language (pycocoevalcap), their mean over languages, and CIDEr by
+income, region, country and caption language."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from globelens.evaluate.generate import DecodeSettings, Request
+from globelens.evaluate.genmetrics.captions import caption_scores
+from globelens.evaluate.tasks import gencommon as G
+from globelens.models import tasklang
+
+if TYPE_CHECKING:
+    from globelens.evaluate.tasks import GenerativeContext
+
+METRICS = ("CIDEr", "Bleu_4", "ROUGE_L")
+
+
+def run(ctx: GenerativeContext) -> list[dict[str, Any]]:
+    bench = ctx.bench
+    wanted = ctx.options.get("languages")
+    requests, refs = [], []
+    for i, r in enumerate(bench.records):
+        for lang, caps in sorted(r.captions.items()):
+            if caps and (not wanted or lang in wanted):
+                requests.append(Request(i, tasklang.caption(lang)))
+                refs.append((lang, [str(c) for c in caps]))
+    if not requests:
+        raise ValueError(f"benchmark {bench.name!r} has no reference captions")
+    settings = DecodeSettings(
+        int(ctx.options.get("max_new_tokens", 32)), int(ctx.options.get("num_beams", 1))
+    )
+    gen = ctx.generate(requests, settings, desc="caption")
+    invalid: dict[str, int] = {}
+    by_lang: dict[str, list[int]] = {}
+    preds: list[str] = []
+    skipped: dict[str, int] = {}
+    for pos, (req, ans) in enumerate(zip(requests, gen.answers, strict=True)):
+        if ans.text is None:
+            skipped[ans.error] = skipped.get(ans.error, 0) + 1
+            preds.append("")
+            continue
+        w, h = ans.size or (1, 1)
+        parsed = tasklang.parse(req.prompt, ans.text, w, h)
+        for reason, n in parsed.invalid_counts().items():
+            invalid[reason] = invalid.get(reason, 0) + n
+        preds.append(parsed.answer or "")
+        by_lang.setdefault(refs[pos][0], []).append(pos)
+    per_lang: dict[str, dict[str, float]] = {}
+    per_example: dict[str, np.ndarray] = {m: np.zeros(len(requests)) for m in METRICS}
+    evaluated = np.zeros(len(requests), bool)
+    for lang, positions in sorted(by_lang.items()):
+        keys = [str(p) for p in positions]
+        sc = caption_scores(
+            {k: refs[p][1] for k, p in zip(keys, positions, strict=True)},
+            {k: preds[p] for k, p in zip(keys, positions, strict=True)},
+            lang,
+        )
+        per_lang[lang] = {**sc.corpus, "n": len(positions)}
+        for m in METRICS:
+            per_example[m][positions] = sc.per_image[m]
+        evaluated[positions] = True
+    rows = np.flatnonzero(evaluated)
+    metas = [{**bench.records[requests[p].index].meta, "language": refs[p][0]} for p in rows]
+    overall = {m: float(np.mean([v[m] for v in per_lang.values()])) for m in METRICS}
+    summary = G.summarize(
+        {m: per_example[m][rows] for m in METRICS},
+        "CIDEr",
+        metas,
+        G.group_keys(bench),
+        ctx.n_bootstrap,
+        ctx.seed,
+        overall=overall,
+    )
+    examples = [
+        G.Example(
+            requests[p].index, float(per_example["CIDEr"][p]), requests[p].prompt, preds[p],
+            refs[p][1][0],
+        )
+        for p in rows
+    ]  # fmt: skip
+    langs = sorted(per_lang)
+    return [
+        {
+            **summary,
+            "task": "captioning",
+            "language": langs[0] if len(langs) == 1 else "multi",
+            "languages": per_lang,
+            "n_evaluated": len(rows),
+            "invalid": invalid,
+            "skipped_extra": skipped,
+            "decode": {"max_new_tokens": settings.max_new_tokens, "num_beams": settings.num_beams},
+            "timing": gen.info(),
+            "examples": G.pick_examples(bench, examples),
+        }
+    ]

@@ -1,0 +1,163 @@
+"""Detection: ``detect a ; b ; ...`` over the benchmark's classes; COCO mAP and AP50 through
+pycocotools, per group through the same matches (``genmetrics.detection.SubsetAP``).
+
+A generative detector has no per-box confidence: each box's score is the **sequence
+log-probability** of the answer it came from (``Generation.logprob``), shared by every box of
+that answer; COCO ranks boxes by it across images. Labels outside the prompt's classes, broken
+boxes and truncated answers are counted in ``invalid`` by reason, never dropped silently.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from globelens.evaluate.generate import DecodeSettings, Request
+from globelens.evaluate.genmetrics.detection import SubsetAP, coco_from_dict, run_cocoeval
+from globelens.evaluate.tasks import gencommon as G
+from globelens.models import tasklang
+
+if TYPE_CHECKING:
+    from globelens.evaluate.tasks import GenerativeContext
+
+SCORE_SOURCE = "sequence log-probability of the answer (shared by its boxes)"
+
+
+def _categories(bench: Any) -> tuple[list[str], dict[str, int]]:
+    """Class names and label -> category id (the objects' ids; unseen classes get new ones)."""
+    ids: dict[str, int] = {}
+    for r in bench.records:
+        for o in r.annotations.get("objects", ()):
+            ids.setdefault(str(o["label"]), int(o["category_id"]))
+    names = list(bench.classnames or sorted(ids))
+    nxt = max(ids.values(), default=0) + 1
+    for n in names:
+        if n not in ids:
+            ids[n], nxt = nxt, nxt + 1
+    return names, ids
+
+
+def run(ctx: GenerativeContext) -> list[dict[str, Any]]:
+    bench = ctx.bench
+    names, cat_ids = _categories(bench)
+    if not names:
+        raise ValueError(f"benchmark {bench.name!r} has no object classes")
+    per = int(ctx.options.get("classes_per_prompt", 0)) or len(names)
+    chunks = [names[i : i + per] for i in range(0, len(names), per)]
+    requests = [Request(i, tasklang.detect(c)) for i in range(len(bench.records)) for c in chunks]
+    settings = DecodeSettings(
+        int(ctx.options.get("max_new_tokens", 64)), int(ctx.options.get("num_beams", 1))
+    )
+    gen = ctx.generate(requests, settings, desc="detect")
+    ok_img: dict[int, tuple[int, int]] = {}
+    failed: dict[int, str] = {}
+    dets: list[dict[str, Any]] = []
+    invalid: dict[str, int] = {}
+    n_objects = 0
+    pred_boxes: dict[int, list] = {}
+    for req, ans in zip(requests, gen.answers, strict=True):
+        if ans.text is None:
+            failed[req.index] = ans.error
+            continue
+        w, h = ans.size or (1, 1)
+        ok_img[req.index] = (w, h)
+        parsed = tasklang.parse(req.prompt, ans.text, w, h, score=ans.logprob)
+        for reason, n in parsed.invalid_counts().items():
+            invalid[reason] = invalid.get(reason, 0) + n
+        for o in parsed.objects:
+            x0, y0, x1, y1 = o.box
+            dets.append(
+                {"image_id": req.index + 1, "category_id": cat_ids[o.label],
+                 "bbox": [x0, y0, x1 - x0, y1 - y0], "score": float(o.score)}
+            )  # fmt: skip
+            pred_boxes.setdefault(req.index, []).append((x0, y0, x1, y1, o.label, "pred"))
+            n_objects += 1
+    skipped: dict[str, int] = {}
+    for i, reason in failed.items():
+        if i not in ok_img:
+            skipped[reason] = skipped.get(reason, 0) + 1
+    rows = sorted(i for i in ok_img if i not in failed)
+    if not rows:
+        raise ValueError(f"benchmark {bench.name!r}: no image could be evaluated ({skipped})")
+    # Ground truth from the records (ids from 1: pycocotools reads a match to gt id 0 as none).
+    images, anns = [], []
+    for i in rows:
+        w, h = ok_img[i]
+        images.append({"id": i + 1, "width": w, "height": h})
+        for o in bench.records[i].annotations.get("objects", ()):
+            x, y, bw, bh = (float(v) for v in o["bbox"])
+            anns.append(
+                {"id": len(anns) + 1, "image_id": i + 1, "category_id": int(o["category_id"]),
+                 "bbox": [x, y, bw, bh], "area": float(o.get("area") or bw * bh), "iscrowd": 0}
+            )  # fmt: skip
+    cats = [{"id": cat_ids[n], "name": n} for n in names]
+    gt = coco_from_dict({"images": images, "annotations": anns, "categories": cats})
+    keep = {i + 1 for i in rows}
+    ev = run_cocoeval(gt, [d for d in dets if d["image_id"] in keep])
+    sub = SubsetAP(ev)
+    pos_of = {img_id - 1: k for k, img_id in enumerate(sub.img_ids)}
+    order = np.array([pos_of[i] for i in rows])  # example j -> image position in COCOeval
+
+    def stat(idx: np.ndarray) -> float:
+        return sub.ap_of_indices(order[idx])[0]
+
+    recall = _recall50(ev, sub.img_ids)
+    scores = np.array([recall.get(i + 1, 1.0) for i in rows])
+    metas = [bench.records[i].meta for i in rows]
+    overall = {"mAP": float(ev.stats[0]), "AP50": float(ev.stats[1]), "AP75": float(ev.stats[2])}
+    summary = G.summarize(
+        {"mAP": scores}, "mAP", metas, G.group_keys(bench), ctx.n_bootstrap, ctx.seed,
+        stat=stat, overall=overall,
+    )  # fmt: skip
+    n_inv = sum(invalid.values())
+    summary["metrics"]["invalid_rate"] = n_inv / (n_inv + n_objects) if n_inv + n_objects else 0.0
+    examples = []
+    for j, i in enumerate(rows):
+        gt_boxes = [
+            (x, y, x + bw, y + bh, o["label"], "gt")
+            for o in bench.records[i].annotations.get("objects", ())
+            for x, y, bw, bh in [o["bbox"]]
+        ]
+        preds = pred_boxes.get(i, [])
+        examples.append(
+            G.Example(
+                i, float(scores[j]), requests[0].prompt if len(chunks) == 1 else "detect ...",
+                tasklang.OBJECT_SEP.join(p[4] for p in preds) or "(nothing)",
+                tasklang.OBJECT_SEP.join(b[4] for b in gt_boxes), boxes=gt_boxes + preds,
+            )
+        )  # fmt: skip
+    return [
+        {
+            **summary,
+            "task": "detection",
+            "language": "en",
+            "n_evaluated": len(rows),
+            "num_classes": len(names),
+            "score_source": SCORE_SOURCE,
+            "coco_stats": [float(v) for v in ev.stats],
+            "invalid": invalid,
+            "skipped_extra": skipped,
+            "decode": {"max_new_tokens": settings.max_new_tokens, "num_beams": settings.num_beams},
+            "timing": gen.info(),
+            "examples": G.pick_examples(bench, examples),
+        }
+    ]
+
+
+def _recall50(ev: Any, img_ids: list[int]) -> dict[int, float]:
+    """Per image: the fraction of its objects matched at IoU 0.5 (orders the examples)."""
+    hit: dict[int, int] = {}
+    total: dict[int, int] = {}
+    n_area = len(ev.params.areaRng)
+    n_img = len(img_ids)
+    for k in range(len(ev.params.catIds)):
+        for i in range(n_img):
+            e = ev.evalImgs[k * n_area * n_img + i]  # area "all" comes first
+            if e is None:
+                continue
+            real = np.asarray(e["gtIgnore"]) == 0
+            total[e["image_id"]] = total.get(e["image_id"], 0) + int(real.sum())
+            matched = np.asarray(e["gtMatches"])[0][real] != 0 if real.any() else []
+            hit[e["image_id"]] = hit.get(e["image_id"], 0) + int(np.sum(matched))
+    return {i: hit.get(i, 0) / t for i, t in total.items() if t}

@@ -1,0 +1,109 @@
+"""Referring segmentation: ``segment {expression}`` for every referring expression; mIoU, box
+accuracy at IoU 0.5 and the invalid count as big_vision's PaliGemma evaluator defines them
+(``genmetrics.refseg``). Masks come from the model's mask codec through the task language; a
+model without a codec gets box accuracy only (``miou`` is NaN and says why)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from globelens.evaluate.generate import DecodeSettings, Request
+from globelens.evaluate.genmetrics.refseg import RefSegScores
+from globelens.evaluate.tasks import gencommon as G
+from globelens.models import tasklang
+from globelens.models.tasklang import Segmentation, rle_to_mask
+
+if TYPE_CHECKING:
+    from globelens.evaluate.tasks import GenerativeContext
+
+
+def _expression(sent: str) -> str:
+    # ";" separates objects in the task language: inside one expression it would split it.
+    return " ".join(str(sent).replace(";", ",").split())
+
+
+def run(ctx: GenerativeContext) -> list[dict[str, Any]]:
+    bench = ctx.bench
+    codec = getattr(ctx.model, "codec", None)
+    requests, refs = [], []
+    for i, r in enumerate(bench.records):
+        for ref in r.annotations.get("refs", ()):
+            sent = _expression(ref.get("sent", ""))
+            if sent:
+                requests.append(Request(i, tasklang.segment([sent])))
+                refs.append(ref)
+    if not requests:
+        raise ValueError(f"benchmark {bench.name!r} has no referring expressions")
+    settings = DecodeSettings(
+        int(ctx.options.get("max_new_tokens", 32)), int(ctx.options.get("num_beams", 1))
+    )
+    gen = ctx.generate(requests, settings, desc="segment")
+    sc = RefSegScores()
+    rows: list[int] = []
+    skipped: dict[str, int] = {}
+    invalid_parse: dict[str, int] = {}
+    examples = []
+    for pos, (req, ans, ref) in enumerate(zip(requests, gen.answers, refs, strict=True)):
+        if ans.text is None:
+            skipped[ans.error] = skipped.get(ans.error, 0) + 1
+            continue
+        w, h = ans.size or (1, 1)
+        gt_mask = rle_to_mask(ref["segmentation"])
+        if gt_mask.shape != (h, w):
+            skipped["mask_size_mismatch"] = skipped.get("mask_size_mismatch", 0) + 1
+            continue
+        x, y, bw, bh = (float(v) for v in ref["bbox"])
+        gt_box = (x, y, x + bw, y + bh)
+        # Any label is accepted (big_vision reads only the box and mask tokens).
+        prompt = req.prompt if codec is not None else tasklang.detect([_expression(ref["sent"])])
+        parsed = tasklang.parse(prompt, ans.text, w, h, codec=codec, labels=[])
+        for reason, n in parsed.invalid_counts().items():
+            invalid_parse[reason] = invalid_parse.get(reason, 0) + n
+        obj = parsed.objects[0] if parsed.objects else None
+        reason = (
+            "" if obj is not None else (parsed.invalid[0].reason if parsed.invalid else "no_object")
+        )
+        mask = obj.mask if isinstance(obj, Segmentation) else None
+        if codec is None and obj is not None:
+            mask = np.zeros((h, w), bool)  # no codec: boxes only, miou reported as NaN
+        sc.add(obj.box if obj is not None else None, mask, gt_box, gt_mask, reason)
+        rows.append(pos)
+        boxes = [(*gt_box, "", "gt")] + ([(*obj.box, "", "pred")] if obj is not None else [])
+        masks = [(gt_mask, "gt")] + ([(mask, "pred")] if isinstance(obj, Segmentation) else [])
+        examples.append(
+            G.Example(req.index, sc.ious[-1], req.prompt, ans.text if reason else "(mask)",
+                      str(ref.get("sent", "")), boxes=boxes, masks=masks)
+        )  # fmt: skip
+    metas = [
+        {**bench.records[requests[p].index].meta, "language": refs[p].get("lang") or "en"}
+        for p in rows
+    ]
+    per = {"miou": np.asarray(sc.ious), "boxacc@0.5": np.asarray(sc.box_ious) >= 0.5}
+    summary = G.summarize(
+        {k: v.astype(float) for k, v in per.items()},
+        "miou" if codec is not None else "boxacc@0.5",
+        metas,
+        G.group_keys(bench),
+        ctx.n_bootstrap,
+        ctx.seed,
+    )
+    summary["metrics"].update({k: v for k, v in sc.metrics().items() if k in ("invalid_rate",)})
+    result: dict[str, Any] = {
+        **summary,
+        "task": "referring_segmentation",
+        "language": "multi" if len({m["language"] for m in metas}) > 1 else "en",
+        "n_evaluated": len(rows),
+        "invalid": {"count": sc.invalid, "total": len(rows),
+                    "reasons": {r: sc.reasons.count(r) for r in set(sc.reasons) if r}},
+        "parse_invalid": invalid_parse,
+        "skipped_extra": skipped,
+        "decode": {"max_new_tokens": settings.max_new_tokens, "num_beams": settings.num_beams},
+        "timing": gen.info(),
+        "examples": G.pick_examples(bench, examples),
+    }  # fmt: skip
+    if codec is None:
+        result["metrics"]["miou"] = float("nan")
+        result["note"] = "the model has no mask codec (mask_codec.safetensors): boxes only"
+    return [result]

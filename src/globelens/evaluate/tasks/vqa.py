@@ -1,0 +1,91 @@
+"""VQA: ``answer {lang} {question}`` for every question of every image; VQAv2 accuracy with the
+official normalisation, per answer type, per question language and per group."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from globelens.evaluate.generate import DecodeSettings, Request
+from globelens.evaluate.genmetrics.vqa import vqa_accuracy
+from globelens.evaluate.tasks import gencommon as G
+from globelens.models import tasklang
+
+if TYPE_CHECKING:
+    from globelens.evaluate.tasks import GenerativeContext
+
+ANSWER_TYPES = {"yes/no": "vqa_acc_yesno", "number": "vqa_acc_number", "other": "vqa_acc_other"}
+
+
+def run(ctx: GenerativeContext) -> list[dict[str, Any]]:
+    bench = ctx.bench
+    requests, questions = [], []
+    skipped: dict[str, int] = {}
+    for i, r in enumerate(bench.records):
+        for qa in r.annotations.get("qa", ()):
+            q = " ".join(str(qa.get("question", "")).split())
+            if not q or not qa.get("answers"):
+                skipped["question_without_answers"] = skipped.get("question_without_answers", 0) + 1
+                continue
+            requests.append(Request(i, tasklang.answer(q, qa.get("lang") or "en")))
+            questions.append(qa)
+    if not requests:
+        raise ValueError(f"benchmark {bench.name!r} has no questions with answers")
+    settings = DecodeSettings(
+        int(ctx.options.get("max_new_tokens", 16)), int(ctx.options.get("num_beams", 1))
+    )
+    gen = ctx.generate(requests, settings, desc="answer")
+    acc, rows, preds = [], [], []
+    invalid: dict[str, int] = {}
+    for pos, (req, ans, qa) in enumerate(zip(requests, gen.answers, questions, strict=True)):
+        if ans.text is None:
+            skipped[ans.error] = skipped.get(ans.error, 0) + 1
+            continue
+        w, h = ans.size or (1, 1)
+        parsed = tasklang.parse(req.prompt, ans.text, w, h)
+        for reason, n in parsed.invalid_counts().items():
+            invalid[reason] = invalid.get(reason, 0) + n
+        pred = parsed.answer or ""
+        acc.append(vqa_accuracy(pred, [str(a) for a in qa["answers"]]))
+        rows.append(pos)
+        preds.append(pred)
+    scores = np.asarray(acc, float)
+    metas = [
+        {**bench.records[requests[p].index].meta, "language": questions[p].get("lang") or "en",
+         "answer_type": questions[p].get("answer_type", "")}
+        for p in rows
+    ]  # fmt: skip
+    summary = G.summarize(
+        {"vqa_acc": scores},
+        "vqa_acc",
+        metas,
+        [*G.group_keys(bench), "answer_type"],
+        ctx.n_bootstrap,
+        ctx.seed,
+    )
+    types = np.array([m["answer_type"] for m in metas])
+    for t, key in ANSWER_TYPES.items():
+        if (types == t).any():
+            summary["metrics"][key] = float(scores[types == t].mean())
+    examples = [
+        G.Example(
+            requests[p].index, float(s), requests[p].prompt, pred,
+            str(questions[p].get("multiple_choice_answer") or questions[p]["answers"][0]),
+        )
+        for p, s, pred in zip(rows, scores, preds, strict=True)
+    ]  # fmt: skip
+    langs = sorted({m["language"] for m in metas})
+    return [
+        {
+            **summary,
+            "task": "vqa",
+            "language": langs[0] if len(langs) == 1 else "multi",
+            "n_evaluated": len(rows),
+            "invalid": invalid,
+            "skipped_extra": skipped,
+            "decode": {"max_new_tokens": settings.max_new_tokens, "num_beams": settings.num_beams},
+            "timing": gen.info(),
+            "examples": G.pick_examples(bench, examples),
+        }
+    ]
