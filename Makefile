@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 # CPU PyTorch; on a CUDA machine, install the torch build you want into the venv first.
 TORCH  ?= torch==2.13.0
 
-.PHONY: setup test lint bench demo world clean browser
+.PHONY: setup test lint bench demo world clean browser java
 
 setup: $(STAMP)
 
@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install -q -e ".[dev]"
 	@touch $(STAMP)
 
-test: setup browser
+test: setup browser java
 	$(BIN)/python -m pytest -q
 
 # Browser tests use Debian's chromium + chromium-driver; install them when missing (as root,
@@ -34,6 +34,21 @@ browser:
 	else \
 		echo "NOTE: $(CHROMIUM_BINS) missing and not root: browser tests will be skipped" \
 		     "(run: sudo apt-get install chromium chromium-driver)"; \
+	fi
+
+# Caption metrics call pycocoevalcap's PTB tokenizer, a Java program: install Debian's
+# default-jre-headless when java is missing (as root). Without it those tests skip and say why.
+java:
+	@if command -v java >/dev/null; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "installing default-jre-headless for the caption metrics (apt-get)"; \
+		export DEBIAN_FRONTEND=noninteractive; \
+		{ apt-get update -qq && apt-get install -y -qq --no-install-recommends \
+			default-jre-headless >/dev/null; } \
+		|| echo "WARNING: could not install java; caption metric tests will be skipped"; \
+	else \
+		echo "NOTE: java missing and not root: caption metric tests will be skipped" \
+		     "(run: sudo apt-get install default-jre-headless)"; \
 	fi
 
 lint: setup

@@ -14,7 +14,6 @@ import hashlib
 import json
 import logging
 import os
-import tempfile
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
@@ -22,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from globelens.data import ImageDecodeError, decode_image
+from globelens.data.atomic import atomic_write_text
 from globelens.evaluate.benchmarks.base import Benchmark
 from globelens.evaluate.cache import cache_key
 from globelens.evaluate.embed import available_cpus, parallel_ordered
@@ -113,17 +113,12 @@ class GenerationCache:
         return obj.get("entries", {}) if isinstance(obj, dict) else {}
 
     def save(self, key: str, entries: dict[str, Any], info: dict[str, Any]) -> None:
-        # Write beside the target and rename: a crash never leaves a truncated file behind.
-        path = self.path(key)
-        fd, tmp = tempfile.mkstemp(dir=self.root, suffix=".tmp.json")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                json.dump({"info": info, "entries": entries}, fh, ensure_ascii=False)
-            os.replace(tmp, path)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-            raise
+        # unique temporary names: several runs may share one cache folder
+        atomic_write_text(
+            self.path(key),
+            json.dumps({"info": info, "entries": entries}, ensure_ascii=False),
+            unique=True,
+        )
 
 
 def _decode(item: tuple[int, str | bytes]) -> tuple[int, Any, str]:

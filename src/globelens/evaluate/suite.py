@@ -134,7 +134,7 @@ def _generator_types() -> set[str]:
         from globelens.models import paligemma
     except ImportError:
         return set()
-    return set(getattr(paligemma, "ADAPTERS", None) or {"paligemma"})
+    return set(paligemma.GENERATOR_FAMILIES)
 
 
 # Model directories by config.model_type: (the types a loader knows, the loader).
