@@ -20,6 +20,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "report",
     "train",
     "demo",
+    "serve",
 )
 
 app = typer.Typer(

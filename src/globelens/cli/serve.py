@@ -1,0 +1,95 @@
+"""``globelens serve``: the models over HTTP (OpenAI/Hugging Face routes, a web page)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("serve")
+    def serve_cmd(
+        models: list[str] = typer.Argument(
+            ...,
+            help="Model directories, folders to search for them (e.g. out/demo), or NAME=DIR.",
+        ),
+        host: str = typer.Option(
+            "127.0.0.1", "--host", help="Address to bind (loopback by default)."
+        ),
+        port: int = typer.Option(8000, "--port", help="Port (0: any free port, printed)."),
+        api_key: str | None = typer.Option(
+            None,
+            "--api-key",
+            help="Require 'Authorization: Bearer KEY' on every route but /health and the page "
+            "(default: $GLOBELENS_API_KEY when set).",
+        ),
+        engine: str = typer.Option("local", "--engine", help="local (uvicorn) or ray (Ray Serve)."),
+        replicas: int = typer.Option(1, "--replicas", help="Ray Serve replicas (--engine ray)."),
+        replica_cpus: float = typer.Option(
+            1.0, "--replica-cpus", help="CPUs Ray reserves per replica (--engine ray)."
+        ),
+        device: str = typer.Option("cpu", "--device", help="torch device (cpu, cuda, cuda:1 ...)."),
+        max_batch: int = typer.Option(
+            32, "--max-batch", help="Items per batch (1: one at a time)."
+        ),
+        max_delay_ms: float = typer.Option(
+            5.0, "--max-delay-ms", help="Longest wait for a batch to fill after its first item."
+        ),
+        max_queue: int = typer.Option(
+            512, "--max-queue", help="Items waiting per model (then 429)."
+        ),
+        max_concurrency: int = typer.Option(
+            64, "--max-concurrency", help="Requests in progress at once (then 429)."
+        ),
+        max_body_mb: float = typer.Option(16.0, "--max-body-mb", help="Request body limit (413)."),
+        max_pixels: int = typer.Option(
+            40_000_000, "--max-pixels", help="Image pixel limit, read from the header (413)."
+        ),
+        max_labels: int = typer.Option(
+            256, "--max-labels", help="Labels per classification (422)."
+        ),
+        timeout: float = typer.Option(30.0, "--timeout", help="Seconds per request (then 504)."),
+        warmup: bool = typer.Option(True, "--warmup/--no-warmup", help="Warm up before /ready."),
+        log_level: str = typer.Option("info", "--log-level", help="uvicorn log level."),
+    ) -> None:
+        """Serve models: GET / is a web page; /v1/chat/completions, /v1/embeddings and
+        /models/NAME speak the OpenAI and Hugging Face APIs."""
+        import logging
+
+        from globelens.serve import BatchConfig, Limits, ServeConfig, discover
+        from globelens.serve.config import API_KEY_ENV
+
+        logging.basicConfig(level=logging.INFO, format="%(message)s")
+        try:
+            specs = discover(models)
+        except (FileNotFoundError, ValueError) as e:
+            typer.echo(f"error: {e}", err=True)
+            raise typer.Exit(2) from e
+        config = ServeConfig(
+            limits=Limits(
+                max_body_bytes=int(max_body_mb * (1 << 20)),
+                max_pixels=max_pixels,
+                max_labels=max_labels,
+                max_concurrency=max_concurrency,
+                request_timeout_s=timeout,
+            ),
+            batching=BatchConfig(max_batch, max_delay_ms / 1000, max_queue),
+            api_key=api_key or os.environ.get(API_KEY_ENV) or None,
+            device=device,
+            warmup=warmup,
+        )
+        for s in specs:
+            typer.echo(f"serving {s.name} ({s.kind}) from {Path(s.path)}")
+        if engine == "ray":
+            from globelens.serve.ray_engine import run_ray
+
+            run_ray(specs, config, host=host, port=port, replicas=replicas, num_cpus=replica_cpus)
+        elif engine == "local":
+            from globelens.serve import build_app, run_forever
+
+            run_forever(build_app(specs, config), host, port, log_level)
+        else:
+            typer.echo(f"error: unknown engine {engine!r}; use local or ray", err=True)
+            raise typer.Exit(2)

@@ -1,0 +1,21 @@
+"""``globelens serve``: the models over HTTP (OpenAI- and Hugging Face-shaped routes, native
+routes, dynamic batching, limits) and a web page."""
+
+from globelens.serve.app import ServerState, build_app, create_app
+from globelens.serve.config import BatchConfig, Limits, ServeConfig
+from globelens.serve.models import KINDS, ModelSpec, discover
+from globelens.serve.server import BackgroundServer, run_forever
+
+__all__ = [
+    "KINDS",
+    "BackgroundServer",
+    "BatchConfig",
+    "Limits",
+    "ModelSpec",
+    "ServeConfig",
+    "ServerState",
+    "build_app",
+    "create_app",
+    "discover",
+    "run_forever",
+]

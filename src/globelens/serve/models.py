@@ -1,0 +1,371 @@
+"""What the server serves: model directories found on disk, loaded by kind, each with its batcher.
+
+A model directory's ``config.json`` ``model_type`` picks its kind from :data:`KINDS`: dual
+encoders (SigLIP, CLIP: classify and embed) or generators (PaliGemma: the task language). A kind
+says how to load the model, how to run a batch of requests through it and how to warm it up, so
+adding a kind is one ``register_kind`` call and no route changes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Callable, Collection, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from PIL import Image
+
+from globelens.serve.batching import Batcher, BatchFn, run_isolated
+from globelens.serve.config import BatchConfig
+
+#: files that mark a training checkpoint, which ``discover`` skips (its final model is served)
+CHECKPOINT_MARKERS = ("trainer_state.pt",)
+
+
+# -- jobs and results -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class EncodeJob:
+    """Images (already preprocessed) and texts to embed; ``logits`` also scores them."""
+
+    images: torch.Tensor | None = None
+    texts: tuple[str, ...] = ()
+    logits: bool = False
+
+
+@dataclass(frozen=True)
+class EncodeResult:
+    image_embeds: torch.Tensor
+    text_embeds: torch.Tensor
+    #: (n_images, n_texts) when the job asked for logits
+    logits: torch.Tensor | None = None
+
+
+@dataclass(frozen=True)
+class GenerateJob:
+    image: Image.Image
+    prompt: str
+    max_new_tokens: int = 32
+    num_beams: int = 1
+
+
+# -- batch functions ------------------------------------------------------------------------
+
+#: images per forward pass of the image tower (bounds memory for large embedding requests)
+IMAGE_CHUNK = 64
+
+
+def dual_encoder_batch(model: Any) -> BatchFn:
+    """All images of a batch in one image-tower pass, every distinct text once."""
+
+    def run(jobs: Sequence[EncodeJob]) -> list[EncodeResult]:
+        images = [j.images for j in jobs if j.images is not None and len(j.images)]
+        if images:
+            pixels = torch.cat(images)
+            img = torch.cat(
+                [
+                    model.encode_images(pixels[i : i + IMAGE_CHUNK])
+                    for i in range(0, len(pixels), IMAGE_CHUNK)
+                ]
+            )
+        else:
+            img = torch.zeros(0, 0)
+        texts = list(dict.fromkeys(t for j in jobs for t in j.texts))
+        txt = model.encode_texts(texts) if texts else torch.zeros(0, 0)
+        index = {t: i for i, t in enumerate(texts)}
+        out, k = [], 0
+        for j in jobs:
+            n = 0 if j.images is None else len(j.images)
+            ie = img[k : k + n] if n else torch.zeros(0, img.shape[-1] if img.numel() else 0)
+            k += n
+            te = txt[[index[t] for t in j.texts]] if j.texts else torch.zeros(0, 0)
+            out.append(EncodeResult(ie, te, model.logits(ie, te) if j.logits else None))
+        return out
+
+    return run
+
+
+def generator_batch(model: Any) -> BatchFn:
+    """One ``generate`` call per group of jobs sharing decode settings."""
+
+    def run(jobs: Sequence[GenerateJob]) -> list[Any]:
+        groups: dict[tuple[int, int], list[int]] = {}
+        for i, j in enumerate(jobs):
+            groups.setdefault((j.max_new_tokens, j.num_beams), []).append(i)
+        out: list[Any] = [None] * len(jobs)
+        for (max_new, beams), idx in groups.items():
+
+            def gen(sub: Sequence[GenerateJob], max_new: int = max_new, beams: int = beams) -> Any:
+                return model.generate(
+                    [s.image for s in sub],
+                    [s.prompt for s in sub],
+                    max_new_tokens=max_new,
+                    num_beams=beams,
+                    batch_size=len(sub),
+                )
+
+            for i, r in zip(idx, run_isolated(gen, [jobs[i] for i in idx]), strict=True):
+                out[i] = r
+        return out
+
+    return run
+
+
+def _gray(size: int) -> Image.Image:
+    return Image.new("RGB", (size, size), (127, 127, 127))
+
+
+def _warm_dual(model: Any, batcher: Batcher) -> None:
+    job = EncodeJob(model.preprocess([_gray(model.image_size)]), ("warm up",), logits=True)
+    _raise_first(batcher.run_sync([job]))
+
+
+def _warm_generator(model: Any, batcher: Batcher) -> None:
+    _raise_first(batcher.run_sync([GenerateJob(_gray(model.image_size), "caption en", 2)]))
+
+
+def _raise_first(results: Sequence[Any]) -> None:
+    for r in results:
+        if isinstance(r, BaseException):
+            raise r
+
+
+# -- kinds ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ModelKind:
+    """How one kind of model is found, loaded, batched and warmed up."""
+
+    name: str
+    #: config.json model_type values of this kind (read lazily: registries fill on import)
+    model_types: Callable[[], Collection[str]]
+    load: Callable[[str, str], Any]
+    batch_fn: Callable[[Any], BatchFn]
+    warmup: Callable[[Any, Batcher], None]
+    #: what the web page offers for it
+    tasks: tuple[str, ...]
+
+
+KINDS: dict[str, ModelKind] = {}
+
+
+def register_kind(kind: ModelKind) -> None:
+    KINDS[kind.name] = kind
+
+
+def _dual_types() -> Collection[str]:
+    from globelens.models.hf import FAMILIES
+
+    return FAMILIES
+
+
+def _load_dual(path: str, device: str) -> Any:
+    from globelens.models.hf import load_dual_encoder
+
+    return load_dual_encoder(path, device=device)
+
+
+def _generator_types() -> Collection[str]:
+    try:
+        from globelens.models import paligemma
+    except ImportError:
+        return ("paligemma",)
+    for attr in ("ADAPTERS", "GENERATORS", "FAMILIES"):
+        registry = getattr(paligemma, attr, None)
+        if registry:
+            return registry
+    return ("paligemma",)
+
+
+def _load_generator(path: str, device: str) -> Any:
+    from globelens.models.paligemma import load_generator
+
+    return load_generator(path, device=device)
+
+
+register_kind(
+    ModelKind(
+        "dual_encoder",
+        _dual_types,
+        _load_dual,
+        dual_encoder_batch,
+        _warm_dual,
+        ("classify", "embed"),
+    )
+)
+register_kind(
+    ModelKind(
+        "generator",
+        _generator_types,
+        _load_generator,
+        generator_batch,
+        _warm_generator,
+        ("caption", "answer", "detect", "segment", "prompt"),
+    )
+)
+
+
+def model_type_of(path: str | os.PathLike) -> str | None:
+    """``model_type`` from a directory's config.json, or None when there is none."""
+    cfg = Path(path) / "config.json"
+    if not cfg.is_file():
+        return None
+    try:
+        value = json.loads(cfg.read_text(encoding="utf-8")).get("model_type")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return value if isinstance(value, str) else None
+
+
+def kind_of(model_type: str | None) -> ModelKind | None:
+    if model_type is None:
+        return None
+    return next((k for k in KINDS.values() if model_type in k.model_types()), None)
+
+
+def known_model_types() -> list[str]:
+    return sorted({t for k in KINDS.values() for t in k.model_types()})
+
+
+# -- discovery ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """A model to serve: its public name, directory and kind."""
+
+    name: str
+    path: str
+    kind: str
+
+
+def _display_name(rel: Path, root: Path) -> str:
+    parts = [p for p in rel.parts if p not in ("", ".")]
+    # a trainer writes RUN/model: the run folder is the meaningful name
+    if parts and parts[-1] == "model" and len(parts) > 1:
+        parts = parts[:-1]
+    if not parts:
+        parts = [root.resolve().name]
+        if parts[0] == "model" and root.resolve().parent.name:
+            parts = [root.resolve().parent.name]
+    return "/".join(parts)
+
+
+def discover(targets: Sequence[str]) -> list[ModelSpec]:
+    """Every servable model directory named by ``targets``.
+
+    A target is a model directory, a folder searched recursively for model directories (config
+    .json with a known ``model_type``; training checkpoints skipped), or ``NAME=PATH``.
+    """
+    specs: list[ModelSpec] = []
+    for target in targets:
+        name, sep, path = target.partition("=")
+        if not sep:
+            name, path = "", target
+        root = Path(path)
+        if not root.exists():
+            raise FileNotFoundError(f"{path!r} does not exist")
+        found = list(_walk(root))
+        if not found:
+            raise FileNotFoundError(
+                f"no model directory under {path!r} (looked for config.json with model_type "
+                f"in {known_model_types()})"
+            )
+        if name and len(found) > 1:
+            raise ValueError(f"{target!r}: NAME=PATH needs one model dir, found {len(found)}")
+        for d, kind in found:
+            specs.append(
+                ModelSpec(name or _display_name(d.relative_to(root), root), str(d), kind.name)
+            )
+    return _unique(specs)
+
+
+def _walk(root: Path, top: bool = True):
+    # a training checkpoint is a model dir too, but the run's final model is what to serve
+    if not top and any((root / m).exists() for m in CHECKPOINT_MARKERS):
+        return
+    kind = kind_of(model_type_of(root))
+    if kind is not None:
+        yield root, kind
+        return
+    if not root.is_dir():
+        return
+    for child in sorted(root.iterdir()):
+        if child.is_dir() and not child.name.startswith(".") and child.name != "checkpoints":
+            yield from _walk(child, top=False)
+
+
+def _unique(specs: list[ModelSpec]) -> list[ModelSpec]:
+    seen: dict[str, int] = {}
+    out = []
+    for s in specs:
+        n = seen.get(s.name, 0)
+        seen[s.name] = n + 1
+        out.append(s if n == 0 else ModelSpec(f"{s.name}-{n + 1}", s.path, s.kind))
+    return out
+
+
+# -- a loaded model -------------------------------------------------------------------------
+
+
+@dataclass
+class ServedModel:
+    spec: ModelSpec
+    model: Any
+    batcher: Batcher
+    created: int = field(default_factory=lambda: int(time.time()))
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    @property
+    def kind(self) -> ModelKind:
+        return KINDS[self.spec.kind]
+
+    @property
+    def activation(self) -> str:
+        """How logits become scores: sigmoid for SigLIP-style models, softmax for CLIP."""
+        family = getattr(getattr(self.model, "family", None), "name", "")
+        return "sigmoid" if family == "siglip" else "softmax"
+
+    def info(self) -> dict[str, Any]:
+        return {
+            "id": self.name,
+            "object": "model",
+            "created": self.created,
+            "owned_by": "globelens",
+            "kind": self.spec.kind,
+            "tasks": list(self.kind.tasks),
+            "image_size": int(getattr(self.model, "image_size", 0)),
+            "fingerprint": getattr(self.model, "fingerprint", ""),
+        }
+
+
+def load_served(
+    spec: ModelSpec,
+    batching: BatchConfig,
+    device: str = "cpu",
+    *,
+    warmup: bool = True,
+    on_batch: Callable[[str, int, float], None] | None = None,
+) -> ServedModel:
+    kind = KINDS[spec.kind]
+    model = kind.load(spec.path, device)
+    batcher = Batcher(
+        spec.name,
+        kind.batch_fn(model),
+        max_batch=batching.max_batch,
+        max_delay_s=batching.max_delay_s,
+        max_queue=batching.max_queue,
+        on_batch=(lambda n, s: on_batch(spec.name, n, s)) if on_batch else None,
+    )
+    if warmup:
+        kind.warmup(model, batcher)
+    return ServedModel(spec, model, batcher.start())
