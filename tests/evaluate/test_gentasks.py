@@ -1,0 +1,135 @@
+"""Generative tasks through the Generator protocol: an oracle scores perfectly, a hostile
+model is scored (not crashed on), generation is cached and batched like per-sample calls."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+from tests.evaluate.gen_factory import HostileGenerator, OracleGenerator, make_benchmark
+
+from globelens.evaluate.generate import DecodeSettings, GenerationCache, Request, run_generation
+from globelens.evaluate.suite import Caches, SuiteOptions, evaluate_model_on_benchmark
+from globelens.evaluate.tasks import tasks_for
+
+GEN_TASKS = [
+    "captioning",
+    "vqa",
+    "detection",
+    "referring_segmentation",
+    "classification_by_generation",
+]
+
+
+def _opts(**kw) -> SuiteOptions:
+    return SuiteOptions(n_bootstrap=kw.pop("n_bootstrap", 50), progress=False, **kw)
+
+
+def _run(model, bench, tmp_path: Path, tasks=GEN_TASKS, **kw):
+    caches = Caches.from_option(str(tmp_path / "cache"))
+    out = evaluate_model_on_benchmark(model, bench, tasks, _opts(**kw), caches)
+    return {r["task"]: r for r in out}
+
+
+@pytest.fixture(scope="module")
+def bench(tmp_path_factory: pytest.TempPathFactory):
+    return make_benchmark(tmp_path_factory.mktemp("scenes"))
+
+
+@pytest.fixture(scope="module")
+def codec():
+    import torch
+
+    from globelens.models.maskcodec import MaskCodec, MaskCodecConfig
+
+    torch.manual_seed(0)
+    return MaskCodec(MaskCodecConfig(dims=(4, 8, 8, 16), embed_dim=8))  # small: fast on CPU
+
+
+def test_registry_picks_tasks_by_protocol(bench) -> None:
+    assert tasks_for(bench, "generator") == [
+        "captioning",
+        "vqa",
+        "detection",
+        "referring_segmentation",
+    ]
+    assert tasks_for(bench, "dual_encoder") == []
+    # A generator asked for zero-shot classification runs classification by generation.
+    bench.tasks, old = ("zeroshot_classification", "fewshot_geolocalization"), bench.tasks
+    try:
+        assert tasks_for(bench, "generator") == ["classification_by_generation"]
+        assert tasks_for(bench, "dual_encoder") == list(bench.tasks)
+    finally:
+        bench.tasks = old
+
+
+def test_oracle_scores_perfectly_with_groups(bench, codec, tmp_path: Path) -> None:
+    model = OracleGenerator(bench, codec)
+    res = _run(model, bench, tmp_path)
+    cap = res["captioning"]
+    assert set(cap["languages"]) == {"en", "fr"} and cap["metrics"]["CIDEr"] > 1.0
+    assert cap["groups"]["language"]["groups"].keys() == {"en", "fr"}
+    vqa = res["vqa"]["metrics"]
+    assert vqa["vqa_acc"] == 1.0 and vqa["vqa_acc_number"] == 1.0 and vqa["vqa_acc_yesno"] == 1.0
+    det = res["detection"]
+    assert det["metrics"]["AP50"] == pytest.approx(1.0) and det["metrics"]["mAP"] > 0.85
+    assert det["invalid"] == {} and "log-probability" in det["score_source"]
+    seg = res["referring_segmentation"]
+    assert seg["metrics"]["boxacc@0.5"] == 1.0 and seg["invalid"]["count"] == 0
+    assert 0.0 <= seg["metrics"]["miou"] <= 1.0  # random codec: masks are what it decodes
+    cls = res["classification_by_generation"]["metrics"]
+    assert cls["acc1"] == 1.0 and cls["unmatched_rate"] == 0.0
+    for r in res.values():
+        g = r["groups"]["income_bucket"]
+        assert set(g["groups"]) == {"$0-200", "$201-684", "$685-1997", "$1998+"}
+        assert "disparity" in r["metrics"] and r["ci95"]
+        assert {"region", "country"} <= set(r["groups"])
+        assert r["examples"] and r["examples"][0]["thumbnail"].startswith("data:image/jpeg")
+        json.dumps(r, allow_nan=True)  # the result is JSON
+
+
+def test_hostile_model_is_scored_not_crashed_on(bench, tmp_path: Path) -> None:
+    model = HostileGenerator()
+    res = _run(model, bench, tmp_path, gen_batch_size=4)
+    assert set(res) == set(GEN_TASKS)
+    det = res["detection"]
+    assert det["invalid"] and det["metrics"]["mAP"] < 0.2
+    # the batch the model failed on is counted, not lost
+    assert any(r["skipped"].get("generation_error") for r in res.values())
+    seg = res["referring_segmentation"]
+    assert seg["invalid"]["count"] > 0 and seg["metrics"]["miou"] != seg["metrics"]["miou"]
+    assert res["vqa"]["metrics"]["vqa_acc"] < 0.5
+    assert not math.isnan(res["captioning"]["metrics"]["CIDEr"])
+
+
+def test_generation_is_cached_by_model_data_prompt_and_settings(bench, tmp_path: Path) -> None:
+    model = OracleGenerator(bench)
+    cache = GenerationCache(tmp_path / "gen")
+    reqs = [Request(i, "caption en") for i in range(len(bench.records))]
+    first = run_generation(model, bench, reqs, DecodeSettings(), cache, batch_size=5)
+    calls = model.calls
+    assert first.generated == len(reqs) and calls == 3  # 12 requests in chunks of >= 5
+    again = run_generation(model, bench, reqs, DecodeSettings(), cache, batch_size=5)
+    assert again.cached == len(reqs) and model.calls == calls
+    assert [a.text for a in again.answers] == [a.text for a in first.answers]
+    more = [*reqs, Request(0, "caption fr")]  # one new prompt: only it is generated
+    third = run_generation(model, bench, more, DecodeSettings(), cache, batch_size=5)
+    assert third.generated == 1 and third.cached == len(reqs)
+    other = run_generation(model, bench, reqs, DecodeSettings(max_new_tokens=8), cache)
+    assert other.generated == len(reqs)  # other decode settings: other entries
+
+
+def test_tiny_paligemma_batched_equals_one_call_per_sample(bench, tmp_path: Path) -> None:
+    from tests.models.vlm_factory import tiny_paligemma_dir
+
+    from globelens.models.paligemma import load_generator
+
+    model = load_generator(tiny_paligemma_dir(tmp_path / "pg"))
+    reqs = [Request(i, p) for i in range(2) for p in ("caption en", "detect stove ; lamp")]
+    settings = DecodeSettings(max_new_tokens=4)
+    batched = run_generation(model, bench, reqs, settings, batch_size=4)
+    single = run_generation(model, bench, reqs, settings, batch_size=1)
+    assert [a.text for a in batched.answers] == [a.text for a in single.answers]
+    assert all(a.size == (64, 48) and a.n_tokens >= 1 for a in batched.answers)
