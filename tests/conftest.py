@@ -118,3 +118,17 @@ def console_errors(driver) -> list[str]:
 
 
 # --- end of browser fixtures -----------------------------------------------------------------
+
+
+# --- world fixtures ---------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def tiny_world(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """``globelens world build OUT --size tiny --seed 0``: crawl, benchmarks, scenes and the
+    generative sets. Shared by the session: treat it as read-only."""
+    from globelens.world import build_world
+
+    out = tmp_path_factory.mktemp("tiny_world") / "w"
+    build_world(out, seed=0, size="tiny", workers=1, progress=False)
+    return out

@@ -67,10 +67,8 @@ def _digest(root: Path) -> dict[str, str]:
 
 
 @pytest.fixture(scope="session")
-def world(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("world") / "w"
-    build_world(out, seed=0, size="tiny", workers=1, progress=False)
-    return out
+def world(tiny_world: Path) -> Path:
+    return tiny_world
 
 
 @pytest.fixture(scope="session")

@@ -67,7 +67,6 @@ def tiny_paligemma_dir(
     shutil.copytree(_BUILT[key], out, dirs_exist_ok=True)
     if codec is not None:
         from globelens.models.maskcodec import save_codec
-
         from globelens.models.vlm import CODEC_FILE
 
         save_codec(codec, out / CODEC_FILE)

@@ -268,6 +268,23 @@ def refs_for(
 # -------------------------------------------------------------------------------- plan
 
 
+def draw_scene(
+    seed: int, stream: int, index: int, cfg: WorldConfig, balanced: bool
+) -> tuple[Scene, Country, float, int, np.random.Generator]:
+    """The drawn scene (with its masks), its country, income and level, and the generator
+    the targets go on drawing from."""
+    rng = picture_rng(seed, stream, index)
+    if balanced:
+        c = COUNTRIES[index % len(COUNTRIES)]
+        income = sample_income(c, rng, spread=1.3)
+    else:
+        c = COUNTRIES[int(rng.choice(len(COUNTRIES), p=WEB_P))]
+        income = sample_income(c, rng, boost=cfg.crawl_income_boost)
+    specs, level = choose_objects(c, income, rng)
+    scene = render.render_scene(specs, c.region, COUNTRIES.index(c), level, rng, SCENE_SIZE)
+    return scene, c, income, level, rng
+
+
 def plan_scene(
     seed: int, stream: int, index: int, cfg: WorldConfig, balanced: bool
 ) -> dict[str, Any]:
@@ -276,16 +293,8 @@ def plan_scene(
     ``balanced``: every country in turn and the census income spread (benchmarks);
     otherwise countries and incomes as the crawl sees them (training).
     """
-    rng = picture_rng(seed, stream, index)
+    scene, c, income, level, rng = draw_scene(seed, stream, index, cfg, balanced)
     uid = picture_uid(seed, stream, index)
-    if balanced:
-        c = COUNTRIES[index % len(COUNTRIES)]
-        income = sample_income(c, rng, spread=1.3)
-    else:
-        c = COUNTRIES[int(rng.choice(len(COUNTRIES), p=WEB_P))]
-        income = sample_income(c, rng, boost=cfg.crawl_income_boost)
-    specs, level = choose_objects(c, income, rng)
-    scene: Scene = render.render_scene(specs, c.region, COUNTRIES.index(c), level, rng, SCENE_SIZE)
     langs = list(dict.fromkeys([c.language, "en"]))
     image_id = index + 1
     segs = [encode_mask(o.mask) for o in scene.objects]
@@ -331,6 +340,7 @@ __all__ = [
     "captions_for",
     "category_id",
     "choose_objects",
+    "draw_scene",
     "encode_mask",
     "object_name",
     "plan_benchmark_scene",

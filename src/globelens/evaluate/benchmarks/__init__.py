@@ -2,12 +2,17 @@
 
 from globelens.evaluate.benchmarks import (  # noqa: F401  (each module registers itself)
     coco,
+    coco_captions,
+    coco_det,
     dollarstreet,
     geode,
     imagefolder,
     landmarks,
+    refcoco,
+    vqa,
     wds,
     xm3600,
+    xm3600_captions,
 )
 from globelens.evaluate.benchmarks.base import Benchmark, BenchmarkFormatError, Record
 from globelens.evaluate.benchmarks.registry import (
@@ -33,6 +38,21 @@ for _name, _fmt in (
     register_benchmark(
         f"world/{_name}", Named(_fmt, f"benchmarks/{_name}", description=f"the world's {_name} set")
     )
+#: The world's zero-shot (contrastive) sets.
+WORLD_BENCHMARKS: tuple[str, ...] = tuple(n for n in NAMED if n.startswith("world/"))
+# ... its generative sets (scenes: captions in the place's language and English, questions,
+# boxes, masks, referring expressions) ...
+for _name, _fmt, _rel in (
+    ("coco_det", "coco_det", "coco_det"),
+    ("refcoco", "refcoco", "refcoco"),
+    ("vqa", "vqav2", "vqa"),
+    ("captions", "xm3600_captions", "captions"),
+    ("coco_captions", "coco_captions", "captions"),
+):
+    register_benchmark(
+        f"world/{_name}",
+        Named(_fmt, f"benchmarks/{_rel}", description=f"the world's {_name} set ({_fmt} format)"),
+    )
 # ... and the real releases, in folders of these names under --data-root.
 for _name, _fmt, _rel in (
     ("dollarstreet", "dollarstreet", "dollarstreet"),
@@ -43,15 +63,26 @@ for _name, _fmt, _rel in (
     ("imagenet", "imagefolder", "imagenet"),
     ("imagenet1k", "wds", "wds_imagenet1k"),
     ("mscoco_captions", "wds", "wds_mscoco_captions"),
+    ("coco_det", "coco_det", "coco"),
+    ("coco_captions", "coco_captions", "coco"),
+    ("vqav2", "vqav2", "vqav2"),
+    ("refcoco", "refcoco", "refcoco"),
+    ("refcoco+", "refcoco", "refcoco+"),
+    ("refcocog", "refcoco", "refcocog"),
+    ("xm3600_captions", "xm3600_captions", "xm3600"),
 ):
     register_benchmark(_name, Named(_fmt, _rel, description=f"{_name} ({_fmt} format)"))
 
-WORLD_BENCHMARKS: tuple[str, ...] = tuple(n for n in NAMED if n.startswith("world/"))
+#: The world's generative sets (captioning, VQA, detection, referring segmentation).
+WORLD_GENERATIVE_BENCHMARKS: tuple[str, ...] = tuple(
+    n for n in NAMED if n.startswith("world/") and n not in WORLD_BENCHMARKS
+)
 
 __all__ = [
     "FORMATS",
     "NAMED",
     "WORLD_BENCHMARKS",
+    "WORLD_GENERATIVE_BENCHMARKS",
     "Benchmark",
     "BenchmarkFormatError",
     "Format",
