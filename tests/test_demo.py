@@ -196,12 +196,50 @@ def test_summary_and_findings_follow_the_numbers() -> None:
     f = summarise(flipped, variants, config={}, seed=0)["findings"]
     assert not f["globe_beats_en_dollarstreet"]["holds"]
     assert not f["globe_smaller_disparity"]["holds"]
-    assert not f["globe_then_en_keeps_global_gain"]["holds"]
+    assert f["globe_then_en_keeps_global_gain"]["status"] == "n/a"  # globe lost: no gain
     one = metric_values(flipped, "en", __import__(
         "globelens.experiments.nofilter_summary", fromlist=["METRIC_BY_KEY"]
     ).METRIC_BY_KEY["dollarstreet"])  # fmt: skip
     assert one["interval"] == "bootstrap over images" and one["ci95"] == pytest.approx([0.45, 0.55])
     assert findings({}) == {}
+
+
+def test_a_claim_without_its_premise_is_na_never_holds() -> None:
+    """Quick seed 4 once printed "[holds] globe-tl→en recovers most of the Western gap: n/a"
+    (en had not beaten globe-tl) and "keeps ... 246%" (a share of a 1-point gain)."""
+    from globelens.experiments.nofilter_report import markdown_summary
+
+    variants = list(model_variants(0.2).values())
+    results = {0: _fake_results(
+        # globe-tl beats en on Western (no gap); its global gain over en is 0.5 points
+        ds={"en": 0.400, "globe": 0.50, "globe-tl": 0.405, "globe→en": 0.47, "globe-tl→en": 0.4},
+        west={"en": 0.70, "globe": 0.60, "globe-tl": 0.72, "globe→en": 0.69, "globe-tl→en": 0.7},
+        disp={"en": 0.3, "globe": 0.2, "globe-tl": 0.3, "globe→en": 0.2, "globe-tl→en": 0.3},
+    )}  # fmt: skip
+    summary = summarise(results, variants, config={}, seed=0)
+    f = summary["findings"]
+    rec, keep = f["globe-tl_then_en_recovers_western"], f["globe-tl_then_en_keeps_global_gain"]
+    assert rec["status"] == "n/a" and rec["holds"] is None and rec["margin"] != rec["margin"]
+    assert rec["reason"].startswith("no gap to recover") and rec["gap"] == pytest.approx(-0.02)
+    assert keep["status"] == "n/a" and keep["reason"].startswith("no gain to keep")
+    assert keep["gain"] == pytest.approx(0.00375)  # (0.005 + 0.0025) / 2: under two points
+    assert rec["direction_matches"] is None  # no direction to compare with the paper's
+    # With a gap: a share, defined over at least two points.
+    assert f["globe_then_en_recovers_western"]["margin"] == pytest.approx(0.09 / 0.10)
+    assert f["globe_then_en_recovers_western"]["status"] == "holds"
+    # Every finding carries the paper's side; globe-tl's headline numbers are Table 1's.
+    ds = f["globe-tl_beats_en_dollarstreet"]["paper"]
+    assert (ds["a_value"], ds["b_value"], ds["margin"]) == (49.96, 48.52, 1.44)
+    assert f["globe-tl_beats_en_dollarstreet"]["direction_matches"] is True
+    assert f["en_beats_globe-tl_western"]["direction_matches"] is False  # globe-tl won here
+    assert f["globe_beats_en_dollarstreet"]["paper"]["reported"] is False
+    assert all("paper" in x and "direction_matches" in x for x in f.values())
+
+    md = markdown_summary(summary, "report.html")
+    row = next(line for line in md.splitlines() if "globe-tl→en recovers" in line)
+    assert "| n/a: no gap to recover" in row and "holds" not in row.split("|")[2]
+    assert "%" not in row.split("|")[3]  # no share of an absent gap
+    assert "+1.4 points (globe-tl 49.96 vs en 48.52" in md
 
 
 # --------------------------------------------------------------------------- end to end
@@ -263,6 +301,15 @@ def test_demo_quick_end_to_end(tmp_path: Path) -> None:
     for text in ("This world is synthetic", "Table 1", "Look-alike landmarks", "Milad Tower",
                  "filter audit", "Accuracy by income", "Few-shot geo-localization"):  # fmt: skip
         assert text in html, text
+    # The README's pipeline snippet loads the demo's 16-token models.
+    from PIL import Image
+    from transformers import pipeline
+
+    classify = pipeline("zero-shot-image-classification",
+                        model=str(out / "runs" / f"en_seed{QUICK_SEED}" / "model"))  # fmt: skip
+    scores = classify(Image.new("RGB", (96, 96), "red"), candidate_labels=["bus", "dog"])
+    assert {r["label"] for r in scores} == {"bus", "dog"}
+
     events = [json.loads(line)["event"] for line in (out / "demo_log.jsonl").open()]
     assert events[0] == "study_start" and events[-1] == "study_end"
     assert events.count("trained") == 5

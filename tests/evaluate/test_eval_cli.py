@@ -7,6 +7,7 @@ import json
 import shutil
 from pathlib import Path
 
+import pytest
 from eval_factory import write_world
 from typer.testing import CliRunner
 
@@ -105,3 +106,12 @@ def test_wrong_input_fails_fast(tiny_model_dir: Path, tmp_path: Path) -> None:
     assert r.exit_code == 2 and "image processor" in r.output
     r = runner.invoke(app, ["report", str(tmp_path / "empty")])
     assert r.exit_code == 2 and "no result JSON" in r.output
+    # A ``globelens train`` output folder: its model is evaluated, and said so.
+    run = tmp_path / "run"
+    shutil.copytree(tiny_model_dir, run / "model")
+    r = runner.invoke(app, ["eval", "-m", str(run), "-b", "world/nope", "--data-root", str(world)])
+    assert f"{run} is a training output folder: evaluating {run / 'model'}" in r.output
+    from globelens.models.hf import check_model_dir
+
+    with pytest.raises(FileNotFoundError, match=r"did you mean .*run/model\?"):
+        check_model_dir(run)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import re
 import signal
 import subprocess
 import sys
@@ -13,6 +14,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from PIL import Image
 
 from globelens.train.config import PhaseConfig, SourceConfig, TrainConfig, load_config
 from globelens.train.data import Plan, SourceStream
@@ -128,6 +130,68 @@ def test_output_runs_in_transformers_pipeline(trained) -> None:
         assert torch.allclose(torch.tensor([got[lab] for lab in labels]), p, atol=1e-4)
     summary = json.loads((model_dir.parent / "summary.json").read_text())
     assert "eval/bench/top1" in summary
+
+
+README = Path(__file__).resolve().parents[2] / "README.md"
+
+
+def _readme_pipeline_snippet() -> str:
+    """The README's ``pipeline(...)`` block, as written."""
+    blocks = re.findall(r"```python\n(.*?)```", README.read_text(encoding="utf-8"), re.S)
+    (snippet,) = [b for b in blocks if 'pipeline("zero-shot-image-classification"' in b]
+    return snippet
+
+
+def test_demo_model_runs_in_the_readme_pipeline_and_resumes_exactly(
+    tmp_path: Path, shards: Path, tiny_tokenizer_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The demo's 16-token model, as ``train`` writes it, loads in the pipeline (which pads
+    SigLIP text to 64) and scores as globelens does; continuing its checkpoint (as the
+    study's globe→en runs do) gives the model an uninterrupted run gives."""
+    import shutil
+
+    from globelens.experiments.nofilter import DEMO_PRESET
+    from globelens.models import load_dual_encoder
+    from globelens.train.config import config_from_dict
+    from globelens.train.loop import train
+
+    def cfg(out: Path):
+        c = config_from_dict(_config(out, shards, tiny_tokenizer_dir, steps=4,
+                                     checkpoint={"every": 2, "keep": 3}))  # fmt: skip
+        c.model.preset = dict(DEMO_PRESET)  # type: ignore[assignment]
+        c.threads, c.data.workers, c.optim.accum_steps = 0, 0, 1
+        return c
+
+    model_dir = train(cfg(tmp_path / "full"))
+    saved = json.loads((model_dir / "config.json").read_text())["text_config"]
+    assert saved["max_position_embeddings"] == 64  # the pipeline's length, for SigLIP
+    assert json.loads((model_dir / "tokenizer_config.json").read_text())["model_max_length"] == 16
+    enc = load_dual_encoder(model_dir)
+    assert enc.max_text_len == 16  # globelens still reads the trained context
+
+    ckpt = tmp_path / "full" / "checkpoints" / "step_000002"
+    shutil.copytree(ckpt, tmp_path / "cont" / "checkpoints" / ckpt.name)
+    cont = train(cfg(tmp_path / "cont"), resume=True)
+    assert (cont / "model.safetensors").read_bytes() == (
+        model_dir / "model.safetensors"
+    ).read_bytes()
+
+    (tmp_path / "runs" / "globe").mkdir(parents=True)
+    (tmp_path / "runs" / "globe" / "model").symlink_to(model_dir)
+    monkeypatch.chdir(tmp_path)
+    namespace: dict = {}
+    exec(_readme_pipeline_snippet(), namespace)
+    classify = namespace["classify"]
+    # Texts within the trained context (this test tokenizer spends many tokens per word):
+    # the pipeline pads them to 64, globelens to 16, and both score them alike.
+    labels = ["a red bus", "a blue thing", "一张绿东西的照片"]
+    image = Image.new("RGB", (64, 64), (200, 40, 40))
+    got = classify(image, candidate_labels=labels, hypothesis_template="{}")
+    got = {r["label"]: r["score"] for r in got}
+    assert max(len(enc.tokenizer(lab)["input_ids"]) for lab in labels) < 16
+    want = enc.logits(enc.encode_images(enc.preprocess([image])), enc.encode_texts(labels))
+    assert len(set(want[0].tolist())) == 3  # distinct texts, distinct scores
+    assert torch.allclose(torch.tensor([got[lab] for lab in labels]), want[0].sigmoid(), atol=1e-5)
 
 
 def test_stream_is_a_function_of_seed_and_step(shards: Path) -> None:

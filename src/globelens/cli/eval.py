@@ -90,9 +90,17 @@ def register(app: typer.Typer) -> None:
             seed=seed,
             templates=read_lines(templates) if templates else None,
         )
+        from globelens.models.hf import resolve_model_dir
+
+        dirs = []
+        for m in model:
+            resolved = resolve_model_dir(m)
+            if resolved != m:  # a ``globelens train`` output folder: its model is inside
+                typer.echo(f"{m} is a training output folder: evaluating {resolved}", err=True)
+            dirs.append(str(resolved))
         names = [b.strip() for b in benchmarks.split(",") if b.strip()]
         try:
-            results = run_suite([str(m) for m in model], names, out, opts)
+            results = run_suite(dirs, names, out, opts)
         except (ValueError, FileNotFoundError, BenchmarkFormatError) as e:
             typer.echo(f"error: {e}", err=True)
             raise typer.Exit(2) from e

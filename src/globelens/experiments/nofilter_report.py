@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from globelens.data.images import thumbnail_data_uri
-from globelens.experiments.nofilter_summary import METRIC_BY_KEY
+from globelens.experiments.nofilter_summary import METRIC_BY_KEY, MIN_GAP
 from globelens.report import esc, figure_to_data_uri, html_table, write_report
 
 if TYPE_CHECKING:
@@ -106,26 +106,76 @@ def table1_html(summary: dict[str, Any]) -> str:
     )
 
 
-def findings_html(summary: dict[str, Any]) -> str:
-    items = []
-    for f in summary["findings"].values():
-        mark = "✔ holds" if f["holds"] else "✘ does not hold"
-        color = "#1a7f37" if f["holds"] else "#b42318"
-        if "share" in f["unit"]:
-            extra = f"{_share(f['margin'])} of the {'gap' if 'gap' in f else 'gain'}"
-            base = f.get("gap", f.get("gain"))
-            extra += f" (of {_pct(base)} points)"
-        else:
-            extra = f"by {_pct(f['margin'])} points"
-            if f.get("ci95"):
-                extra += f" (95% interval over seeds {_pct(f['ci95'][0])} to {_pct(f['ci95'][1])})"
-            if len(f.get("per_seed", [])) > 1:
-                extra += "; per seed: " + ", ".join(_pct(x) for x in f["per_seed"])
-        items.append(
-            f'<li><span style="color:{color}"><b>{mark}</b></span>: {esc(f["statement"])} '
-            f"&mdash; {esc(extra)}</li>"
+def finding_status(f: dict[str, Any]) -> str:
+    """ "holds", "does not hold", or "n/a: <why>" (a claim whose premise is absent)."""
+    status = f.get("status") or ("holds" if f["holds"] else "does not hold")
+    return f"{status}: {f['reason']}" if f.get("reason") else status
+
+
+def finding_ours(f: dict[str, Any]) -> str:
+    """Our number for a finding, in points (or a share of a gap, with the gap in points)."""
+    if "share" in f["unit"]:
+        whole_name = "gap" if "gap" in f else "gain"
+        whole = f.get(whole_name)
+        if f.get("holds") is None:
+            return f"{_signed(whole)}-point {whole_name}"
+        return (
+            f"{_share(f['margin'])} ({_signed(f.get('part'))} of a {_pct(whole)}-point "
+            f"{whole_name})"
         )
-    return "<ul>" + "".join(items) + "</ul>"
+    out = f"{_signed(f['margin'])} points"
+    if f.get("ci95"):
+        out += f" (95% interval over seeds {_pct(f['ci95'][0])} to {_pct(f['ci95'][1])})"
+    if len(f.get("per_seed", [])) > 1:
+        out += "; per seed " + ", ".join(_signed(x) for x in f["per_seed"])
+    return out
+
+
+def finding_paper(f: dict[str, Any]) -> str:
+    """The paper's number for the same comparison (points), or what it states, or that it
+    does not report one."""
+    p = f.get("paper") or {}
+    if not p.get("reported"):
+        return p.get("note", "not reported")
+    if p.get("margin") is not None:
+        m = p["margin"]
+        return (
+            f"{'+' if m >= 0 else ''}{m:.1f} points ({p['a']} {p['a_value']:g} vs "
+            f"{p['b']} {p['b_value']:g}, {p['benchmark']})"
+        )
+    return f"holds, stated: {p['stated']}" if p.get("stated_holds") else str(p.get("stated"))
+
+
+def finding_match(f: dict[str, Any]) -> str:
+    m = f.get("direction_matches")
+    return "–" if m is None else ("same direction" if m else "opposite direction")
+
+
+def findings_html(summary: dict[str, Any]) -> str:
+    """Every finding: whether it holds here, our number, the paper's, and whether the
+    direction matches."""
+    rows = []
+    colors = {True: "#1a7f37", False: "#b42318", None: "#6e7781"}
+    for f in summary["findings"].values():
+        mark = {True: "✔ ", False: "✘ ", None: ""}[f["holds"]] + finding_status(f)
+        rows.append([
+            esc(f["statement"]),
+            f'<span style="color:{colors[f["holds"]]}"><b>{esc(mark)}</b></span>',
+            esc(finding_ours(f)),
+            esc(finding_paper(f)),
+            esc(finding_match(f)),
+        ])  # fmt: skip
+    note = (
+        "<p class=note>Ours: this run, in accuracy points. Paper: the No Filter paper's own "
+        "numbers for the same comparison (SigLIP B/16 on 10B WebLI pairs; our Western set "
+        "stands for ImageNet, our landmarks for GLDv2). A share of a gap is computed only "
+        f"over a gap of at least {_pct(MIN_GAP)} points; below that the claim is n/a.</p>"
+    )
+    return note + html_table(["finding", "here", "ours", "paper", "direction"], rows, left=5)
+
+
+def _signed(x: Any) -> str:
+    return f"{'+' if x >= 0 else ''}{_pct(x)}" if isinstance(x, int | float) and x == x else "–"
 
 
 def _share(x: Any) -> str:
@@ -325,14 +375,18 @@ def markdown_summary(summary: dict[str, Any], report: Path | str) -> str:
             + " | ".join(_cell(table[m].get(k, {}), html=False) for k in MARKDOWN_KEYS)
             + " |"
         )
-    lines += ["", "Findings:"]
+    lines += [
+        "",
+        "Findings, beside the No Filter paper's own numbers (accuracy points; our Western set "
+        "stands for ImageNet, our landmarks for GLDv2):",
+        "",
+        "| finding | here | ours | paper | direction |",
+        "|---|---|---|---|---|",
+    ]
     for f in summary["findings"].values():
-        mark = "holds" if f["holds"] else "DOES NOT HOLD"
-        if "share" in f["unit"]:
-            detail = f"{_share(f['margin'])}"
-        else:
-            detail = f"{'+' if f['margin'] >= 0 else ''}{_pct(f['margin'])} points"
-        lines.append(f"- [{mark}] {f['statement']}: {detail}")
+        cells = (f["statement"], finding_status(f), finding_ours(f), finding_paper(f),
+                 finding_match(f))  # fmt: skip
+        lines.append("| " + " | ".join(c.replace("|", "/") for c in cells) + " |")
     lines += ["", f"Report: {report}"]
     return "\n".join(lines) + "\n"
 

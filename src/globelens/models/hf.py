@@ -19,6 +19,7 @@ import torch.nn.functional as F
 from PIL import Image
 
 from globelens.models.preprocess import ImageTransform
+from globelens.models.textpositions import text_context
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,10 @@ class Family:
     #: the text tower pools the last position (SigLIP), so masked padding before it can be
     #: dropped in training (``globelens.train.step.compact_padding``)
     pools_last: bool = False
+    #: the text length transformers' zero-shot pipeline pads this family to (SigLIP: always
+    #: 64; CLIP pads to the longest text): saved models get that many positions
+    #: (``globelens.models.textpositions``)
+    pipeline_text_length: int | None = None
 
 
 FAMILIES: dict[str, Family] = {}
@@ -69,6 +74,7 @@ register_family(
         "max_length",
         _siglip_logits,
         pools_last=True,
+        pipeline_text_length=64,
     ),
 )
 # CLIP pools the text at the first EOS token, so padding only needs to reach the longest text.
@@ -80,13 +86,32 @@ TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json")
 PROCESSOR_FILES = ("preprocessor_config.json", "processor_config.json")
 
 
+#: where ``globelens train OUT`` writes its model, inside the output folder
+TRAIN_MODEL_SUBDIR = "model"
+
+
+def resolve_model_dir(path: str | os.PathLike) -> Path:
+    """``path``, or ``path/model`` when ``path`` is a training output folder (``globelens
+    train --out PATH`` writes its model there) rather than a model directory."""
+    p = Path(path)
+    inner = p / TRAIN_MODEL_SUBDIR
+    if not (p / "config.json").is_file() and (inner / "config.json").is_file():
+        return inner
+    return p
+
+
 def check_model_dir(path: str | os.PathLike) -> Path:
     """Raise a clear error naming what is missing from a model directory."""
     p = Path(path)
     if not p.is_dir():
         raise FileNotFoundError(f"model directory {str(p)!r} does not exist")
     if not (p / "config.json").is_file():
-        raise FileNotFoundError(f"{p}: missing config.json (not a Hugging Face model directory)")
+        hint = ""
+        if (p / TRAIN_MODEL_SUBDIR / "config.json").is_file():
+            hint = f"; did you mean {p / TRAIN_MODEL_SUBDIR}?"
+        raise FileNotFoundError(
+            f"{p}: missing config.json (not a Hugging Face model directory){hint}"
+        )
     if not any((p / f).is_file() for f in WEIGHT_FILES):
         pickles = [f for f in PICKLE_FILES if (p / f).is_file()]
         if pickles:
@@ -169,7 +194,8 @@ class HFDualEncoder:
         self.image_processor = image_processor
         self.transform = ImageTransform.from_processor(image_processor)
         self.image_size = int(self.transform.output_size[0])
-        self.max_text_len = int(model.config.text_config.max_position_embeddings)
+        # the trained context (a saved model may carry more positions, for pipelines)
+        self.max_text_len = text_context(model.config, tokenizer)
 
     @classmethod
     def from_loaded(

@@ -16,6 +16,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from globelens.models.textpositions import save_for_pipelines
 from globelens.models.tokenizer import EOS, PAD, load_tokenizer
 
 
@@ -172,7 +173,7 @@ def build_model(
         torch.random.set_rng_state(state)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    model.save_pretrained(out, safe_serialization=True)
+    save_for_pipelines(model, out)
     image_processor = builder.make_image_processor(p)
     image_processor.save_pretrained(out)  # preprocessor_config.json, for tools that want it
     builder.processor_class()(image_processor=image_processor, tokenizer=tok).save_pretrained(out)

@@ -19,6 +19,7 @@ from typing import Any
 import torch
 
 from globelens.data.atomic import atomic_path
+from globelens.models.textpositions import save_for_pipelines
 
 CKPT_RE = re.compile(r"^step_(\d{6,})$")
 #: files carried over from the initial model directory into every checkpoint
@@ -48,7 +49,7 @@ def latest_checkpoint(root: str | os.PathLike) -> Path | None:
 
 def save_model_dir(model: Any, assets_from: str | os.PathLike, out: Path) -> None:
     """Write an HF model directory: weights + config + tokenizer/processor from ``assets_from``."""
-    model.save_pretrained(out, safe_serialization=True)
+    save_for_pipelines(model, out)
     for name in ASSET_FILES:
         src = Path(assets_from) / name
         if src.is_file():

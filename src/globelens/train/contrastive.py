@@ -11,6 +11,7 @@ from torch import nn
 
 from globelens.models.hf import FAMILIES, HFDualEncoder, check_model_dir
 from globelens.models.presets import build_model, get_preset
+from globelens.models.textpositions import narrow_text_positions, text_context
 from globelens.models.tokenizer import bytes_per_token, save_token_report, train_tokenizer
 from globelens.train.checkpoint import save_model_dir
 from globelens.train.config import TrainConfig
@@ -90,6 +91,8 @@ class ContrastiveObjective(Objective):
         self.image_processor = AutoImageProcessor.from_pretrained(
             self.assets, local_files_only=True
         )
+        # Saved models carry the pipeline's text positions; train on the trained context.
+        narrow_text_positions(self.model, text_context(self.model.config, self.tokenizer))
         self.family = FAMILIES[self.model.config.model_type]
         if cfg.loss == "sigmoid" and getattr(self.model, "logit_bias", None) is None:
             raise ValueError(
