@@ -190,3 +190,83 @@ def source_from_spec(spec: str, index: int = 0) -> SourceConfig:
         name, rest = f"s{index}", spec
     pattern, _, caption_field = rest.partition("@")
     return SourceConfig(name=name, pattern=pattern, caption_field=caption_field or None)
+
+
+# -- the generative trainer (``globelens train-vlm``) -------------------------------------------
+
+
+@dataclass
+class TaskConfig:
+    """One task of the mixture: a name the phases mix (``data.phases[].mix``), the kind of
+    target it builds from each sample's ``.json`` (see ``globelens.train.targets.TARGETS``),
+    and the data source it reads."""
+
+    name: str
+    #: caption, answer, question, detect, segment, refer; default: the name
+    kind: str | None = None
+    #: a ``data.sources`` name; default: the first source
+    source: str | None = None
+    #: only captions/questions in these languages; empty: every language the sample has
+    langs: list[str] = field(default_factory=list)
+
+
+@dataclass
+class VLMModelConfig:
+    #: a SigLIP directory (``globelens train``'s OUT/model, or a Hugging Face one) for the
+    #: vision tower of a fresh PaliGemma
+    vision: str | None = None
+    #: decoder preset of a fresh PaliGemma (``globelens.models.vlm.GEMMA_PRESETS``)
+    decoder: str = "tiny"
+    #: fine-tune this PaliGemma directory instead of building one
+    init_from: str | None = None
+    #: tokenizer vocabulary learned from the training texts (loc/seg tokens not counted)
+    tokenizer_vocab: int = 2048
+    tokenizer_texts: int = 20_000
+    #: a mask codec (``globelens codec train``); needed by the segment and refer tasks
+    codec: str | None = None
+    #: change the tower's resolution (position embeddings are resampled); default: the tower's
+    image_size: int | None = None
+    freeze_vision: bool = False
+    freeze_decoder: bool = False
+    #: LoRA rank through peft (0: train every unfrozen weight)
+    lora_rank: int = 0
+    lora_alpha: float = 16.0
+    lora_dropout: float = 0.0
+    #: module names LoRA adapts (peft ``target_modules``)
+    lora_targets: list[str] = field(
+        default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj"]
+    )
+    #: longest prefix + suffix in tokens (image tokens not counted); longer samples are counted
+    #: as ``too_long`` and left out
+    max_text_tokens: int = 128
+    grad_checkpointing: bool = False
+    compile: bool = False
+
+
+@dataclass
+class VLMEvalConfig:
+    #: evaluation shards (same layout as the training shards): greedy generation every
+    #: ``every`` steps and at the end, scored per task
+    data: str | None = None
+    every: int = 0
+    max_images: int = 64
+    max_new_tokens: int = 48
+
+
+def _default_tasks() -> list[TaskConfig]:
+    return [TaskConfig("caption"), TaskConfig("answer"), TaskConfig("detect")]
+
+
+@dataclass
+class VLMTrainConfig(RunConfig):
+    """The generative trainer: PaliGemma on a mixture of tasks named by their prefixes."""
+
+    out: str = "runs/vlm"
+    batch_size: int = 32
+    tasks: list[TaskConfig] = field(default_factory=_default_tasks)
+    model: VLMModelConfig = field(default_factory=VLMModelConfig)
+    eval: VLMEvalConfig = field(default_factory=VLMEvalConfig)
+
+
+def vlm_config_from_dict(values: dict[str, Any]) -> VLMTrainConfig:
+    return build_config(VLMTrainConfig, values)

@@ -258,6 +258,9 @@ class Collator(Protocol):
 
     #: decode JPEGs at reduced size (``draft``) when the picture is far larger than needed
     draft: bool
+    #: hand ``collate`` the randomly cropped/flipped (``data.augment``) uint8 pictures; a
+    #: collator that preprocesses the decoded pictures itself gets an empty list
+    augments: bool
 
     def read(self, dataset: BatchDataset, source: str, ref: Ref) -> Any: ...
 
@@ -405,13 +408,15 @@ class BatchDataset(torch.utils.data.Dataset):
             except (ValueError, UnicodeDecodeError, OSError):
                 bad["unreadable_sample"] += 1
                 continue
+            items.append(item)
+            if not self.collator.augments:
+                continue
             rng = (
                 random.Random(derive_seed(self.seed, step, lo + i)) if self.config.augment else None
             )
             images.append(
                 augment_image(pil, self.image_size, rng, self.config.crop_scale, self.config.flip)
             )
-            items.append(item)
         return {
             "step": step,
             "micro": micro,
