@@ -19,6 +19,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "eval",
     "report",
     "train",
+    "train_vlm",
     "demo",
     "serve",
 )

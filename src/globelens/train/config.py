@@ -270,3 +270,22 @@ class VLMTrainConfig(RunConfig):
 
 def vlm_config_from_dict(values: dict[str, Any]) -> VLMTrainConfig:
     return build_config(VLMTrainConfig, values)
+
+
+def task_from_spec(spec: str) -> tuple[TaskConfig, float | None]:
+    """``--task`` syntax: ``KIND``, ``NAME=KIND``, either with ``@lang,lang`` (only those
+    languages) and ``:WEIGHT`` (its share of every batch), e.g. ``detect:3``,
+    ``caption_sw=caption@sw:1``."""
+    body, sep, weight = spec.rpartition(":")
+    if not sep or not weight.replace(".", "", 1).isdigit():
+        body, weight = spec, ""
+    named, _, kind_langs = body.rpartition("=")
+    kind, _, langs = kind_langs.partition("@")
+    if not kind:
+        raise ValueError(f"--task {spec!r}: no task kind")
+    task = TaskConfig(
+        name=named or kind,
+        kind=kind,
+        langs=[x for x in langs.split(",") if x],
+    )
+    return task, float(weight) if weight else None

@@ -1,0 +1,401 @@
+"""The generative objective (``globelens train-vlm``): PaliGemma on a mixture of tasks.
+
+A sample of task ``t`` reads as ``[image tokens] <bos> prefix \\n suffix <eos>``: full
+attention over the picture and the prefix, causal over the suffix, and the loss on the suffix
+tokens only (PaliGemma, arXiv 2407.07726). ``PaliGemmaProcessor`` builds the sequence, the
+token types and the labels (-100 on the picture, prefix and padding) from ``suffix=``.
+
+The loss is the sum of the suffix tokens' cross-entropies over the whole step (all ranks, all
+micro-batches) divided by their number, so the update is the same whatever the split into
+ranks and micro-batches: one all-reduce of a token count per step under DDP.
+
+Everything else (data stream and recipes, checkpoints and resume, logs, DDP) is the shared
+loop's (``globelens.train.loop``). Tasks are the recipe's sources: each task is a seeded
+stream over its data source, and ``data.phases`` mix tasks by weight.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import random
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image
+from torch import nn
+
+from globelens.models.hf import check_model_dir
+from globelens.train.config import SourceConfig, VLMTrainConfig
+from globelens.train.data import BatchDataset, Ref, SampleError, SourceStream, derive_seed
+from globelens.train.objective import Objective
+from globelens.train.targets import TARGETS, TargetContext, build_target
+
+#: task kinds whose suffix holds masks (they need a mask codec)
+MASK_KINDS = ("segment", "refer")
+
+
+class SuffixLM(nn.Module):
+    """PaliGemma's forward returning the logits of the suffix positions only.
+
+    The LM head (a vocabulary-wide matmul) runs only where a label is predicted: the picture
+    and prefix tokens (36 + ~6 of ~60 at the tiny shapes) need no logits in training.
+    Returns (logits (N, V) float32, targets (N,)) for the N predicted tokens.
+    """
+
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(
+        self,
+        input_ids: torch.Tensor,
+        attention_mask: torch.Tensor,
+        token_type_ids: torch.Tensor,
+        pixel_values: torch.Tensor,
+        labels: torch.Tensor,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        lm = self.model
+        if hasattr(lm, "get_base_model"):  # peft: LoRA layers live inside the base model
+            lm = lm.get_base_model()
+        hidden = lm.model(
+            input_ids=input_ids,
+            attention_mask=attention_mask,
+            token_type_ids=token_type_ids,
+            pixel_values=pixel_values,
+            use_cache=False,
+        ).last_hidden_state
+        targets = labels[:, 1:]
+        keep = targets != -100
+        logits = lm.lm_head(hidden[:, :-1][keep]).float()
+        cap = getattr(lm.config.get_text_config(), "final_logit_softcapping", None)
+        if cap is not None:  # Gemma 2
+            logits = torch.tanh(logits / cap) * cap
+        return logits, targets[keep]
+
+
+class VLMCollator:
+    """Task targets from each sample's ``.json`` and the processor's PaliGemma batch.
+
+    Pictures go to the processor as decoded (never cropped or flipped: boxes and masks would
+    move), so training sees exactly the preprocessing of inference.
+    """
+
+    draft = False  # boxes are normalised by the picture's true size
+    augments = False
+
+    def __init__(
+        self,
+        processor: Any,
+        tasks: dict[str, tuple[str, tuple[str, ...]]],
+        codec: Any,
+        max_text_tokens: int,
+    ) -> None:
+        self.processor, self.tasks, self.codec = processor, tasks, codec
+        self.max_text_tokens = max_text_tokens
+        size = processor.image_processor.size
+        self.image_size = int(size["height"])
+
+    def read(self, dataset: BatchDataset, source: str, ref: Ref) -> tuple[str, dict[str, Any]]:
+        if ref.json is None:
+            raise SampleError("missing_json")
+        sample = json.loads(dataset._read(source, ref, ref.json))
+        if not isinstance(sample, dict):
+            raise SampleError("bad_json")
+        return source, sample
+
+    def prepare(
+        self, raw: tuple[str, dict[str, Any]], image: Image.Image, rng: random.Random
+    ) -> tuple[str, str, Image.Image]:
+        task, sample = raw
+        kind, langs = self.tasks[task]
+        ctx = TargetContext(image.width, image.height, langs, self.codec)
+        prefix, suffix = build_target(kind, sample, ctx, rng)
+        tok = self.processor.tokenizer
+        n = len(tok(prefix)["input_ids"]) + len(tok(suffix)["input_ids"]) + 3  # bos, \n, eos
+        if n > self.max_text_tokens:
+            raise SampleError("too_long")
+        return prefix, suffix, image
+
+    def collate(self, images: list[np.ndarray], items: list[Any]) -> dict[str, Any]:
+        if not items:
+            empty = torch.zeros(0, 1, dtype=torch.long)
+            return {
+                "pixel_values": torch.zeros(0, 3, self.image_size, self.image_size),
+                "input_ids": empty,
+                "attention_mask": empty,
+                "token_type_ids": empty,
+                "labels": empty,
+            }
+        from globelens.models.vlm import IMAGE
+
+        enc = self.processor(
+            text=[IMAGE + p for p, _, _ in items],
+            images=[im for _, _, im in items],
+            suffix=[s for _, s, _ in items],
+            padding="longest",
+            padding_side="right",
+            return_tensors="pt",
+        )
+        return {
+            k: enc[k]
+            for k in ("pixel_values", "input_ids", "attention_mask", "token_type_ids", "labels")
+        }
+
+
+def sample_texts(streams: dict[str, SourceStream], limit: int) -> list[str]:
+    """Captions, questions, answers, labels and referring expressions of up to ``limit``
+    samples spread over the sources (what a fresh tokenizer learns its merges from)."""
+    texts: list[str] = []
+    per_stream = max(1, limit // max(len(streams), 1))
+    for name, stream in streams.items():
+        ds = BatchDataset.__new__(BatchDataset)
+        ds.streams, ds._files = streams, {}
+        for ref in stream.take(0, min(per_stream, stream.size)):
+            if ref.json is None:
+                continue
+            try:
+                sample = json.loads(ds._read(name, ref, ref.json))
+            except (ValueError, OSError):
+                continue
+            if not isinstance(sample, dict):
+                continue
+            for caps in (sample.get("captions") or {}).values():
+                texts.extend(c for c in (caps if isinstance(caps, list) else [caps]) if c)
+            for qa in sample.get("qa") or []:
+                texts += [str(qa.get("question", "")), str(qa.get("multiple_choice_answer", ""))]
+            texts += [str(o.get("label", "")) for o in sample.get("objects") or []]
+            texts += [str(r.get("sent", "")) for r in sample.get("refs") or []]
+        for fh in ds._files.values():
+            fh.close()
+    return [t for t in texts if isinstance(t, str) and t.strip()]
+
+
+def _load_codec(path: str | Path | None) -> Any:
+    if path is None:
+        return None
+    from globelens.models.maskcodec import load_codec
+
+    return load_codec(path)
+
+
+class GenerativeObjective(Objective):
+    """PaliGemma (vision tower + projection + Gemma) on the task mixture; see the module."""
+
+    cfg: VLMTrainConfig
+
+    def __init__(self, cfg: VLMTrainConfig, dist: Any) -> None:
+        super().__init__(cfg, dist)
+        m = cfg.model
+        if not cfg.data.sources:
+            raise ValueError(
+                "no training data: give --data PATTERN or [[data.sources]] in the config"
+            )
+        if not cfg.tasks:
+            raise ValueError("no tasks: give --task or [[tasks]] in the config")
+        if (m.vision is None) == (m.init_from is None):
+            raise ValueError(
+                "give exactly one of --vision SIGLIP_DIR (a fresh PaliGemma) and "
+                "--init-from PALIGEMMA_DIR (fine-tune)"
+            )
+        if m.freeze_vision and m.freeze_decoder and not m.lora_rank:
+            raise ValueError(
+                "--freeze-vision and --freeze-decoder together leave only the projection"
+            )
+        sources = {s.name: s for s in cfg.data.sources}
+        names = [t.name for t in cfg.tasks]
+        if len(set(names)) != len(names):
+            raise ValueError(f"task names repeat: {names}")
+        self.task_specs: dict[str, tuple[str, tuple[str, ...]]] = {}
+        self.task_sources: dict[str, SourceConfig] = {}
+        for t in cfg.tasks:
+            kind = t.kind or t.name
+            if kind not in TARGETS:
+                raise ValueError(
+                    f"task {t.name!r}: unknown kind {kind!r}; available: {sorted(TARGETS)}"
+                )
+            source = t.source or cfg.data.sources[0].name
+            if source not in sources:
+                raise ValueError(
+                    f"task {t.name!r} reads unknown source {source!r}; sources: {sorted(sources)}"
+                )
+            self.task_specs[t.name] = (kind, tuple(t.langs))
+            self.task_sources[t.name] = sources[source]
+        self.codec_path = m.codec
+        if self.codec_path is None and m.init_from is not None:
+            from globelens.models.vlm import CODEC_FILE
+
+            found = Path(m.init_from) / CODEC_FILE
+            self.codec_path = str(found) if found.is_file() else None
+        needs_codec = sorted(n for n, (k, _) in self.task_specs.items() if k in MASK_KINDS)
+        if needs_codec and self.codec_path is None:
+            raise ValueError(
+                f"tasks {needs_codec} need a mask codec: give --codec CODEC.safetensors"
+            )
+        self._norm = 1.0
+        self._tokens = 0
+
+    # -- data ----------------------------------------------------------------------------------
+    def make_streams(self) -> dict[str, SourceStream]:
+        """One seeded stream per task over its source (the recipe mixes tasks)."""
+        cfg = self.cfg
+        return {
+            name: SourceStream(SourceConfig(name, src.pattern), cfg.seed, cfg.data.shuffle_buffer)
+            for name, src in self.task_sources.items()
+        }
+
+    def collator(self) -> VLMCollator:
+        return VLMCollator(
+            self.processor, self.task_specs, self.codec, self.cfg.model.max_text_tokens
+        )
+
+    # -- model ---------------------------------------------------------------------------------
+    def _fresh_init(self, streams: dict[str, SourceStream]) -> Path:
+        """A fresh PaliGemma at OUT/init (written once, by the main rank; every rank then
+        loads the same file, so one process and many ranks start from the same weights)."""
+        from globelens.models.vlm import build_paligemma, build_vlm_tokenizer, save_generator
+
+        m = self.cfg.model
+        init = Path(self.cfg.out) / "init"
+        if self.d.main and not (init / "model.safetensors").is_file():
+            texts = sample_texts(streams, m.tokenizer_texts)
+            tok = build_vlm_tokenizer(texts, vocab_size=m.tokenizer_vocab)
+            model, processor = build_paligemma(
+                m.vision, m.decoder, tok, image_size=m.image_size, seed=self.cfg.seed
+            )
+            from globelens.data.atomic import atomic_path
+
+            with atomic_path(init, folder=True) as tmp:
+                save_generator(model, processor, tmp, codec=self.codec)
+        self.d.barrier()
+        return init
+
+    def _freeze(self, model: nn.Module) -> None:
+        m = self.cfg.model
+        if m.freeze_vision:
+            model.model.vision_tower.requires_grad_(False)
+        if m.freeze_decoder:
+            model.model.language_model.requires_grad_(False)
+            model.lm_head.requires_grad_(False)
+
+    def _lora(self, model: nn.Module, resume_from: Path | None) -> nn.Module:
+        from peft import LoraConfig, PeftModel, get_peft_model
+
+        m = self.cfg.model
+        if resume_from is not None:
+            return PeftModel.from_pretrained(model, resume_from, is_trainable=True)
+        targets: Any = list(m.lora_targets)
+        scope = (
+            "language_model" if m.freeze_vision else "vision_tower" if m.freeze_decoder else None
+        )
+        if scope is not None:  # adapt only the part that is not frozen
+            targets = rf".*{scope}.*\.({'|'.join(m.lora_targets)})$"
+        config = LoraConfig(
+            r=m.lora_rank,
+            lora_alpha=m.lora_alpha,
+            lora_dropout=m.lora_dropout,
+            target_modules=targets,
+        )
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(derive_seed(self.cfg.seed, "lora"))  # the same A on every rank
+            return get_peft_model(model, config)
+
+    def build(self, streams: dict[str, SourceStream], resume_from: Path | None) -> None:
+        from transformers import AutoProcessor, PaliGemmaForConditionalGeneration
+
+        m = self.cfg.model
+        self.codec = _load_codec(self.codec_path)
+        base_dir = check_model_dir(m.init_from) if m.init_from else self._fresh_init(streams)
+        self.assets = base_dir
+        weights = base_dir if (m.lora_rank or resume_from is None) else resume_from
+        model = PaliGemmaForConditionalGeneration.from_pretrained(
+            weights, local_files_only=True, use_safetensors=True, dtype=torch.float32
+        )
+        self.processor = AutoProcessor.from_pretrained(base_dir, local_files_only=True)
+        if m.lora_rank:
+            model = self._lora(model, resume_from)
+        else:
+            self._freeze(model)
+        if m.grad_checkpointing:
+            model.gradient_checkpointing_enable()
+        self.model = model.to(self.d.device).train()
+        self.module = SuffixLM(self.model)
+        self.image_size = int(self.processor.image_processor.size["height"])
+        self.eval_set = None
+        if self.cfg.eval.data and self.d.main:
+            from globelens.train.vlm_eval import HeldOutSet
+
+            ev = self.cfg.eval
+            self.eval_set = HeldOutSet.from_shards(
+                ev.data,
+                self.task_specs,
+                self.codec,
+                max_images=ev.max_images,
+                max_new_tokens=ev.max_new_tokens,
+                seed=self.cfg.seed,
+            )
+
+    def _base(self) -> nn.Module:
+        return self.model.get_base_model() if hasattr(self.model, "get_base_model") else self.model
+
+    # -- step ----------------------------------------------------------------------------------
+    def batch_len(self, mb: dict[str, Any]) -> int:
+        return int(mb["input_ids"].shape[0])
+
+    def begin_step(self, micro_batches: Any) -> None:
+        count = sum(int((mb["labels"][:, 1:] != -100).sum()) for mb in micro_batches)
+        if self.d.world > 1:
+            t = torch.tensor([count], dtype=torch.long, device=self.d.device)
+            torch.distributed.all_reduce(t)
+            count = int(t.item())
+        self._tokens = count
+        self._norm = max(count, 1) / (self.d.world * len(micro_batches))
+
+    def forward(self, module: nn.Module, mb: dict[str, Any], device: torch.device) -> Any:
+        return module(
+            **{
+                k: mb[k].to(device, non_blocking=True)
+                for k in ("input_ids", "attention_mask", "token_type_ids", "pixel_values", "labels")
+            }
+        )
+
+    def loss(self, outputs: Any, mb: dict[str, Any]) -> torch.Tensor:
+        logits, targets = outputs
+        return F.cross_entropy(logits, targets, reduction="sum") / self._norm
+
+    def metrics(self) -> dict[str, float]:
+        return {"target_tokens": self._tokens}
+
+    # -- output --------------------------------------------------------------------------------
+    def save_model(self, out: Path) -> None:
+        """A full PaliGemma directory (LoRA merged into a copy of the weights)."""
+        from globelens.models.vlm import save_generator
+
+        model = self.model
+        if self.cfg.model.lora_rank:
+            model = copy.deepcopy(model).merge_and_unload()
+        save_generator(model, self.processor, out, codec=self.codec)
+
+    def save_checkpoint_model(self, out: Path) -> None:
+        """The full model, or for LoRA the adapter alone (resumed on top of the base)."""
+        if self.cfg.model.lora_rank:
+            self.model.save_pretrained(out, safe_serialization=True)
+            self.processor.save_pretrained(out)
+        else:
+            from globelens.models.vlm import save_generator
+
+            save_generator(self.model, self.processor, out, codec=self.codec)
+
+    def evaluate(self) -> dict[str, float]:
+        if self.eval_set is None:
+            return {}
+        from globelens.models.paligemma import HFGenerator
+
+        gen = HFGenerator.from_loaded(self._base(), self.processor, self.codec)
+        try:
+            return self.eval_set.evaluate(gen)
+        finally:
+            self.model.train()
