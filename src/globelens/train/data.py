@@ -274,6 +274,7 @@ class CaptionCollator:
     ``text_len`` with the model's padding, and the normalised picture."""
 
     draft = True
+    augments = True
 
     def __init__(
         self,

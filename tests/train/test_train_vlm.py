@@ -1,0 +1,382 @@
+"""The generative trainer on real world scenes: the suffix-only loss, targets in the task
+language, resume after SIGKILL, LoRA, and the output in transformers and our Generator."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from PIL import Image
+
+from globelens.models import tasklang
+from globelens.train.config import task_from_spec, vlm_config_from_dict
+from globelens.train.data import SampleError
+from globelens.train.targets import TargetContext, build_target
+
+ENV = {**os.environ, "OMP_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false"}
+
+
+@pytest.fixture(scope="module")
+def scenes(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """48 training scenes of the embedded world (its real renderer and annotations)."""
+    from globelens.world.config import WorldConfig
+    from globelens.world.scene_sinks import SceneShardSink
+    from globelens.world.scenes import plan_training_scene
+
+    out = tmp_path_factory.mktemp("world")
+    sink = SceneShardSink(out, maxcount=24)
+    for i in range(48):
+        sink.add(plan_training_scene(0, i, WorldConfig()))
+    sink.close()
+    return out / "scenes"
+
+
+def _first_json(scenes: Path) -> dict:
+    import tarfile
+
+    with tarfile.open(sorted(scenes.glob("*.tar"))[0]) as tar:
+        member = next(m for m in tar.getmembers() if m.name.endswith(".json"))
+        return json.loads(tar.extractfile(member).read())
+
+
+def _config(out: Path, scenes: Path, **kw) -> dict:
+    cfg = {
+        "out": str(out),
+        "steps": 4,
+        "batch_size": 8,
+        "seed": 1,
+        "threads": 1,
+        "log_every": 1,
+        "progress": False,
+        "data": {"sources": [{"name": "world", "pattern": str(scenes)}], "workers": 0},
+        "tasks": [{"name": "caption"}, {"name": "answer"}, {"name": "detect"}],
+        "model": {"tokenizer_vocab": 400},
+        "optim": {"lr": 2e-3},
+        "checkpoint": {"every": 0, "keep": 2},
+    }
+    for key, value in kw.items():
+        if isinstance(value, dict) and isinstance(cfg.get(key), dict):
+            cfg[key] = {**cfg[key], **value}
+        else:
+            cfg[key] = value
+    return cfg
+
+
+def test_targets_speak_the_task_language(scenes: Path) -> None:
+    sample = _first_json(scenes)
+    ctx = TargetContext(64, 64)
+    rng = random.Random(0)
+    prefix, suffix = build_target("detect", sample, ctx, rng)
+    parsed = tasklang.parse(prefix, suffix, 64, 64)
+    assert not parsed.invalid and len(parsed.objects) == len(sample["objects"])
+    for obj in sample["objects"]:  # every box comes back within one loc bin
+        x, y, w, h = obj["bbox"]
+        got = min(
+            parsed.objects,
+            key=lambda o: sum(abs(a - b) for a, b in zip(o.box, (x, y, x + w, y + h), strict=True)),
+        )
+        assert got.label == obj["label"]
+        assert (
+            max(abs(a - b) for a, b in zip(got.box, (x, y, x + w, y + h), strict=True)) <= 64 / 1023
+        )
+    prefix, suffix = build_target("answer", sample, TargetContext(64, 64, ("en",)), rng)
+    q = tasklang.parse_prompt(prefix)
+    assert q.task == "answer" and q.lang == "en"
+    assert any(
+        qa["question"] == q.text and qa["multiple_choice_answer"] == suffix for qa in sample["qa"]
+    )
+    with pytest.raises(SampleError, match="no_captions"):
+        build_target("caption", sample, TargetContext(64, 64, ("xx",)), rng)
+    with pytest.raises(SampleError, match="no_objects"):
+        build_target("detect", {**sample, "objects": []}, ctx, rng)
+    with pytest.raises(SampleError, match="bad_box"):
+        bad = {**sample, "objects": [{**sample["objects"][0], "bbox": [1, 2, -3, 4]}]}
+        build_target("detect", bad, ctx, rng)
+    assert task_from_spec("sw=caption@sw,en:3")[0].langs == ["sw", "en"]
+    assert task_from_spec("detect:2") == (task_from_spec("detect")[0], 2.0)
+
+
+def test_loss_falls_on_the_suffix_only(scenes: Path, tiny_model_dir: Path, tmp_path: Path) -> None:
+    """Labels are -100 on the picture, <bos>, the prefix and its newline, and the padding;
+    the loss over the kept positions equals transformers' own PaliGemma loss."""
+    from globelens.train.generative import GenerativeObjective, SuffixLM
+    from globelens.train.loop import Trainer
+
+    cfg = vlm_config_from_dict(
+        _config(tmp_path / "run", scenes, model={"vision": str(tiny_model_dir)})
+    )
+    trainer = Trainer(cfg, objective=GenerativeObjective)
+    mb = trainer.make_loader().dataset.load(0, 0)
+    tok = trainer.objective.processor.tokenizer
+    seq = trainer.objective.processor.image_processor.image_seq_length
+    ids, labels, types = mb["input_ids"], mb["labels"], mb["token_type_ids"]
+    assert labels.shape == ids.shape and ids.shape[0] == 8
+    newline = tok.convert_tokens_to_ids("\n")
+    for row in range(ids.shape[0]):
+        real = mb["attention_mask"][row].bool()
+        assert (ids[row, :seq] == trainer.hf_model.config.image_token_id).all()
+        assert ids[row, seq] == tok.bos_token_id
+        suffix = types[row].bool() & real
+        start = int(suffix.nonzero()[0])
+        assert ids[row, start - 1] == newline  # the prefix ends with its newline...
+        assert (labels[row, :start] == -100).all()  # ...and nothing up to there is a target
+        assert (labels[row][suffix] == ids[row][suffix]).all()
+        assert (labels[row][~real] == -100).all()  # padding (right) is no target either
+        assert ids[row][suffix][-1] == tok.eos_token_id
+        text = tok.decode(ids[row][suffix][:-1])
+        prefix = tok.decode(ids[row, seq + 1 : start - 1])
+        assert tasklang.parse_prompt(prefix).task in ("caption", "answer", "detect")
+        assert text.strip()
+    model = trainer.hf_model.eval()
+    with torch.no_grad():
+        logits, targets = SuffixLM(model)(
+            ids, mb["attention_mask"], types, mb["pixel_values"], labels
+        )
+        ours = torch.nn.functional.cross_entropy(logits, targets)
+        theirs = model(
+            input_ids=ids,
+            attention_mask=mb["attention_mask"],
+            token_type_ids=types,
+            pixel_values=mb["pixel_values"],
+            labels=labels,
+        ).loss
+    assert targets.numel() == int((labels != -100).sum())
+    assert torch.allclose(ours, theirs, atol=1e-5)
+
+
+def _cli(cfg: dict, *extra: str) -> subprocess.Popen:
+    cfg_path = Path(cfg["out"] + ".toml")
+    cfg_path.parent.mkdir(parents=True, exist_ok=True)
+    cfg_path.write_text(_toml(cfg))
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "globelens",
+            "train-vlm",
+            "--config",
+            str(cfg_path),
+            "--quiet",
+            *extra,
+        ],
+        env=ENV,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+
+
+def _toml(cfg: dict, prefix: str = "") -> str:
+    """A minimal TOML writer for the nested test config (tables, arrays of tables)."""
+
+    def is_tables(v: object) -> bool:
+        return isinstance(v, list) and bool(v) and isinstance(v[0], dict)
+
+    lines = [
+        f"{k} = {json.dumps(v)}"
+        for k, v in cfg.items()
+        if not isinstance(v, dict) and not is_tables(v) and v is not None
+    ]
+    for k, v in cfg.items():
+        name = f"{prefix}{k}"
+        if isinstance(v, dict):
+            lines += [f"[{name}]", _toml(v, f"{name}.")]
+        elif is_tables(v):
+            for item in v:
+                lines += [f"[[{name}]]", _toml(item, f"{name}.")]
+    return "\n".join(lines) + "\n"
+
+
+@pytest.fixture(scope="module")
+def resumed(tmp_path_factory: pytest.TempPathFactory, scenes: Path, tiny_model_dir: Path):
+    """The same run twice through the CLI: once straight, once killed (SIGKILL) after its
+    first checkpoint and resumed."""
+    root = tmp_path_factory.mktemp("vlm_resume")
+    kw = dict(
+        model={"vision": str(tiny_model_dir), "tokenizer_vocab": 400},
+        optim={"lr": 2e-3, "accum_steps": 2},
+        data={"sources": [{"name": "world", "pattern": str(scenes)}], "workers": 1},
+        checkpoint={"every": 1, "keep": 2},
+        steps=5,
+    )
+    full = _cli(_config(root / "full", scenes, **kw))
+    killed_cfg = _config(root / "killed", scenes, **kw)
+    proc = _cli(killed_cfg)
+    ckpts = root / "killed" / "checkpoints"
+    deadline = time.time() + 120
+    while not (ckpts.is_dir() and any(p.name.startswith("step_") for p in ckpts.iterdir())):
+        assert proc.poll() is None, proc.stderr.read().decode()
+        assert time.time() < deadline, "no checkpoint appeared"
+        time.sleep(0.05)
+    time.sleep(random.uniform(0.0, 0.5))  # a random moment, possibly mid-save
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert proc.returncode == -signal.SIGKILL
+    again = _cli(killed_cfg, "--resume")
+    assert again.wait(timeout=180) == 0, again.stderr.read().decode()
+    assert full.wait(timeout=180) == 0, full.stderr.read().decode()
+    return root
+
+
+def test_sigkill_and_resume_is_bit_identical(resumed: Path) -> None:
+    a = (resumed / "full" / "model" / "model.safetensors").read_bytes()
+    b = (resumed / "killed" / "model" / "model.safetensors").read_bytes()
+    assert a == b
+    lines = [json.loads(x) for x in (resumed / "killed" / "metrics.jsonl").open()]
+    steps = [x["step"] for x in lines]
+    assert steps == sorted(steps) and steps[-1] == 5 and len(steps) == len(set(steps))
+    assert all(x["target_tokens"] > 0 for x in lines)
+
+
+def test_output_agrees_across_transformers_pipeline_and_generator(resumed: Path) -> None:
+    """Greedy answers of the trained directory: AutoModelForImageTextToText.generate,
+    pipeline("image-text-to-text") and globelens' Generator say the same."""
+    from transformers import AutoModelForImageTextToText, AutoProcessor, pipeline
+
+    from globelens.models.paligemma import load_generator
+
+    model_dir = resumed / "full" / "model"
+    image = Image.new("RGB", (64, 64), (200, 40, 40))
+    prompts = ["caption en", "detect lamp ; bed", "answer en what is this?"]
+    proc = AutoProcessor.from_pretrained(model_dir)
+    model = AutoModelForImageTextToText.from_pretrained(model_dir).eval()
+    gen = load_generator(model_dir)
+    pipe = pipeline("image-text-to-text", model=str(model_dir))
+    ours = gen.generate([image] * len(prompts), prompts, max_new_tokens=12)
+    for prompt, g in zip(prompts, ours, strict=True):
+        enc = proc(images=[image], text=["<image>" + prompt], return_tensors="pt")
+        out = model.generate(**enc, max_new_tokens=12, do_sample=False)
+        direct = proc.tokenizer.decode(
+            out[0, enc["input_ids"].shape[1] :], skip_special_tokens=True
+        )
+        assert g.text == direct
+        piped = pipe(
+            images=image, text="<image>" + prompt, max_new_tokens=12, return_full_text=False
+        )
+        assert piped[0]["generated_text"] == direct
+
+
+def test_lora_fine_tune_saves_and_reloads(scenes: Path, tmp_path: Path) -> None:
+    """LoRA on an existing PaliGemma: only adapters train; the checkpoint is the adapter,
+    resuming from it continues bit for bit, and the output is a merged PaliGemma dir."""
+    from safetensors.torch import load_file
+    from vlm_factory import tiny_paligemma_dir
+
+    from globelens.train.generative import GenerativeObjective
+    from globelens.train.loop import Trainer, train
+
+    base = tiny_paligemma_dir(tmp_path / "base")
+    kw = dict(
+        model={"init_from": str(base), "lora_rank": 4, "freeze_vision": True},
+        checkpoint={"every": 2, "keep": 3},
+        steps=4,
+        batch_size=4,
+    )
+    cfg = vlm_config_from_dict(_config(tmp_path / "lora", scenes, **kw))
+    trainer = Trainer(cfg, objective=GenerativeObjective)
+    trainable = [n for n, p in trainer.hf_model.named_parameters() if p.requires_grad]
+    assert trainable and all("lora_" in n and "language_model" in n for n in trainable)
+    model_dir = trainer.run()
+    ckpt = tmp_path / "lora" / "checkpoints" / "step_000002"
+    assert (ckpt / "adapter_model.safetensors").is_file() and not (
+        ckpt / "model.safetensors"
+    ).exists()
+    merged, original = (
+        load_file(model_dir / "model.safetensors"),
+        load_file(base / "model.safetensors"),
+    )
+    changed = {k for k in original if not torch.equal(merged[k], original[k])}
+    assert changed and all("language_model" in k and "_proj" in k for k in changed)
+    # resume from the step-2 adapter: the same merged weights as the uninterrupted run
+    first = (model_dir / "model.safetensors").read_bytes()
+    shutil.rmtree(tmp_path / "lora" / "checkpoints" / "step_000004")
+    again = train(cfg, resume=True, objective=GenerativeObjective)
+    assert (again / "model.safetensors").read_bytes() == first
+    from globelens.models.paligemma import load_generator
+
+    out = load_generator(again).generate(
+        [Image.new("RGB", (48, 48))], ["caption en"], max_new_tokens=4
+    )
+    assert len(out) == 1
+
+
+def test_config_errors_are_clear(scenes: Path, tiny_model_dir: Path, tmp_path: Path) -> None:
+    from globelens.train.generative import GenerativeObjective
+    from globelens.train.loop import Trainer
+
+    def make(**kw):
+        return Trainer(
+            vlm_config_from_dict(_config(tmp_path / "x", scenes, **kw)),
+            objective=GenerativeObjective,
+        )
+
+    with pytest.raises(ValueError, match="exactly one of"):
+        make()
+    with pytest.raises(ValueError, match="need a mask codec"):
+        make(model={"vision": str(tiny_model_dir)}, tasks=[{"name": "segment"}])
+    with pytest.raises(ValueError, match="unknown kind"):
+        make(model={"vision": str(tiny_model_dir)}, tasks=[{"name": "colour"}])
+    with pytest.raises(ValueError, match="unknown source"):
+        make(
+            model={"vision": str(tiny_model_dir)},
+            tasks=[{"name": "caption", "source": "nope"}],
+        )
+
+
+DDP_SCRIPT = (
+    "import json, sys\n"
+    "from globelens.train.config import vlm_config_from_dict\n"
+    "from globelens.train.generative import GenerativeObjective\n"
+    "from globelens.train.loop import train\n"
+    "train(vlm_config_from_dict(json.loads(sys.argv[1])), objective=GenerativeObjective)\n"
+)
+
+
+@pytest.mark.slow
+def test_torchrun_two_ranks_match_one_process(
+    scenes: Path, tiny_model_dir: Path, tmp_path: Path
+) -> None:
+    """Two ranks (gloo) with half the batch each, and accumulation in one process, make the
+    same update: the loss is normalised by the step's target tokens over all ranks."""
+    from safetensors.torch import load_file
+
+    kw = dict(model={"vision": str(tiny_model_dir), "tokenizer_vocab": 400}, steps=3)
+    single = _config(tmp_path / "single", scenes, optim={"lr": 2e-3, "accum_steps": 2}, **kw)
+    subprocess.run(
+        [sys.executable, "-c", DDP_SCRIPT, json.dumps(single)],
+        env=ENV,
+        check=True,
+        capture_output=True,
+    )
+    ddp = _config(tmp_path / "ddp", scenes, **kw)
+    launch = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc-per-node",
+        "2",
+    ]
+    run = subprocess.run(
+        [*launch, "--no-python", sys.executable, "-c", DDP_SCRIPT, json.dumps(ddp)],
+        env=ENV,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    a = load_file(tmp_path / "single/model/model.safetensors")
+    b = load_file(tmp_path / "ddp/model/model.safetensors")
+    assert a.keys() == b.keys()
+    worst = max((a[k] - b[k]).abs().max().item() for k in a)
+    assert worst < 1e-4, f"DDP weights differ from single-process by {worst}"
+    init = load_file(tmp_path / "single/init/model.safetensors")
+    assert max((a[k] - init[k]).abs().max().item() for k in a) > 1e-3  # it did train
