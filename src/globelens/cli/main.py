@@ -22,6 +22,8 @@ COMMAND_MODULES: tuple[str, ...] = (
     "train_vlm",
     "demo",
     "serve",
+    "classify",
+    "ask",
 )
 
 app = typer.Typer(

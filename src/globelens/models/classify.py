@@ -1,0 +1,57 @@
+"""Zero-shot classification of pictures against any phrases, with any dual encoder.
+
+Probabilities follow the family's training loss, as transformers'
+``pipeline("zero-shot-image-classification")`` computes them: SigLIP scores each phrase on its
+own (sigmoid of the logit), CLIP shares the mass among the phrases (softmax).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import numpy as np
+import torch
+from PIL import Image
+
+from globelens.evaluate.tasks.zeroshot import classifier
+from globelens.evaluate.templates import BARE_TEMPLATE
+from globelens.models.base import DualEncoder
+
+#: family name -> (N, M) logits -> probabilities
+PROBABILITIES: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
+    "siglip": torch.sigmoid,
+    "clip": lambda logits: logits.softmax(dim=-1),
+}
+
+
+def split_labels(text: str) -> list[str]:
+    """``"a stove, a lamp"`` -> ``["a stove", "a lamp"]`` (empty parts dropped)."""
+    return [part.strip() for part in text.split(",") if part.strip()]
+
+
+def probabilities(model: DualEncoder, logits: torch.Tensor) -> torch.Tensor:
+    family = getattr(getattr(model, "family", None), "name", None)
+    if family not in PROBABILITIES:
+        raise ValueError(
+            f"no probability rule for family {family!r}; known: {sorted(PROBABILITIES)}"
+        )
+    return PROBABILITIES[family](logits)
+
+
+@torch.no_grad()
+def classify_images(
+    model: DualEncoder,
+    images: Sequence[Image.Image],
+    labels: Sequence[str],
+    templates: Sequence[str] = BARE_TEMPLATE,
+) -> np.ndarray:
+    """(len(images), len(labels)) probabilities. With several ``templates`` ({c} marks the
+    label) each label's text embedding is the normalised mean over its prompts."""
+    if not labels:
+        raise ValueError("classification needs at least one label")
+    weights = torch.from_numpy(classifier(model, list(labels), list(templates)))
+    if not images:
+        return np.zeros((0, len(labels)), np.float32)
+    image_embeds = model.encode_images(model.preprocess(list(images)))
+    logits = model.logits(image_embeds, weights.to(image_embeds.dtype))
+    return probabilities(model, logits).float().cpu().numpy()
