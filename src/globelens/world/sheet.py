@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from globelens.groups import INCOME_BUCKET_NAMES
@@ -40,7 +41,7 @@ def _font(size: int) -> ImageFont.ImageFont | ImageFont.FreeTypeFont:
         return ImageFont.load_default()
 
 
-def contact_sheet(seed: int) -> Image.Image:
+def _classic(seed: int) -> Image.Image:
     """Pictures by region (rows) and income bucket (columns), plus look-alike landmarks."""
     t = IMAGE_SIZE
     label_w, head_h, gap = 120, 22, 6
@@ -77,4 +78,65 @@ def contact_sheet(seed: int) -> Image.Image:
         sheet.paste(render.render_landmark(lm, picture_rng(seed, 200, k), t), (x, y))
         d.text((x, y - 13), _ascii(lm.name)[:20], fill=(0, 0, 0), font=small)
         d.text((x, y + t + 1), f"({lm.country})", fill=(80, 80, 80), font=small)
+    return sheet
+
+
+# Distinct colours for up to four objects of a scene.
+_OBJECT_COLORS = ((230, 25, 75), (60, 180, 75), (0, 130, 200), (245, 130, 48))
+_SHEET_SCENES = 8
+
+
+def _scene_panel(seed: int, index: int, zoom: int) -> tuple[Image.Image, str]:
+    """A benchmark scene (as drawn, before JPEG) with its boxes and labels, beside its masks."""
+    from globelens.world.config import WorldConfig
+    from globelens.world.plans import STREAMS
+    from globelens.world.scenes import captions_for, draw_scene, object_name
+
+    scene, c, _income, _level, rng = draw_scene(
+        seed, STREAMS["scene_benchmarks"], index, WorldConfig(), balanced=True
+    )
+    side = scene.image.width * zoom
+    big = scene.image.resize((side, side), Image.Resampling.NEAREST)
+    boxes = big.copy()
+    d = ImageDraw.Draw(boxes)
+    masks = np.asarray(big, dtype=np.float32) * 0.35
+    for k, o in enumerate(scene.objects):
+        col = _OBJECT_COLORS[k % len(_OBJECT_COLORS)]
+        x, y, w, h = (v * zoom for v in o.bbox)
+        d.rectangle((x, y, x + w - 1, y + h - 1), outline=col, width=2)
+        d.text((x + 2, y + 1), _ascii(object_name(o.spec, "en"))[:14], fill=col, font=_font(10))
+        m = np.kron(o.mask, np.ones((zoom, zoom), dtype=bool))
+        masks[m] = masks[m] * 0.3 + np.array(col, dtype=np.float32) * 0.7
+    panel = Image.new("RGB", (2 * side + 4, side), (255, 255, 255))
+    panel.paste(boxes, (0, 0))
+    panel.paste(Image.fromarray(masks.astype(np.uint8)), (side + 4, 0))
+    caption = captions_for(scene.objects, "en", c, rng)[0]
+    return panel, f"{c.name}: {_ascii(caption)}"
+
+
+def _scene_rows(seed: int, width: int, label_w: int) -> Image.Image:
+    """Benchmark scenes with their boxes and masks, so a person can see what the sets hold."""
+    zoom, per_row, gap, text_h = 2, 4, 24, 16
+    panels = [_scene_panel(seed, i, zoom) for i in range(_SHEET_SCENES)]
+    pw, ph = panels[0][0].size
+    rows = -(-len(panels) // per_row)
+    out = Image.new("RGB", (width, 14 + rows * (ph + text_h + 6)), (255, 255, 255))
+    d = ImageDraw.Draw(out)
+    d.text((4, 14 + ph // 2 - 16), "scenes:\nboxes,\nmasks", fill=(0, 0, 0), font=_font(13))
+    for n, (panel, text) in enumerate(panels):
+        x = label_w + (n % per_row) * (pw + gap)
+        y = 14 + (n // per_row) * (ph + text_h + 6)
+        out.paste(panel, (x, y))
+        d.text((x, y + ph + 2), text[:40], fill=(80, 80, 80), font=_font(11))
+    return out
+
+
+def contact_sheet(seed: int) -> Image.Image:
+    """Pictures by region (rows) and income bucket (columns), look-alike landmarks, and
+    benchmark scenes with their boxes and masks drawn."""
+    top = _classic(seed)
+    scenes = _scene_rows(seed, top.width, 120)
+    sheet = Image.new("RGB", (top.width, top.height + scenes.height), (255, 255, 255))
+    sheet.paste(top, (0, 0))
+    sheet.paste(scenes, (0, top.height))
     return sheet

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, cast
 
 import numpy as np
@@ -58,11 +59,11 @@ class SceneObject:
     #: named colour -> share of the visible pixels, largest first
     colors: dict[str, float] = field(default_factory=dict)
 
-    @property
+    @cached_property
     def area(self) -> int:
         return int(self.mask.sum())
 
-    @property
+    @cached_property
     def bbox(self) -> tuple[int, int, int, int]:
         """[x, y, w, h] in pixels: the tight extent of the mask (as COCO computes it)."""
         ys, xs = np.nonzero(self.mask)
