@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import atexit
 import base64
 import io
 import shutil
 import struct
+import tempfile
 import zlib
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -80,3 +82,86 @@ def running(
     finally:
         server.stop()
         state.stop()
+
+
+# -- a tiny generator taught a few answers --------------------------------------------------
+
+#: the picture the taught generator has seen, its size, and what it was taught to say about it
+TAUGHT_SIZE = (96, 80)
+TAUGHT_BOX = (10.0, 20.0, 60.0, 70.0)
+_TAUGHT: dict[str, Path] = {}
+
+
+def taught_examples() -> list[tuple[str, str]]:
+    from globelens.models import tasklang
+
+    w, h = TAUGHT_SIZE
+    box = tasklang.encode_box(TAUGHT_BOX, w, h)
+    seg = "".join(tasklang.seg_token(i * 7 % 128) for i in range(16))
+    return [
+        ("detect stove", f"{box} stove"),
+        ("segment stove", f"{box}{seg} stove"),
+        ("caption en", "a red stove"),
+    ]
+
+
+def taught_picture() -> bytes:
+    return picture(*TAUGHT_SIZE, seed=7)
+
+
+def taught_generator_dir(out: Path) -> Path:
+    """A tiny PaliGemma (random init) trained for a few steps until it says exactly the
+    ``taught_examples`` about ``taught_picture``: real generated boxes and masks to serve.
+
+    Its mask codec decodes every code to "inside", so a mask fills its box (the drawing and
+    the RLE round trip are what the server tests check, not the codec)."""
+    import torch
+    from vlm_factory import tiny_paligemma_dir
+
+    from globelens.data.images import decode_image
+    from globelens.models.maskcodec import MaskCodec
+    from globelens.models.paligemma import load_generator
+    from globelens.models.vlm import save_generator
+
+    if "dir" not in _TAUGHT:
+        torch.manual_seed(0)
+        codec = MaskCodec()
+        with torch.no_grad():
+            codec.decoder[-1].weight.zero_()
+            codec.decoder[-1].bias.fill_(1.0)
+        base = tiny_paligemma_dir(Path(tempfile.mkdtemp(prefix="globelens-serve-pg-")))
+        gen = load_generator(base)
+        image = decode_image(taught_picture())
+        examples = taught_examples()
+        inputs = gen.processor(
+            images=[image] * len(examples),
+            text=["<image>" + p for p, _ in examples],
+            suffix=[s for _, s in examples],
+            return_tensors="pt",
+            padding="longest",
+        )
+        opt = torch.optim.Adam(gen.model.parameters(), lr=3e-3)
+        want = [s for _, s in examples]
+        said: list[str] = []
+        for _ in range(60):
+            gen.model.train()
+            loss = gen.model(**inputs).loss
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            if loss.item() < 0.3:  # close: stop as soon as greedy decoding says it exactly
+                gen.model.eval()
+                said = [
+                    g.text for g in gen.generate([image] * len(examples), [p for p, _ in examples])
+                ]
+                if said == want:
+                    break
+        assert said == want, said
+        gen.model.eval()
+        built = Path(tempfile.mkdtemp(prefix="globelens-serve-taught-"))
+        atexit.register(shutil.rmtree, built, True)
+        save_generator(gen.model, gen.processor, built, codec=codec)
+        shutil.rmtree(base, ignore_errors=True)
+        _TAUGHT["dir"] = built
+    shutil.copytree(_TAUGHT["dir"], out, dirs_exist_ok=True)
+    return out

@@ -6,8 +6,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import numpy as np
 import pytest
-from serve_factory import picture, running
+from serve_factory import TAUGHT_BOX, picture, running, taught_generator_dir, taught_picture
 
 from conftest import console_errors
 
@@ -17,8 +18,9 @@ ARTIFACTS = Path(
 
 
 @pytest.fixture(scope="module")
-def page_server(tiny_model_dir: Path):
-    with running([f"tiny={tiny_model_dir}"]) as (server, _):
+def page_server(tmp_path_factory: pytest.TempPathFactory, tiny_model_dir: Path):
+    pg = taught_generator_dir(tmp_path_factory.mktemp("taught"))
+    with running([f"tiny={tiny_model_dir}", f"pg={pg}"]) as (server, _):
         yield server
 
 
@@ -32,12 +34,13 @@ def _wait(driver, condition, timeout: float = 20):
 def test_page_scores_phrases_by_keyboard(chrome, page_server, tmp_path: Path) -> None:
     from selenium.webdriver.common.by import By
     from selenium.webdriver.common.keys import Keys
+    from selenium.webdriver.support.ui import Select
 
     image = tmp_path / "street.png"
     image.write_bytes(picture(160, 120))
     chrome.get(page_server.url + "/")
     _wait(chrome, lambda d: d.find_elements(By.CSS_SELECTOR, "#model option"))
-    assert "tiny" in chrome.find_element(By.ID, "model").text
+    Select(chrome.find_element(By.ID, "model")).select_by_value("tiny")
     # nothing chosen yet: the page says so instead of failing
     chrome.find_element(By.ID, "run").click()
     error = chrome.find_element(By.ID, "error")
@@ -89,3 +92,67 @@ def test_page_scores_phrases_by_keyboard(chrome, page_server, tmp_path: Path) ->
     chrome.save_screenshot(str(ARTIFACTS / "serve_page_phone.png"))
     # the errors above were HTTP 400 answers the page handled; no script error
     assert not [e for e in console_errors(chrome) if "Uncaught" in e]
+
+
+@pytest.mark.slow
+def test_page_draws_generated_boxes_and_masks(chrome, page_server, tmp_path: Path) -> None:
+    from pycocotools import mask as mask_utils
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
+
+    image = tmp_path / "kitchen.png"
+    image.write_bytes(taught_picture())
+    chrome.get(page_server.url + "/")
+    _wait(chrome, lambda d: d.find_elements(By.CSS_SELECTOR, "#model option[value=pg]"))
+    Select(chrome.find_element(By.ID, "model")).select_by_value("pg")
+    task = Select(chrome.find_element(By.ID, "task"))
+    assert [o.get_attribute("value") for o in task.options] == [
+        "caption",
+        "answer",
+        "detect",
+        "segment",
+        "prompt",
+    ]
+    chrome.find_element(By.ID, "file").send_keys(str(image))
+    _wait(chrome, lambda d: d.find_element(By.ID, "figure").is_displayed())
+
+    task.select_by_value("caption")
+    assert not chrome.find_element(By.ID, "text").is_displayed()
+    chrome.find_element(By.ID, "run").click()
+    _wait(chrome, lambda d: d.find_element(By.ID, "answer").text == "a red stove")
+
+    task.select_by_value("detect")
+    text = chrome.find_element(By.ID, "text")
+    text.clear()
+    text.send_keys("stove")
+    chrome.find_element(By.ID, "run").click()
+    _wait(chrome, lambda d: d.find_element(By.ID, "canvas").get_attribute("data-objects") == "1")
+    assert "stove" in chrome.find_element(By.ID, "objects").text
+    x0, y0, x1, y1 = TAUGHT_BOX
+    pixel = (
+        "const c = document.getElementById('canvas'); const s = c.width / arguments[0];"
+        "return Array.from(c.getContext('2d').getImageData("
+        "Math.round(arguments[1] * s), Math.round(arguments[2] * s), 1, 1).data);"
+    )
+    # the top edge of the box, midway, is stroked in the first colour (#e6194b)
+    r, g, b, _ = chrome.execute_script(pixel, 96, (x0 + x1) / 2, y0)
+    assert r > 180 and g < 90 and b < 130, (r, g, b)
+    chrome.save_screenshot(str(ARTIFACTS / "serve_page_detect.png"))
+
+    task.select_by_value("segment")
+    before = chrome.execute_script(pixel, 96, (x0 + x1) / 2, (y0 + y1) / 2)
+    chrome.find_element(By.ID, "run").click()
+    _wait(chrome, lambda d: "with mask" in d.find_element(By.ID, "objects").text)
+    after = chrome.execute_script(pixel, 96, (x0 + x1) / 2, (y0 + y1) / 2)
+    assert after != before  # the mask tints the inside of the box
+    # the page's RLE decoder agrees with pycocotools on the mask the server sent
+    rle = mask_utils.encode(np.asfortranarray(np.eye(7, 5, k=1, dtype=np.uint8)))
+    js = chrome.execute_script(
+        "return Array.from(decodeRle({size: arguments[0], counts: arguments[1]}).mask);",
+        [7, 5],
+        rle["counts"].decode(),
+    )
+    assert js == mask_utils.decode(rle).flatten(order="F").tolist()
+    assert console_errors(chrome) == []
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    chrome.save_screenshot(str(ARTIFACTS / "serve_page_segment.png"))

@@ -172,15 +172,9 @@ def _load_dual(path: str, device: str) -> Any:
 
 
 def _generator_types() -> Collection[str]:
-    try:
-        from globelens.models import paligemma
-    except ImportError:
-        return ("paligemma",)
-    for attr in ("ADAPTERS", "GENERATORS", "FAMILIES"):
-        registry = getattr(paligemma, attr, None)
-        if registry:
-            return registry
-    return ("paligemma",)
+    from globelens.models.paligemma import GENERATOR_FAMILIES
+
+    return GENERATOR_FAMILIES
 
 
 def _load_generator(path: str, device: str) -> Any:

@@ -327,6 +327,7 @@ async function run(event) {
       showGeneration(body);
     }
     $("busy").textContent = "Done.";
+    $("result").scrollIntoView({ block: "nearest" });
   } catch (e) {
     $("busy").textContent = "";
     showError(e.message);
