@@ -68,6 +68,16 @@ def test_scene_words() -> None:
     assert question("how many", "tr", "masa") == "kaç masa var?"
 
 
+def test_scene_sizes_scale_with_the_world() -> None:
+    tiny, small, default = (resolve_size(s) for s in ("tiny", "small", "default"))
+    assert tiny.scenes < small.scenes < default.scenes
+    assert tiny.scene_benchmarks < small.scene_benchmarks < default.scene_benchmarks
+    assert resolve_size(60_000).scenes == 2 * default.scenes  # training scenes grow with the crawl
+    assert resolve_size(3_000_000).scenes == 100 * default.scenes
+    assert resolve_size(3_000_000).scene_benchmarks == 2 * default.scene_benchmarks  # capped
+    assert resolve_size(10).scenes == tiny.scenes
+
+
 # ------------------------------------------------------------------------- COCO detection
 
 

@@ -208,8 +208,10 @@ class SceneBenchmarkSink:
         return sent_id
 
     def close(self) -> dict[str, Any]:
-        self._write_coco_det()
         out = self.counts.to_dict()
+        if not self.items:  # a size without scene benchmarks writes none
+            return out
+        self._write_coco_det()
         out["refcoco_sentences"] = self._write_refcoco()
         out["vqa_questions"] = self._write_vqa()
         out["caption_sentences_en"] = self._write_captions()
