@@ -1,4 +1,6 @@
-"""``globelens eval``: zero-shot, retrieval and few-shot evaluation with group metrics."""
+"""``globelens eval``: zero-shot, retrieval and few-shot evaluation of dual encoders, and
+captioning, VQA, detection, referring segmentation and classification by generation of
+generative models, with group metrics."""
 
 from __future__ import annotations
 
@@ -12,7 +14,11 @@ def register(app: typer.Typer) -> None:
     @app.command("eval")
     def eval_cmd(
         model: list[Path] = typer.Option(
-            [], "--model", "-m", help="Model directory (HF SigLIP/CLIP); repeat for several."
+            [],
+            "--model",
+            "-m",
+            help="Model directory (HF SigLIP/CLIP, or PaliGemma for generative tasks); repeat "
+            "for several.",
         ),
         benchmarks: str = typer.Option(
             "world/western,world/dollarstreet,world/geode,world/landmarks,world/xm3600",
@@ -31,7 +37,8 @@ def register(app: typer.Typer) -> None:
         tasks: str | None = typer.Option(
             None,
             "--tasks",
-            help="Comma-separated tasks (zeroshot, retrieval, fewshot); default: each benchmark's own.",
+            help="Comma-separated tasks (zeroshot, retrieval, fewshot; captioning, vqa, detection, "
+            "refseg, genclassify); default: each benchmark's own for each model kind.",
         ),
         templates: Path | None = typer.Option(
             None,
@@ -41,12 +48,23 @@ def register(app: typer.Typer) -> None:
         cache_dir: Path | None = typer.Option(
             None,
             "--cache-dir",
-            help="Embedding cache folder (default ~/.cache/globelens/embeddings).",
+            help="Cache folder for embeddings and generations (default "
+            "~/.cache/globelens/{embeddings,generations}).",
         ),
         no_cache: bool = typer.Option(
             False, "--no-cache", help="Do not read or write cached embeddings."
         ),
         batch_size: int = typer.Option(64, "--batch-size", help="Images per forward pass."),
+        gen_batch_size: int = typer.Option(
+            16, "--gen-batch-size", help="(image, prompt) pairs per generate call."
+        ),
+        max_new_tokens: int | None = typer.Option(
+            None,
+            "--max-new-tokens",
+            help="Generated tokens per answer (default per task: 32 captions, 16 answers, "
+            "64 detections, 32 segmentations).",
+        ),
+        num_beams: int = typer.Option(1, "--num-beams", help="Beam search width (1: greedy)."),
         workers: int | None = typer.Option(
             None,
             "--workers",
@@ -89,6 +107,9 @@ def register(app: typer.Typer) -> None:
             n_bootstrap=bootstrap,
             seed=seed,
             templates=read_lines(templates) if templates else None,
+            gen_batch_size=gen_batch_size,
+            task_options={"num_beams": num_beams}
+            | ({"max_new_tokens": max_new_tokens} if max_new_tokens else {}),
         )
         from globelens.models.hf import resolve_model_dir
 

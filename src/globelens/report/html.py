@@ -29,7 +29,14 @@ TASK_TITLES = {
     "zeroshot_classification": "zero-shot",
     "zeroshot_retrieval": "retrieval",
     "fewshot_geolocalization": "few-shot",
+    "captioning": "captioning",
+    "vqa": "VQA",
+    "detection": "detection",
+    "referring_segmentation": "referring seg.",
+    "classification_by_generation": "classification by generation",
 }
+#: tasks whose groups carry acc1 per group (the accuracy-by-income and by-region plots)
+CLASSIFICATION_TASKS = ("zeroshot_classification", "classification_by_generation")
 
 
 def esc(x: Any) -> str:
@@ -73,6 +80,13 @@ def _summary(results: list[dict]) -> str:
         ("image_retrieval_recall@1", "T→I R@1"),
         ("country_10shot", "country 10-shot"),
         ("region_10shot", "region 10-shot"),
+        ("CIDEr", "CIDEr"),
+        ("Bleu_4", "BLEU-4"),
+        ("vqa_acc", "VQA acc."),
+        ("mAP", "mAP"),
+        ("AP50", "AP50"),
+        ("miou", "mIoU"),
+        ("boxacc@0.5", "box acc@0.5"),
     ]
     keys = [(k, t) for k, t in keys if any(k in r["metrics"] for r in results)]
     rows = []
@@ -85,17 +99,18 @@ def _summary(results: list[dict]) -> str:
     return html_table(["model", "benchmark", "task", *[t for _, t in keys]], rows, left=3)
 
 
-def _by_benchmark(results: list[dict], task: str) -> dict[str, list[dict]]:
+def _by_benchmark(results: list[dict], task: str | Sequence[str]) -> dict[str, list[dict]]:
+    tasks = (task,) if isinstance(task, str) else tuple(task)
     out: dict[str, list[dict]] = defaultdict(list)
     for r in results:
-        if r["task"] == task:
+        if r["task"] in tasks:
             out[r["dataset"]].append(r)
     return out
 
 
 def _group_section(results: list[dict], key: str, kind: str, title: str) -> str:
     parts = []
-    for bench, rs in _by_benchmark(results, "zeroshot_classification").items():
+    for bench, rs in _by_benchmark(results, CLASSIFICATION_TASKS).items():
         series = {r["model"]: r["groups"][key]["groups"] for r in rs if key in r.get("groups", {})}
         if not series:
             continue
@@ -218,6 +233,12 @@ def _confusion_section(results: list[dict], top: int = 5) -> str:
     )
 
 
+def _generative_css() -> str:
+    from globelens.report.generative import CSS as GEN_CSS
+
+    return GEN_CSS
+
+
 def render_report(
     results: list[dict],
     title: str = "globelens evaluation report",
@@ -243,12 +264,15 @@ def render_report(
     body.append(_fewshot_section(results))
     body.append(_retrieval_section(results))
     body.append(_confusion_section(results))
+    from globelens.report.generative import generative_sections
+
+    body.append(generative_sections(results))
     return (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         # An empty inline icon: browsers would otherwise request /favicon.ico and log an error.
         '<link rel="icon" href="data:,">'
-        f"<title>{esc(title)}</title><style>{CSS}</style></head><body>"
+        f"<title>{esc(title)}</title><style>{CSS}{_generative_css()}</style></head><body>"
         + "\n".join(b for b in body if b)
         + "</body></html>\n"
     )
