@@ -8,7 +8,7 @@ import math
 from pathlib import Path
 
 import pytest
-from tests.evaluate.gen_factory import HostileGenerator, OracleGenerator, make_benchmark
+from gen_factory import HostileGenerator, OracleGenerator, make_benchmark
 
 from globelens.evaluate.generate import DecodeSettings, GenerationCache, Request, run_generation
 from globelens.evaluate.suite import Caches, SuiteOptions, evaluate_model_on_benchmark
@@ -122,7 +122,7 @@ def test_generation_is_cached_by_model_data_prompt_and_settings(bench, tmp_path:
 
 
 def test_tiny_paligemma_batched_equals_one_call_per_sample(bench, tmp_path: Path) -> None:
-    from tests.models.vlm_factory import tiny_paligemma_dir
+    from vlm_factory import tiny_paligemma_dir
 
     from globelens.models.paligemma import load_generator
 

@@ -65,6 +65,9 @@ def register(app: typer.Typer) -> None:
             "64 detections, 32 segmentations).",
         ),
         num_beams: int = typer.Option(1, "--num-beams", help="Beam search width (1: greedy)."),
+        limit: int | None = typer.Option(
+            None, "--limit", help="Evaluate only the first N images of every benchmark."
+        ),
         workers: int | None = typer.Option(
             None,
             "--workers",
@@ -108,6 +111,7 @@ def register(app: typer.Typer) -> None:
             seed=seed,
             templates=read_lines(templates) if templates else None,
             gen_batch_size=gen_batch_size,
+            limit=limit,
             task_options={"num_beams": num_beams}
             | ({"max_new_tokens": max_new_tokens} if max_new_tokens else {}),
         )

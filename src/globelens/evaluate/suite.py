@@ -75,6 +75,7 @@ class SuiteOptions:
     templates: Sequence[str] | None = None  # override every benchmark's templates
     draft: bool = True  # JPEG DCT-domain downscaling while decoding (fast, standard in PIL)
     gen_batch_size: int = 16  # (image, prompt) pairs per generate call of generative tasks
+    limit: int | None = None  # evaluate only the first N records of every benchmark
     #: per-task settings of generative tasks, e.g. {"max_new_tokens": 64}
     task_options: dict[str, Any] = field(default_factory=dict)
 
@@ -253,6 +254,9 @@ def run_suite(
         if isinstance(m, str | os.PathLike):
             check_model_dir(m)
     loaded_benches = {spec: load_benchmark(spec, opts.data_root) for spec in benchmarks}
+    if opts.limit:
+        for b in loaded_benches.values():
+            b.records = b.records[: opts.limit]
     for spec, b in loaded_benches.items():
         if b.report.problems:
             log.warning(

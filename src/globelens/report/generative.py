@@ -58,7 +58,7 @@ def _group_tables(r: dict[str, Any]) -> str:
     parts = []
     for key, rep in r.get("groups", {}).items():
         groups = rep.get("groups", {})
-        if not groups or key == "country" and len(groups) > 30:
+        if not groups or (key == "country" and len(groups) > 30):
             continue
         metric = rep.get("metric", "acc1")
         names = _order(key, list(groups))

@@ -151,10 +151,26 @@ def caption_scores(
     ``refs``: {image key: reference captions}; ``preds``: {image key: generated caption}. Images
     without a prediction score as an empty caption (0), never disappear.
     """
-    keys = [k for k in refs if refs[k]]
-    texts = {f"r{k}": list(refs[k]) for k in keys} | {f"p{k}": [preds.get(k, "")] for k in keys}
+    return caption_scores_by_language({lang: (refs, preds)})[lang]
+
+
+def caption_scores_by_language(
+    sets: Mapping[str, tuple[Mapping[str, Sequence[str]], Mapping[str, str]]],
+) -> dict[str, CaptionScores]:
+    """:func:`caption_scores` for several languages ({lang: (refs, preds)}), each its own
+    corpus, with one tokenizer call for all of them (Java starts once)."""
+    texts: dict[str, list[str]] = {}
+    keys: dict[str, list[str]] = {}
+    for lang, (refs, preds) in sets.items():
+        keys[lang] = [k for k in refs if refs[k]]
+        for k in keys[lang]:
+            texts[f"{lang}\0r{k}"] = list(refs[k])
+            texts[f"{lang}\0p{k}"] = [preds.get(k, "")]
     tok = ptb_tokenize(texts)
-    split = char_split if lang.split("-")[0].lower() in CHAR_LANGS else (lambda s: s)
-    t_refs = {k: [split(s) for s in tok[f"r{k}"]] for k in keys}
-    t_preds = {k: split(tok[f"p{k}"][0]) for k in keys}
-    return score_tokenized(t_refs, t_preds, keys)
+    out = {}
+    for lang, ks in keys.items():
+        split = char_split if lang.split("-")[0].lower() in CHAR_LANGS else (lambda s: s)
+        t_refs = {k: [split(s) for s in tok[f"{lang}\0r{k}"]] for k in ks}
+        t_preds = {k: split(tok[f"{lang}\0p{k}"][0]) for k in ks}
+        out[lang] = score_tokenized(t_refs, t_preds, ks)
+    return out

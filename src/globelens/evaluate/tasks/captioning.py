@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from globelens.evaluate.generate import DecodeSettings, Request
-from globelens.evaluate.genmetrics.captions import caption_scores
+from globelens.evaluate.genmetrics.captions import caption_scores_by_language
 from globelens.evaluate.tasks import gencommon as G
 from globelens.models import tasklang
 
@@ -52,13 +52,14 @@ def run(ctx: GenerativeContext) -> list[dict[str, Any]]:
     per_lang: dict[str, dict[str, float]] = {}
     per_example: dict[str, np.ndarray] = {m: np.zeros(len(requests)) for m in METRICS}
     evaluated = np.zeros(len(requests), bool)
+    scored = caption_scores_by_language(
+        {
+            lang: ({str(p): refs[p][1] for p in ps}, {str(p): preds[p] for p in ps})
+            for lang, ps in by_lang.items()
+        }
+    )
     for lang, positions in sorted(by_lang.items()):
-        keys = [str(p) for p in positions]
-        sc = caption_scores(
-            {k: refs[p][1] for k, p in zip(keys, positions, strict=True)},
-            {k: preds[p] for k, p in zip(keys, positions, strict=True)},
-            lang,
-        )
+        sc = scored[lang]
         per_lang[lang] = {**sc.corpus, "n": len(positions)}
         for m in METRICS:
             per_example[m][positions] = sc.per_image[m]
