@@ -30,6 +30,7 @@ import socket
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 
 def _cpu_seconds(pids: list[int]) -> float:
@@ -46,8 +47,6 @@ def _cpu_seconds(pids: list[int]) -> float:
 
 
 def bench_loop(args: argparse.Namespace) -> dict:
-    import statistics
-
     import torch
 
     from globelens.train.config import SourceConfig, TrainConfig
@@ -74,6 +73,21 @@ def bench_loop(args: argparse.Namespace) -> dict:
     cfg.log_every = 1
     cfg.threads = args.threads
     trainer = Trainer(cfg)
+    return {
+        "preset": args.preset,
+        "batch_size": args.batch_size,
+        "workers": args.workers,
+        "prefetch": args.prefetch,
+        "threads": torch.get_num_threads(),
+        **interleaved_overhead(trainer, args),
+    }
+
+
+def interleaved_overhead(trainer: Any, args: argparse.Namespace) -> dict:
+    """Samples/s of ``trainer``'s full loop against its bare step on pre-built batches, in
+    interleaved segments (``args``: warmup, repeats, segment, batch_size); any objective."""
+    import statistics
+
     # Pre-built batches for the bare step (decoded once, same model, optimizer and loss).
     dataset = trainer.make_loader().dataset
     batches = [dataset.load(i, 0) for i in range(4)]
@@ -104,11 +118,6 @@ def bench_loop(args: argparse.Namespace) -> dict:
     ratios = [lo / b for lo, b in zip(loop, bare, strict=True)]
     cpu_ratios = [b / lo for lo, b in zip(loop_cpu, bare_cpu, strict=True)]
     return {
-        "preset": args.preset,
-        "batch_size": args.batch_size,
-        "workers": args.workers,
-        "prefetch": args.prefetch,
-        "threads": torch.get_num_threads(),
         "segments": f"{args.repeats} x ({args.segment} bare + {args.segment} loop steps)",
         "bare_samples_per_s": round(statistics.median(bare), 1),
         "loop_samples_per_s": round(statistics.median(loop), 1),

@@ -71,6 +71,37 @@ class HeldOutSet:
         out.report = report
         return out
 
+    @classmethod
+    def from_benchmark(
+        cls,
+        spec: str,
+        tasks: dict[str, tuple[str, tuple[str, ...]]],
+        codec: Any = None,
+        data_root: str | None = None,
+        **kw: Any,
+    ) -> HeldOutSet:
+        """Records of a benchmark (``world/vqa``, ``world/coco_det``, a folder ...) with
+        their annotations, loaded by the evaluator's loaders."""
+        from globelens.data import decode_image
+        from globelens.evaluate.benchmarks import load_benchmark
+
+        bench = load_benchmark(spec, data_root)
+        report = ReadReport()
+
+        def gen() -> Iterable[tuple[Image.Image, dict[str, Any]]]:
+            for rec in bench.records:
+                try:
+                    with open(rec.path, "rb") as fh:
+                        image = decode_image(fh.read())
+                except (OSError, ImageDecodeError):
+                    report.add(spec, rec.id, "bad_eval_image")
+                    continue
+                yield image, {"captions": rec.captions, **rec.annotations}
+
+        out = cls(tasks, gen(), codec, **kw)
+        out.report = report
+        return out
+
     def requests(self) -> list[tuple[str, int, str, str]]:
         """(task, sample index, prompt, reference suffix) for every task a sample supports."""
         out = []
