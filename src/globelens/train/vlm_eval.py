@@ -30,6 +30,41 @@ def _box_xyxy(item: dict[str, Any]) -> tuple[float, float, float, float]:
     return (x, y, x + w, y + h)
 
 
+def _eval_targets(
+    kind: str, sample: dict[str, Any], ctx: TargetContext, rng: random.Random
+) -> list[tuple[str, str]]:
+    """What to ask of one held-out sample: every question (VQA asks them all), one caption
+    prompt per language, otherwise the training target once."""
+    if kind == "answer":
+        pairs = []
+        for qa in sample.get("qa") or []:
+            one = {"qa": [qa]}
+            try:
+                pairs.append(build_target(kind, one, ctx, rng))
+            except SampleError:
+                continue
+        if not pairs:
+            raise SampleError("no_qa")
+        return pairs
+    if kind == "caption":
+        langs = [
+            lang
+            for lang in sorted(sample.get("captions") or {})
+            if not ctx.langs or lang in ctx.langs
+        ]
+        pairs = []
+        for lang in langs:
+            one = {"captions": {lang: sample["captions"][lang]}}
+            try:
+                pairs.append(build_target(kind, one, ctx, rng))
+            except SampleError:
+                continue
+        if not pairs:
+            raise SampleError("no_captions")
+        return pairs
+    return [build_target(kind, sample, ctx, rng)]
+
+
 class HeldOutSet:
     """Pictures and their annotations, loaded once; ``evaluate(generator)`` scores them."""
 
@@ -110,10 +145,10 @@ class HeldOutSet:
                 ctx = TargetContext(im.width, im.height, langs, self.codec)
                 rng = random.Random(derive_seed(self.seed, "eval", name, i))
                 try:
-                    prefix, suffix = build_target(kind, sample, ctx, rng)
+                    pairs = _eval_targets(kind, sample, ctx, rng)
                 except SampleError:
                     continue
-                out.append((name, i, prefix, suffix))
+                out.extend((name, i, prefix, suffix) for prefix, suffix in pairs)
         return out
 
     def evaluate(self, generator: Any, batch_size: int = 32) -> dict[str, float]:
