@@ -10,6 +10,7 @@ expressions ("the lamp left of the bed") in both languages.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -156,6 +157,46 @@ def _look_alikes(lm_id: str) -> list[str]:
     return [x.id for x in LANDMARKS if x.family == lm.family and x.id != lm_id]
 
 
+def _what(o: SceneObject, n: int, lang: str, c: Country, rng: np.random.Generator) -> list[str]:
+    main = object_name(o.spec, lang)
+    alts: list[str] = []
+    if lang == "en" and o.spec.kind == "concept":  # "table lamp" for "lamp"
+        alts = [x for x in CONCEPT_BY_ID[o.spec.name].imagenet_names if x != main][:1]
+    elif lang == "en":  # a look-alike landmark's name
+        alts = [LANDMARK_BY_ID[x].name for x in _look_alikes(o.spec.name)]
+    return _answers(main, alts, 0.15, rng)
+
+
+def _how_many(o: SceneObject, n: int, lang: str, c: Country, rng: np.random.Generator) -> list[str]:
+    return _answers(str(n), [str(n + 1)] + ([str(n - 1)] if n > 1 else []), 0.1, rng)
+
+
+def _color(o: SceneObject, n: int, lang: str, c: Country, rng: np.random.Generator) -> list[str]:
+    shares = list(o.colors.items())
+    alts = [COLOR_NAMES[k][lang] for k, share in shares[1:2] if share >= 0.2]
+    return _answers(COLOR_NAMES[shares[0][0]][lang], alts, 0.25, rng)
+
+
+def _country(o: SceneObject, n: int, lang: str, c: Country, rng: np.random.Generator) -> list[str]:
+    main = country_name(c, lang)
+    alts: list[str] = []
+    if lang == "en":  # the country of a look-alike landmark
+        alts = [LANDMARK_BY_ID[x].country for x in _look_alikes(o.spec.name)]
+        alts = [x for x in alts if x != main]
+    return _answers(main, alts, 0.1, rng)
+
+
+# Question type -> the ten annotators' answers (object asked about, its count, language ...).
+_ANSWERERS: dict[
+    str, Callable[[SceneObject, int, str, Country, np.random.Generator], list[str]]
+] = {
+    "what is this": _what,
+    "how many": _how_many,
+    "what color is the": _color,
+    "which": _country,
+}
+
+
 def questions_for(
     objects: list[SceneObject],
     langs: list[str],
@@ -163,15 +204,17 @@ def questions_for(
     image_id: int,
     rng: np.random.Generator,
 ) -> list[dict[str, Any]]:
-    """VQAv2-style questions (what is this, how many, what colour, which country)."""
-    asks: list[tuple[str, ObjectSpec | None, int]] = []  # (type, object, count)
+    """VQAv2-style questions (what is this, how many, what colour, which country), the same
+    ones in every language of ``langs``."""
+    asks: list[tuple[str, SceneObject, int]] = []  # (type, object asked about, its count)
     counts = Counter((o.spec.kind, o.spec.name) for o in objects)
     if len(counts) == 1:
-        asks.append(("what is this", objects[0].spec, 1))
+        asks.append(("what is this", objects[0], 1))
     concepts = [k for k in counts if k[0] == "concept"]
     for key in sorted(concepts, key=lambda k: -counts[k])[:2]:
-        spec = next(o.spec for o in objects if (o.spec.kind, o.spec.name) == key)
-        asks.append(("how many", spec, counts[key]))
+        first = next(o for o in objects if (o.spec.kind, o.spec.name) == key)
+        asks.append(("how many", first, counts[key]))
+    # Colour only of a one-of-a-kind object that one named colour mostly covers.
     colored = [
         o
         for o in objects
@@ -181,46 +224,21 @@ def questions_for(
         and next(iter(o.colors.values())) >= 0.5
     ]
     if colored:
-        o = colored[int(rng.integers(len(colored)))]
-        asks.append(("what color is the", o.spec, 0))
-        color_obj = o
+        asks.append(("what color is the", colored[int(rng.integers(len(colored)))], 0))
     landmark = next((o for o in objects if o.spec.kind == "landmark"), None)
     if landmark is not None:
-        asks.append(("which", landmark.spec, 0))
+        asks.append(("which", landmark, 0))
     out = []
     for lang in langs:
-        for kind, spec, n in asks:
-            assert spec is not None
-            if kind == "what is this":
-                main = object_name(spec, lang)
-                alts = []
-                if lang == "en" and spec.kind == "concept":
-                    alts = [x for x in CONCEPT_BY_ID[spec.name].imagenet_names if x != main][:1]
-                elif lang == "en":
-                    alts = [LANDMARK_BY_ID[x].name for x in _look_alikes(spec.name)]
-                answers = _answers(main, alts, 0.15, rng)
-            elif kind == "how many":
-                answers = _answers(str(n), [str(n + 1)] + ([str(n - 1)] if n > 1 else []), 0.1, rng)
-            elif kind == "what color is the":
-                names = list(color_obj.colors.items())
-                main = COLOR_NAMES[names[0][0]][lang]
-                alts = [COLOR_NAMES[k][lang] for k, share in names[1:2] if share >= 0.2]
-                answers = _answers(main, alts, 0.25, rng)
-            else:  # which country is this landmark in
-                main = country_name(c, lang)
-                alts = []
-                if lang == "en":
-                    alts = [LANDMARK_BY_ID[x].country for x in _look_alikes(spec.name)]
-                    alts = [x for x in alts if x != main]
-                answers = _answers(main, alts, 0.1, rng)
-            tally = Counter(answers)
+        for kind, o, n in asks:
+            answers = _ANSWERERS[kind](o, n, lang, c, rng)
             out.append(
                 {
                     "question_id": image_id * 1000 + len(out),
-                    "question": question(kind, lang, object_name(spec, lang)),
+                    "question": question(kind, lang, object_name(o.spec, lang)),
                     "lang": lang,
                     "answers": answers,
-                    "multiple_choice_answer": tally.most_common(1)[0][0],
+                    "multiple_choice_answer": Counter(answers).most_common(1)[0][0],
                     "answer_type": ANSWER_TYPES[kind],
                     "question_type": kind,
                 }
