@@ -1,5 +1,10 @@
 """The embedded synthetic world: places, lexicon, renderer and builder.
 
+Modules: ``places`` and ``lexicon`` (plain data), ``render`` (drawing, with exact masks for
+scenes), ``config`` (sizes, crawl knobs), ``plans`` and ``scenes`` (what each picture shows and
+its targets), ``sinks`` and ``scene_sinks`` (the real release formats), ``sheet`` (the contact
+sheet), ``builder`` (puts it together, in any number of processes).
+
 Public interface::
 
     from globelens.world import build_world, CONCEPTS, concept_names, LANDMARKS, COUNTRIES

@@ -1,4 +1,6 @@
-"""Build the embedded world: the training crawl, five benchmarks, world.json, a contact sheet.
+"""Build the embedded world: the training crawl, five classification/retrieval benchmarks,
+the scenes (generative training shards and four generative benchmarks), world.json and a
+contact sheet.
 
 Every picture is planned and drawn from its own generator, seeded by (seed, stream, index),
 so pictures can be drawn in any process, in any order, and the output stays byte-identical.
