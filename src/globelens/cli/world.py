@@ -7,7 +7,7 @@ import typer
 
 def register(app: typer.Typer) -> None:
     group = typer.Typer(
-        help="The embedded synthetic world (crawl + benchmarks).", no_args_is_help=True
+        help="The embedded synthetic world (crawl, scenes, benchmarks).", no_args_is_help=True
     )
 
     @group.command("build")
@@ -26,7 +26,7 @@ def register(app: typer.Typer) -> None:
         ),
         quiet: bool = typer.Option(False, "--quiet", help="No progress bar."),
     ) -> None:
-        """Write OUT/crawl shards, OUT/benchmarks/*, OUT/world.json and OUT/contact_sheet.png."""
+        """Write OUT/crawl and OUT/scenes shards, OUT/benchmarks/*, OUT/world.json and OUT/contact_sheet.png."""
         from globelens.world.builder import build_world, format_summary, resolve_size
 
         try:
