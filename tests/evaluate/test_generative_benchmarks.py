@@ -277,3 +277,15 @@ def test_xm3600_captions_per_language(tmp_path: Path) -> None:
     assert _reasons(b) == {"missing_image": 1, "corrupt_image": 1, "malformed_json": 1}
     only = load_benchmark(f"xm3600_captions:{root}", languages=["fa"])
     assert set(only.records[0].captions) == {"fa"}
+
+
+def test_several_splits_need_a_choice_and_existence_only_checks(coco_det: Path) -> None:
+    ann = coco_det / "annotations"
+    (ann / "instances_train2017.json").write_text((ann / "instances_val2017.json").read_text())
+    with pytest.raises(BenchmarkFormatError, match=r"several splits \(train2017, val2017\)"):
+        load_benchmark(f"coco_det:{coco_det}")
+    b = load_benchmark(f"coco_det:{coco_det}", split="val2017", verify_images=False)
+    assert [r.id for r in b.records] == ["1", "3"]  # the corrupt file exists: not decoded
+    assert _reasons(b) == {"missing_image": 1}
+    with pytest.raises(TypeError, match="splt"):
+        load_benchmark(f"coco_det:{coco_det}", splt="val2017")
