@@ -41,7 +41,8 @@ CSS = """
 .gex{display:flex;flex-wrap:wrap;gap:.8em;margin:.4em 0 1em}
 .gex figure{margin:0;font-size:.75em;width:170px}
 .gex img{width:160px;border:1px solid #ccc}
-.gex figcaption b{display:block}
+.gex figcaption{overflow-wrap:anywhere}.gex figcaption b{display:block}
+.gtab{overflow-x:auto}
 .worst{color:#a11}
 """
 
@@ -70,7 +71,9 @@ def _group_tables(r: dict[str, Any]) -> str:
         counts = [str(groups[n].get("n", "")) for n in names]
         parts.append(
             f"<p><b>{esc(metric)} by {esc(GROUP_TITLES.get(key, key))}</b></p>"
+            + '<div class="gtab">'
             + html_table(["", *names], [[metric, *row], ["n", *counts]])
+            + "</div>"
         )
     return "".join(parts)
 
@@ -101,6 +104,11 @@ def _languages(r: dict[str, Any]) -> str:
     return "<p><b>By caption language</b></p>" + html_table(["language", *keys, "n"], rows)
 
 
+def _short(text: Any, n: int = 120) -> str:
+    text = str(text)
+    return text if len(text) <= n else text[: n - 1] + "\u2026"
+
+
 def _examples(r: dict[str, Any]) -> str:
     figs = []
     for ex in r.get("examples") or []:
@@ -117,8 +125,8 @@ def _examples(r: dict[str, Any]) -> str:
         figs.append(
             f"<figure>{img}<figcaption><b>{esc(where)}</b>"
             f"<code>{esc(ex.get('prompt', ''))}</code><br>"
-            f"model: {esc(ex.get('output', ''))}<br>"
-            f'<span class="note">reference: {esc(ex.get("reference", ""))} &middot; '
+            f"model: {esc(_short(ex.get('output', '')))}<br>"
+            f'<span class="note">reference: {esc(_short(ex.get("reference", "")))} &middot; '
             f"score {float(ex.get('score', 0)):.2f}</span></figcaption></figure>"
         )
     if not figs:

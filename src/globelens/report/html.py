@@ -133,7 +133,8 @@ def _group_section(results: list[dict], key: str, kind: str, title: str) -> str:
 def _disparity_section(results: list[dict]) -> str:
     values: dict[str, dict[str, tuple[float, Any]]] = defaultdict(dict)
     for r in results:
-        if "disparity" in r["metrics"]:
+        # top-1 disparities only; generative tasks show theirs in their own sections
+        if "disparity" in r["metrics"] and r["task"] in CLASSIFICATION_TASKS:
             values[r["dataset"]][r["model"]] = (
                 r["metrics"]["disparity"],
                 r.get("ci95", {}).get("disparity"),
