@@ -19,7 +19,7 @@ import resource
 import tempfile
 import time
 
-from globelens.world import build_world, resolve_size
+from globelens.world import WorldSize, build_world, resolve_size
 
 
 def main() -> None:
@@ -35,7 +35,7 @@ def main() -> None:
     _run(args, args.size, "with scenes")
 
 
-def _run(args: argparse.Namespace, size: object, label: str) -> None:
+def _run(args: argparse.Namespace, size: str | WorldSize, label: str) -> None:
     load_before = os.getloadavg()[0]
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     with tempfile.TemporaryDirectory() as tmp:
@@ -43,7 +43,7 @@ def _run(args: argparse.Namespace, size: object, label: str) -> None:
         summary = build_world(
             os.path.join(tmp, "w"),
             seed=args.seed,
-            size=size,  # type: ignore[arg-type]
+            size=size,
             workers=args.workers,
             progress=False,
         )
