@@ -46,8 +46,8 @@ from globelens.world.scenelang import (
     question,
 )
 
-#: Scene pictures are 64 px: the input size of the tiny PaliGemma presets, big enough for
-#: boxes of one to four objects.
+#: Scene pictures are 64 px: tiny PaliGemma models read 48-64 px, so nothing is upsampled,
+#: and one to four objects still get boxes of 10-60 px.
 SCENE_SIZE = 64
 LANDMARK_SCENE_SHARE = 0.2
 _OBJECT_COUNTS, _OBJECT_COUNT_P = (1, 2, 3, 4), (0.3, 0.3, 0.25, 0.15)
