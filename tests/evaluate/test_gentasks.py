@@ -61,6 +61,9 @@ def test_registry_picks_tasks_by_protocol(bench) -> None:
     try:
         assert tasks_for(bench, "generator") == ["classification_by_generation"]
         assert tasks_for(bench, "dual_encoder") == list(bench.tasks)
+        # ... and captions per language on a retrieval set (XM3600).
+        bench.tasks = ("zeroshot_retrieval",)
+        assert tasks_for(bench, "generator") == ["captioning"]
     finally:
         bench.tasks = old
 
@@ -119,6 +122,9 @@ def test_generation_is_cached_by_model_data_prompt_and_settings(bench, tmp_path:
     assert third.generated == 1 and third.cached == len(reqs)
     other = run_generation(model, bench, reqs, DecodeSettings(max_new_tokens=8), cache)
     assert other.generated == len(reqs)  # other decode settings: other entries
+    model.fingerprint = "live"  # an in-training model: never served from the cache
+    live = run_generation(model, bench, reqs, DecodeSettings(), cache)
+    assert live.generated == len(reqs)
 
 
 def test_tiny_paligemma_batched_equals_one_call_per_sample(bench, tmp_path: Path) -> None:

@@ -33,6 +33,8 @@ log = logging.getLogger("globelens.evaluate")
 GEN_DECODE_VERSION = "pil-full-exif-rgb-v1"
 #: longest generated text kept (a model that never stops cannot fill the disk)
 MAX_TEXT_CHARS = 4096
+#: fingerprints that do not identify weights (``HFGenerator.from_loaded``'s default)
+UNCACHEABLE = frozenset({"", "live"})
 
 
 def default_generation_cache_dir() -> Path:
@@ -151,6 +153,8 @@ def run_generation(
     desc: str = "generate",
 ) -> GenerationRun:
     """Answers to every request (cached ones first), generated in chunks of ``batch_size``."""
+    if model.fingerprint in UNCACHEABLE:
+        cache = None  # an in-memory model that keeps training: its answers go stale
     key = cache_key(
         kind="generations",
         model=model.fingerprint,

@@ -351,7 +351,7 @@ def format_table(results: Sequence[dict[str, Any]]) -> str:
         "country_10shot": "ctry10",
         "region_10shot": "reg10",
         "boxacc@0.5": "box@.5",
-        "invalid_rate": "invalid",
+        "invalid_rate": "invalid%",
     }
     header = ["model", "dataset", "task", *[short.get(c, c) for c in cols]]
     task_short = {

@@ -179,8 +179,14 @@ register_task(
     ("fewshot", "geolocalization"),
     requires=lambda b: bool(b.fewshot_targets),
 )
+# On a retrieval set (XM3600: captions in many languages) a generator captions per language.
 register_task(
-    "captioning", captioning.run, ("caption",), protocol="generator", requires=_has_captions
+    "captioning",
+    captioning.run,
+    ("caption",),
+    protocol="generator",
+    requires=_has_captions,
+    stands_in_for=("zeroshot_retrieval",),
 )
 register_task("vqa", vqa.run, ("vqav2",), protocol="generator", requires=_has("qa"))
 register_task(
