@@ -24,6 +24,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "serve",
     "classify",
     "ask",
+    "codec",
 )
 
 app = typer.Typer(

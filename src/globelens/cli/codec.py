@@ -1,0 +1,61 @@
+"""``globelens codec``: the mask codec behind ``<segDDD>`` tokens (convert, train)."""
+
+from __future__ import annotations
+
+import json
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    group = typer.Typer(
+        help="The mask codec that turns masks into 16 <seg> tokens and back.",
+        no_args_is_help=True,
+    )
+
+    @group.command("convert")
+    def convert(
+        npz: str = typer.Argument(..., help="big_vision's vae-oid.npz."),
+        out: str = typer.Argument(..., help="Where to write the codec (.safetensors)."),
+    ) -> None:
+        """Convert the official vae-oid.npz weights into a codec safetensors file."""
+        from globelens.models.maskcodec import convert_vae_oid
+
+        try:
+            path = convert_vae_oid(npz, out)
+        except (FileNotFoundError, ValueError) as e:
+            typer.echo(f"error: {e}", err=True)
+            raise typer.Exit(2) from e
+        typer.echo(f"wrote {path}")
+
+    @group.command("train")
+    def train(
+        coco: str = typer.Option(..., "--coco", help="A COCO instances JSON with masks."),
+        out: str = typer.Option(..., "--out", help="Where to write the codec (.safetensors)."),
+        steps: int = typer.Option(600, "--steps", help="Training steps (at most)."),
+        batch_size: int = typer.Option(64, "--batch-size"),
+        target_iou: float = typer.Option(
+            None, "--target-iou", help="Stop once the held-out round-trip IoU reaches this."
+        ),
+        limit: int = typer.Option(None, "--limit", help="Use at most this many masks."),
+        seed: int = typer.Option(0, "--seed"),
+        threads: int = typer.Option(
+            1, "--threads", help="torch CPU threads (one is fastest on a shared machine)."
+        ),
+        quiet: bool = typer.Option(False, "--quiet", help="No progress bar."),
+    ) -> None:
+        """Train a small codec on the instance masks of a COCO JSON; prints its held-out IoU."""
+        from globelens.models.maskcodec_train import CodecTrainConfig, train_codec_from_coco
+
+        cfg = CodecTrainConfig(
+            steps=steps, batch_size=batch_size, target_iou=target_iou, seed=seed, threads=threads
+        )
+        try:
+            report = train_codec_from_coco(coco, out, cfg, limit=limit, progress=not quiet)
+        except (FileNotFoundError, ValueError) as e:
+            typer.echo(f"error: {e}", err=True)
+            raise typer.Exit(2) from e
+        summary = {k: v for k, v in report.to_dict().items() if k != "history"}
+        typer.echo(json.dumps({"out": out, **summary}))
+
+    app.add_typer(group, name="codec")
