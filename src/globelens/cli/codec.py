@@ -30,10 +30,18 @@ def register(app: typer.Typer) -> None:
 
     @group.command("train")
     def train(
-        coco: str = typer.Option(..., "--coco", help="A COCO instances JSON with masks."),
         out: str = typer.Option(..., "--out", help="Where to write the codec (.safetensors)."),
-        steps: int = typer.Option(600, "--steps", help="Training steps (at most)."),
-        batch_size: int = typer.Option(64, "--batch-size"),
+        coco: str = typer.Option(None, "--coco", help="Train on a COCO instances JSON's masks."),
+        scenes: str = typer.Option(
+            None, "--scenes", help="Or on scene shards' object masks, e.g. 'OUT/scenes/*.tar'."
+        ),
+        heldout_coco: str = typer.Option(
+            None,
+            "--heldout-coco",
+            help="Score on this COCO JSON's masks (default: a tenth of the training masks).",
+        ),
+        steps: int = typer.Option(400, "--steps", help="Training steps (at most)."),
+        batch_size: int = typer.Option(32, "--batch-size"),
         target_iou: float = typer.Option(
             None, "--target-iou", help="Stop once the held-out round-trip IoU reaches this."
         ),
@@ -44,14 +52,22 @@ def register(app: typer.Typer) -> None:
         ),
         quiet: bool = typer.Option(False, "--quiet", help="No progress bar."),
     ) -> None:
-        """Train a small codec on the instance masks of a COCO JSON; prints its held-out IoU."""
-        from globelens.models.maskcodec_train import CodecTrainConfig, train_codec_from_coco
+        """Train a small codec on instance masks; prints its held-out round-trip IoU."""
+        from globelens.models.maskcodec_train import CodecTrainConfig, train_codec_files
 
         cfg = CodecTrainConfig(
             steps=steps, batch_size=batch_size, target_iou=target_iou, seed=seed, threads=threads
         )
         try:
-            report = train_codec_from_coco(coco, out, cfg, limit=limit, progress=not quiet)
+            report = train_codec_files(
+                out,
+                coco=coco,
+                scenes=scenes,
+                heldout_coco=heldout_coco,
+                config=cfg,
+                limit=limit,
+                progress=not quiet,
+            )
         except (FileNotFoundError, ValueError) as e:
             typer.echo(f"error: {e}", err=True)
             raise typer.Exit(2) from e
