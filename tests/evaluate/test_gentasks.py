@@ -139,3 +139,43 @@ def test_tiny_paligemma_batched_equals_one_call_per_sample(bench, tmp_path: Path
     single = run_generation(model, bench, reqs, settings, batch_size=1)
     assert [a.text for a in batched.answers] == [a.text for a in single.answers]
     assert all(a.size == (64, 48) and a.n_tokens >= 1 for a in batched.answers)
+
+
+def test_detection_map_equals_pycocotools_on_the_instances_file(tiny_world: Path, tmp_path) -> None:
+    """The task's mAP (ground truth from Record.annotations) equals pycocotools run on the
+    world's own instances JSON with the same detections."""
+    import contextlib
+    import io
+
+    from pycocotools.coco import COCO
+    from pycocotools.cocoeval import COCOeval
+
+    from globelens.evaluate import load_benchmark
+    from globelens.models import tasklang
+
+    bench = load_benchmark("world/coco_det", tiny_world)
+    model = OracleGenerator(bench, jitter=0.04)
+    res = _run(model, bench, tmp_path, tasks=["detection"], n_bootstrap=0)["detection"]
+    prompt = tasklang.detect(bench.classnames)
+    dets = []
+    for r in bench.records:
+        from PIL import Image
+
+        im = Image.open(r.path).convert("RGB")
+        gen = model.generate([im], [prompt])[0]
+        ids = {
+            o["label"]: o["category_id"] for rr in bench.records for o in rr.annotations["objects"]
+        }
+        for o in tasklang.parse(prompt, gen.text, *im.size, score=gen.logprob).objects:
+            x0, y0, x1, y1 = o.box
+            dets.append({"image_id": int(r.id), "category_id": ids[o.label],
+                         "bbox": [x0, y0, x1 - x0, y1 - y0], "score": o.score})  # fmt: skip
+    with contextlib.redirect_stdout(io.StringIO()):
+        gt = COCO(bench.index_files[0])
+        ev = COCOeval(gt, gt.loadRes(dets), "bbox")
+        ev.evaluate()
+        ev.accumulate()
+        ev.summarize()
+    assert 0.1 < ev.stats[0] < 0.95, ev.stats  # a non-trivial detector
+    assert res["metrics"]["mAP"] == pytest.approx(ev.stats[0], abs=1e-12)
+    assert res["metrics"]["AP50"] == pytest.approx(ev.stats[1], abs=1e-12)

@@ -65,6 +65,8 @@ def run(ctx: GenerativeContext) -> list[dict[str, Any]]:
             per_example[m][positions] = sc.per_image[m]
         evaluated[positions] = True
     rows = np.flatnonzero(evaluated)
+    if not len(rows):
+        raise ValueError(f"benchmark {bench.name!r}: no answer could be evaluated ({skipped})")
     metas = [{**bench.records[requests[p].index].meta, "language": refs[p][0]} for p in rows]
     overall = {m: float(np.mean([v[m] for v in per_lang.values()])) for m in METRICS}
     summary = G.summarize(

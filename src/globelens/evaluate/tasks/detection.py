@@ -74,9 +74,8 @@ def run(ctx: GenerativeContext) -> list[dict[str, Any]]:
             pred_boxes.setdefault(req.index, []).append((x0, y0, x1, y1, o.label, "pred"))
             n_objects += 1
     skipped: dict[str, int] = {}
-    for i, reason in failed.items():
-        if i not in ok_img:
-            skipped[reason] = skipped.get(reason, 0) + 1
+    for reason in failed.values():  # an image with any failed prompt is left out whole
+        skipped[reason] = skipped.get(reason, 0) + 1
     rows = sorted(i for i in ok_img if i not in failed)
     if not rows:
         raise ValueError(f"benchmark {bench.name!r}: no image could be evaluated ({skipped})")
@@ -89,7 +88,8 @@ def run(ctx: GenerativeContext) -> list[dict[str, Any]]:
             x, y, bw, bh = (float(v) for v in o["bbox"])
             anns.append(
                 {"id": len(anns) + 1, "image_id": i + 1, "category_id": int(o["category_id"]),
-                 "bbox": [x, y, bw, bh], "area": float(o.get("area") or bw * bh), "iscrowd": 0}
+                 "bbox": [x, y, bw, bh], "area": float(o.get("area") or bw * bh),
+                 "iscrowd": int(o.get("iscrowd", 0))}
             )  # fmt: skip
     cats = [{"id": cat_ids[n], "name": n} for n in names]
     gt = coco_from_dict({"images": images, "annotations": anns, "categories": cats})

@@ -76,6 +76,8 @@ def run(ctx: GenerativeContext) -> list[dict[str, Any]]:
             G.Example(req.index, sc.ious[-1], req.prompt, ans.text if reason else "(mask)",
                       str(ref.get("sent", "")), boxes=boxes, masks=masks)
         )  # fmt: skip
+    if not rows:
+        raise ValueError(f"benchmark {bench.name!r}: no answer could be evaluated ({skipped})")
     metas = [
         {**bench.records[requests[p].index].meta, "language": refs[p].get("lang") or "en"}
         for p in rows

@@ -50,6 +50,8 @@ def run(ctx: GenerativeContext) -> list[dict[str, Any]]:
         acc.append(vqa_accuracy(pred, [str(a) for a in qa["answers"]]))
         rows.append(pos)
         preds.append(pred)
+    if not rows:
+        raise ValueError(f"benchmark {bench.name!r}: no answer could be evaluated ({skipped})")
     scores = np.asarray(acc, float)
     metas = [
         {**bench.records[requests[p].index].meta, "language": questions[p].get("lang") or "en",
