@@ -1,32 +1,50 @@
-"""The README's Python examples run as written.
+"""The README's Python examples run as written, and print what the README shows.
 
-Every ```python block in the sections named in ALWAYS_SECTIONS runs, and so does any ```python
-block elsewhere whose preceding non-blank line is ``<!-- test -->``. The blocks of one section
-run in order in one namespace, in a fresh working directory.
+Every ```python block of the README runs. The blocks of one ``## `` section run in order in
+one namespace, in a fresh working directory that :data:`SETUPS` prepares with the files the
+section's examples read (a small world at ``out/world``, model directories at
+``runs/*/model``), as a reader who followed the README up to there would have them. A block
+directly followed by an ```output block must print that output (doctest's rules: ``...``
+matches anything, runs of whitespace compare equal). A block that cannot run here says so
+on the line before it, ``<!-- not run: REASON -->``; the reason is required.
 """
 
 from __future__ import annotations
 
+import contextlib
+import doctest
+import io
 import re
 import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 README = Path(__file__).resolve().parent.parent / "README.md"
-ALWAYS_SECTIONS = ("Shards",)  # "## " headers starting with these
-MARKER = "<!-- test -->"
+NOT_RUN = re.compile(r"^<!-- not run: (.+\S) -->$")
 
 
-def readme_blocks(text: str) -> dict[str, list[str]]:
-    """{section title: [python code, ...]} for the blocks that should run."""
-    blocks: dict[str, list[str]] = {}
+@dataclass
+class Block:
+    code: str
+    #: what it must print (None: not checked)
+    output: str | None = None
+    #: why it does not run here (None: it runs)
+    not_run: str | None = None
+
+
+def readme_blocks(text: str) -> dict[str, list[Block]]:
+    """{section title: [python block, ...]} with each block's expected output."""
+    blocks: dict[str, list[Block]] = {}
     section = ""
     previous = ""  # last non-blank line outside code blocks
+    last: Block | None = None  # the python block an ```output block would belong to
     lines = iter(text.splitlines())
     for line in lines:
         if line.startswith("## "):
-            section = line[3:].strip()
+            section, last = line[3:].strip(), None
         fence = re.match(r"^(`{3,})\s*(\w*)", line)
         if fence:
             body = []
@@ -34,30 +52,102 @@ def readme_blocks(text: str) -> dict[str, list[str]]:
                 if inner.startswith(fence.group(1)):
                     break
                 body.append(inner)
-            wanted = section.startswith(ALWAYS_SECTIONS) or previous.strip() == MARKER
-            if fence.group(2) == "python" and wanted:
-                blocks.setdefault(section, []).append("\n".join(body) + "\n")
+            kind = fence.group(2)
+            if kind == "python":
+                reason = NOT_RUN.match(previous.strip())
+                last = Block("\n".join(body) + "\n", not_run=reason.group(1) if reason else None)
+                blocks.setdefault(section, []).append(last)
+            elif kind == "output" and last is not None and previous == "":
+                last.output = "\n".join(body) + "\n"
+                last = None
+            else:
+                last = None
             previous = ""
             continue
         if line.strip():
-            previous = line
+            previous, last = line, None
     return blocks
 
 
 BLOCKS = readme_blocks(README.read_text(encoding="utf-8"))
 
 
-def test_marker_and_sections_are_found():
-    text = "## Shards: x\n```python\na = 1\n```\n## Other\n```python\nb\n```\n<!-- test -->\n\n```python\nc = 2\n```\n"
-    assert readme_blocks(text) == {"Shards: x": ["a = 1\n"], "Other": ["c = 2\n"]}
-    assert any(title.startswith("Shards") for title in BLOCKS)
+# -- what each section's examples read -----------------------------------------------------
+
+
+def _link(tmp_path: Path, name: str, target: Path) -> None:
+    (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+    (tmp_path / name).symlink_to(target)
+
+
+def _world(tmp_path: Path, request: pytest.FixtureRequest) -> None:
+    _link(tmp_path, "out/world", request.getfixturevalue("tiny_world"))
+
+
+def _models(tmp_path: Path, request: pytest.FixtureRequest) -> None:
+    model = request.getfixturevalue("tiny_model_dir")  # a fresh tiny SigLIP (untrained)
+    for run in ("globe", "en"):
+        _link(tmp_path, f"runs/{run}/model", model)
+
+
+def _world_and_models(tmp_path: Path, request: pytest.FixtureRequest) -> None:
+    _world(tmp_path, request)
+    _models(tmp_path, request)
+
+
+#: section title prefix -> what to put in its working directory first
+SETUPS: dict[str, Callable[[Path, pytest.FixtureRequest], None]] = {
+    "Quick tour": _models,
+    "Curation": _world,
+    "Training": _world,
+    "Evaluation": _world_and_models,
+}
+
+
+def _setup(section: str) -> Callable[[Path, pytest.FixtureRequest], None] | None:
+    return next((f for prefix, f in SETUPS.items() if section.startswith(prefix)), None)
+
+
+def test_blocks_outputs_and_reasons_are_found() -> None:
+    text = (
+        "## Shards: x\n```python\na = 1\nprint(a)\n```\n\n```output\n1\n```\n"
+        "## Other\n<!-- not run: needs a GPU -->\n\n```python\nb\n```\n"
+        "```bash\nls\n```\n```python\nc = 2\n```\ntext\n```output\nnot this block's\n```\n"
+    )
+    got = readme_blocks(text)
+    assert got["Shards: x"] == [Block("a = 1\nprint(a)\n", "1\n")]
+    assert got["Other"] == [Block("b\n", not_run="needs a GPU"), Block("c = 2\n")]
+    assert sum(len(b) for b in BLOCKS.values()) >= 6
+    assert all(b.not_run is None for bs in BLOCKS.values() for b in bs if "pipeline(" in b.code)
+
+
+def _matches(want: str, got: str) -> bool:
+    flags = doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE
+    return doctest.OutputChecker().check_output(want, got, flags)
 
 
 @pytest.mark.parametrize("section", sorted(BLOCKS))
-def test_readme_examples_run(section, tmp_path, monkeypatch, capsys):
+def test_readme_examples_run(
+    section: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    request: pytest.FixtureRequest,
+) -> None:
+    setup = _setup(section)
+    if setup is not None:
+        setup(tmp_path, request)
     monkeypatch.chdir(tmp_path)
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # examples may use mkdtemp()
+    monkeypatch.setenv("GLOBELENS_CACHE", str(tmp_path / ".cache"))
     namespace: dict[str, object] = {"__name__": "__readme__"}
-    for i, code in enumerate(BLOCKS[section]):
-        exec(compile(code, f"README.md [{section} #{i + 1}]", "exec"), namespace)
-    capsys.readouterr()
+    for i, block in enumerate(BLOCKS[section]):
+        if block.not_run is not None:
+            continue
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out):
+            exec(compile(block.code, f"README.md [{section} #{i + 1}]", "exec"), namespace)
+        if block.output is not None:
+            assert _matches(block.output, out.getvalue()), (
+                f"README.md [{section} #{i + 1}] printed:\n{out.getvalue()}\n"
+                f"the README shows:\n{block.output}"
+            )

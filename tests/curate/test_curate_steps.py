@@ -244,3 +244,12 @@ def test_clip_score_with_a_real_tiny_model(tiny_model_dir):
     res = build_step("clip_score", model=str(tiny_model_dir), fraction=0.5, batch_size=4)(batch)
     assert len(res.kept) == 3
     assert all(-1.0 <= s.meta["clip_score"] <= 1.0 for s in res.kept)
+
+
+def test_steps_are_registered_at_import() -> None:
+    import subprocess
+    import sys
+
+    code = "import globelens.curate as c; print(sorted(c.STEPS))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert "'langid'" in out.stdout and "'near_dedup'" in out.stdout

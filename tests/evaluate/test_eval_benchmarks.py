@@ -86,6 +86,12 @@ def test_dollarstreet_with_imagenet_classnames_file(tmp_path: Path) -> None:
     b = load_benchmark(f"dollarstreet:{root}", classnames_file=str(names))
     assert b.classnames[0] == "tench" and len(b.classnames) == 6
     assert b.classnames[b.records[0].labels[0]] == "stove"
+    # A typo in an option fails, naming the valid ones (it used to be ignored).
+    with pytest.raises(ValueError, match=r"got unknown key\(s\) \['classnames_fle'\]. "
+                       r"Valid keys are: split, classnames_file"):  # fmt: skip
+        load_benchmark(f"dollarstreet:{root}", classnames_fle=str(names))
+    with pytest.raises(ValueError, match=r"\(geode format\) got unknown key\(s\) \['split'\]"):
+        load_benchmark(f"geode:{write_geode(tmp_path / 'g')}", split="test")
 
 
 def test_dollarstreet_without_income_fails_naming_file_and_column(tmp_path: Path) -> None:

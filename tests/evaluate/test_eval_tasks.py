@@ -130,6 +130,22 @@ def test_zeroshot_metrics_match_any_groups_disparity() -> None:
     assert {(c["true"], c["predicted"], c["count"]) for c in conf} == {("b", "a", 1), ("a", "c", 1)}
 
 
+def test_bootstrap_resamples_in_chunks_without_materialising(monkeypatch) -> None:
+    x = np.random.default_rng(1).random(37)
+    whole = np.random.default_rng(5).integers(0, 37, size=(300, 37))
+    boot = M.bootstrap_indices(37, 300, 5)
+    # Small enough for one chunk: the same resamples as drawing them all at once.
+    assert np.array_equal(np.stack(list(boot)), whole)
+    assert np.allclose(boot.means(x), x[whole].mean(axis=1))
+    monkeypatch.setattr(M, "BOOTSTRAP_CHUNK", 37 * 8)  # 8 rows at a time
+    blocks = list(boot.chunks())
+    assert max(len(b) for b in blocks) == 8 and sum(map(len, blocks)) == len(boot) == 300
+    assert np.array_equal(np.stack(list(boot)), np.stack(list(boot)))  # every pass alike
+    assert np.allclose(boot.means(x), [x[b].mean() for b in boot])
+    lo, hi = M.percentile_ci(boot.means(x))
+    assert lo < x.mean() < hi
+
+
 def test_topk_matches_argsort() -> None:
     s = np.random.default_rng(3).normal(size=(20, 30))
     np.testing.assert_array_equal(M.topk(s, 5), np.argsort(-s, axis=1)[:, :5])

@@ -158,7 +158,7 @@ def test_demo_model_runs_in_the_readme_pipeline_and_resumes_exactly(
     def cfg(out: Path):
         c = config_from_dict(_config(out, shards, tiny_tokenizer_dir, steps=4,
                                      checkpoint={"every": 2, "keep": 3}))  # fmt: skip
-        c.model.preset = dict(DEMO_PRESET)  # type: ignore[assignment]
+        c.model.preset = dict(DEMO_PRESET)
         c.threads, c.data.workers, c.optim.accum_steps = 0, 0, 1
         return c
 
@@ -242,6 +242,23 @@ mix = {globe = 1}
     path.write_text("[optim]\nbeta_2 = 0.9\n")
     with pytest.raises(ValueError, match="valid keys"):
         load_config(path)
+    # Values are checked against the field types, in files and in Python alike.
+    path.write_text('steps = "100"\n')
+    with pytest.raises(TypeError, match=r"config key steps = '100' \(str\): expected int"):
+        load_config(path)
+    path.write_text('[[data.phases]]\nuntil = 1\nmix = {globe = "1"}\n')
+    with pytest.raises(TypeError, match=r"config key data.phases\[0\].mix"):
+        load_config(path)
+    from globelens.train.loop import Trainer
+
+    with pytest.raises(TypeError, match=r"config key batch_size = 12\.5"):
+        Trainer(TrainConfig(out=str(tmp_path / "t"), batch_size=12.5))  # type: ignore[arg-type]
+    from globelens.train.losses import loss_class
+
+    assert loss_class("sigmoid").uses_bias and not loss_class("softmax").uses_bias
+    assert (
+        loss_class("softmax").caps_scale and loss_class("softmax").distributed_strategy == "gather"
+    )
 
 
 def test_decoded_cache_gives_the_same_batches(
@@ -290,3 +307,51 @@ def test_truncated_shards_are_counted_not_lost(
     assert 0 < cut.size < intact.size  # ...the samples before the cut are kept
     cfg = config_from_dict(_config(tmp_path / "run", data, tiny_tokenizer_dir, steps=2))
     assert Trainer(cfg).bad == {"a:truncated_member": 1, "a:truncated_tar": 1}
+
+
+def test_trainer_reads_samples_as_the_data_layer_does(tmp_path: Path) -> None:
+    """One reader: the trainer's indexed reads give the streaming reader's reasons, and a
+    non-object .json with a caption field is counted, not an AttributeError that stops
+    training."""
+    import io
+    import tarfile
+
+    from globelens.data import ReadReport, encode_image, read_shards
+    from globelens.data.index import ShardFiles
+    from globelens.data.shards import SampleProblem
+    from globelens.train.data import BatchDataset, SampleError
+
+    jpeg = encode_image(Image.new("RGB", (16, 16), "red"))
+    members = {
+        "a.jpg": jpeg, "a.txt": b"a caption", "a.json": b"[1, 2]",
+        "b.jpg": jpeg, "b.txt": b"b caption", "b.json": b'{"caption_en": "in english"}',
+        "c.jpg": jpeg, "c.txt": b"\xff\xfe", "c.json": b"{}",
+    }  # fmt: skip
+    shard = tmp_path / "00000.tar"
+    with tarfile.open(shard, "w") as tar:
+        for name, data in members.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    report = ReadReport()
+    assert [s.key for s in read_shards(str(shard), report)] == ["b"]
+    streaming = {p.key: p.reason for p in report.problems}
+    assert streaming == {"a": "malformed_json", "c": "invalid_utf8"}
+
+    def reasons(caption_field: str | None) -> dict[str, str]:
+        src = SourceConfig("s", str(shard), caption_field=caption_field)
+        stream = SourceStream(src, 0, 16)
+        ds = BatchDataset.__new__(BatchDataset)
+        ds.streams, ds._files = {"s": stream}, ShardFiles()
+        out = {}
+        for ref in stream.take(0, stream.size):
+            try:
+                out[ref.key] = ds._caption("s", ref)
+            except SampleProblem as e:
+                out[ref.key] = e.reason
+            except SampleError as e:
+                out[ref.key] = str(e)
+        return out
+
+    assert reasons(None) == {**streaming, "b": "b caption"}
+    assert reasons("caption_en") == {**streaming, "b": "in english"}

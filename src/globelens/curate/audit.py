@@ -13,9 +13,7 @@ Python API (used by the demo's report):
 
 from __future__ import annotations
 
-import base64
 import html
-import io
 import json
 import os
 from pathlib import Path
@@ -23,6 +21,7 @@ from typing import Any
 
 import pandas as pd
 
+from globelens.data import images
 from globelens.data.atomic import atomic_write_json, atomic_write_text
 from globelens.groups import INCOME_BUCKET_NAMES
 
@@ -238,13 +237,8 @@ def compare_figure(audits: dict[str, dict[str, Any]], field: str = "region") -> 
 
 
 def figure_to_data_uri(fig: Any) -> str:
-    """A PNG data URI of a figure (closes it), for self-contained HTML."""
-    import matplotlib.pyplot as plt
-
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=100)
-    plt.close(fig)
-    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
+    """A PNG data URI of a figure (closes it), at the audit's resolution."""
+    return images.figure_to_data_uri(fig, dpi=100, tight=False)
 
 
 def audit_html(audit: dict[str, Any], figures: dict[str, Any] | None = None) -> str:

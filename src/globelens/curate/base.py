@@ -15,7 +15,6 @@ constructor arguments, so a typo fails at construction and names the valid keys.
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
@@ -23,6 +22,7 @@ from typing import Any, ClassVar
 from PIL import Image
 
 from globelens.data import ImageDecodeError, Sample
+from globelens.options import check_keywords
 
 
 @dataclass
@@ -117,25 +117,7 @@ def build_step(type_name: str, **config: Any) -> Step:
             f"unknown curation step {type_name!r}. Available steps are: {', '.join(sorted(STEPS))}"
         )
     cls = STEPS[type_name]
-    params = {
-        name: p
-        for name, p in inspect.signature(cls.__init__).parameters.items()
-        if name != "self" and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
-    }
-    valid = list(params)
-    unknown = sorted(set(config) - set(valid))
-    if unknown:
-        raise ValueError(
-            f"step {type_name!r} got unknown key(s) {unknown}. Valid keys are: "
-            f"{', '.join(valid) or '(none)'}"
-        )
-    missing = [
-        p.name
-        for p in params.values()
-        if p.default is inspect.Parameter.empty and p.name not in config
-    ]
-    if missing:
-        raise ValueError(f"step {type_name!r} is missing required key(s) {missing}")
+    check_keywords(cls.__init__, config, f"step {type_name!r}")
     step = cls(**config)
     step._config = dict(config)  # type: ignore[attr-defined]
     return step

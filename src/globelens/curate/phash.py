@@ -47,10 +47,6 @@ def phash(image: Image.Image) -> int:
     return int.from_bytes(np.packbits(phash_bits(image)).tobytes(), "big")
 
 
-def hamming(a: int, b: int) -> int:
-    return (a ^ b).bit_count()
-
-
 class NearDupIndex:
     """Find hashes within ``max_distance`` bits of any hash added so far.
 

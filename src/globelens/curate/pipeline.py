@@ -596,6 +596,104 @@ def plan_output(decisions: pa.Table, shard_size: int) -> list[list[int]]:
     return [kept_rows[i : i + shard_size] for i in range(0, len(kept_rows), shard_size)]
 
 
+def _claim_output(out: Path, identity: dict[str, Any]) -> None:
+    """Record what this output folder curates; a resumed run must curate the same."""
+    identity_path = out / WORK / "run.json"
+    if identity_path.exists():
+        previous = json.loads(identity_path.read_text())
+        if previous != identity:
+            raise ValueError(
+                f"{out} holds a curation with another recipe, input or shard size; "
+                "use a new output folder (or delete it) to start over"
+            )
+    else:
+        atomic_write_text(identity_path, json.dumps(identity, indent=2, sort_keys=True) + "\n")
+
+
+def _run_tasks(eng: Any, fn: Any, tasks: Sequence[Any], log: _Log, event: str, bar: Any) -> None:
+    """Map ``fn`` over ``tasks`` on the engine, logging each result and counting its samples."""
+    with bar:
+        for res in eng.map(fn, tasks):
+            bar.update(res["samples"])
+            log(event, **res)
+
+
+def _decide(
+    eng: Any, recipe: Recipe, steps: list[Step], inputs: list[str], out: Path, shard_size: int,
+    log: _Log, progress: bool,
+) -> tuple[pa.Table, list[Pass2Task], float]:  # fmt: skip
+    """Pass 1 over the input shards, then the reduce (skipped when ``decisions.parquet`` is
+    there already); returns the decisions, the output shards' tasks and when pass 1 ended."""
+    from tqdm import tqdm
+
+    work = out / WORK
+    decisions_path = out / DECISIONS
+    # Resuming after the reduce: only input shards that feed an unwritten output shard
+    # need their staging file (it may have been removed, or never finished).
+    decisions = pq.read_table(decisions_path) if decisions_path.exists() else None
+    tasks2 = _pass2_tasks(decisions, shard_size, out, work) if decisions is not None else None
+    needed = (
+        set(range(len(inputs)))
+        if tasks2 is None
+        else {i for t in tasks2 if not _pass2_marker(t).exists() for i, _ in t.parts}
+    )
+    recipe_json = recipe.to_json()
+    tasks1 = [
+        Pass1Task(recipe_json, i, p, str(work), stage=i in needed) for i, p in enumerate(inputs)
+    ]
+    bar = tqdm(desc=f"curate {recipe.name} [1/2 decide]", unit="sample", disable=not progress,
+               smoothing=0)  # fmt: skip
+    _run_tasks(eng, run_pass1, tasks1, log, "pass1_shard", bar)
+    t1 = time.perf_counter()
+    if decisions is None:
+        tables = [pq.read_table(work / "pass1" / f"{i:05d}.parquet") for i in range(len(inputs))]
+        table = pa.concat_tables(tables) if tables else _pass1_schema(steps).empty_table()
+        decisions, _ = reduce_decisions(table, steps)
+        _atomic_write_table(decisions, decisions_path)
+        tasks2 = _pass2_tasks(decisions, shard_size, out, work)
+    assert tasks2 is not None
+    log("reduce", samples=decisions.num_rows)
+    return decisions, tasks2, t1
+
+
+def _write_kept_uids(decisions: pa.Table, out: Path) -> None:
+    statuses = decisions.column("status").to_pylist()
+    uids = decisions.column("uid").to_pylist()
+    kept = [u for u, s in zip(uids, statuses, strict=True) if s == STATUS_KEPT]
+    atomic_save_npy(out / KEPT_UIDS, uids_to_array(kept))
+
+
+def _manifest(
+    recipe: Recipe, inputs: list[str], engine: str, workers: int, decisions: pa.Table,
+    n_out: int, shard_size: int, total_kept: int, times: tuple[float, float, float, float],
+) -> dict[str, Any]:  # fmt: skip
+    t0, t1, t2, t3 = times
+    manifest: dict[str, Any] = {
+        "recipe": recipe.name,
+        "recipe_config": recipe.to_dict(),
+        "inputs": inputs,
+        "engine": engine,
+        "workers": workers,
+        **summarize(decisions, recipe),
+        "output": {
+            "shards": [f"{j:05d}.tar" for j in range(n_out)],
+            "shard_size": shard_size,
+            "samples": total_kept,
+            "kept_uids": KEPT_UIDS,
+            "decisions": DECISIONS,
+        },
+        "timing_s": {
+            "pass1": round(t1 - t0, 3),
+            "reduce": round(t2 - t1, 3),
+            "pass2": round(t3 - t2, 3),
+            "total": round(t3 - t0, 3),
+        },
+    }
+    n_in = manifest["counts"]["in"]
+    manifest["throughput_samples_per_s"] = round(n_in / max(t3 - t0, 1e-9), 1)
+    return manifest
+
+
 def run_recipe(
     recipe: str | os.PathLike | dict | Recipe,
     in_pattern: str | Sequence[str],
@@ -626,110 +724,28 @@ def run_recipe(
     out = Path(out_dir)
     work = out / WORK
     work.mkdir(parents=True, exist_ok=True)
-    recipe_json = recipe.to_json()
-    identity = {"recipe": json.loads(recipe_json), "inputs": inputs, "shard_size": shard_size}
-    identity_path = work / "run.json"
-    if identity_path.exists():
-        previous = json.loads(identity_path.read_text())
-        if previous != identity:
-            raise ValueError(
-                f"{out} holds a curation with another recipe, input or shard size; "
-                "use a new output folder (or delete it) to start over"
-            )
-    else:
-        atomic_write_text(identity_path, json.dumps(identity, indent=2, sort_keys=True) + "\n")
+    identity = {"recipe": json.loads(recipe.to_json()), "inputs": inputs, "shard_size": shard_size}
+    _claim_output(out, identity)
     log = _Log(out / LOG)
     log("start", recipe=recipe.name, inputs=len(inputs), engine=engine, workers=workers)
     steps = recipe.build_steps()
     t0 = time.perf_counter()
     eng = make_engine(engine, workers, address)
     try:
-        decisions_path = out / DECISIONS
-        # Resuming after the reduce: only input shards that feed an unwritten output shard
-        # need their staging file (it may have been removed, or never finished).
-        decisions = pq.read_table(decisions_path) if decisions_path.exists() else None
-        tasks2 = _pass2_tasks(decisions, shard_size, out, work) if decisions is not None else None
-        needed = (
-            set(range(len(inputs)))
-            if tasks2 is None
-            else {i for t in tasks2 if not _pass2_marker(t).exists() for i, _ in t.parts}
-        )
-        tasks1 = [
-            Pass1Task(recipe_json, i, p, str(work), stage=i in needed) for i, p in enumerate(inputs)
-        ]
-        with tqdm(
-            desc=f"curate {recipe.name} [1/2 decide]",
-            unit="sample",
-            disable=not progress,
-            smoothing=0,
-        ) as bar:
-            for res in eng.map(run_pass1, tasks1):
-                bar.update(res["samples"])
-                log("pass1_shard", **res)
-        t1 = time.perf_counter()
-
-        if decisions is None:
-            tables = [
-                pq.read_table(work / "pass1" / f"{i:05d}.parquet") for i in range(len(inputs))
-            ]
-            table = pa.concat_tables(tables) if tables else _pass1_schema(steps).empty_table()
-            decisions, _ = reduce_decisions(table, steps)
-            _atomic_write_table(decisions, decisions_path)
-            tasks2 = _pass2_tasks(decisions, shard_size, out, work)
-        assert tasks2 is not None
-        log("reduce", samples=decisions.num_rows)
+        decisions, tasks2, t1 = _decide(eng, recipe, steps, inputs, out, shard_size, log, progress)
         t2 = time.perf_counter()
-
         total_kept = sum(len(p) for t in tasks2 for _, p in t.parts)
-        with tqdm(
-            total=total_kept,
-            desc=f"curate {recipe.name} [2/2 write]",
-            unit="sample",
-            disable=not progress,
-            smoothing=0,
-        ) as bar:
-            for res in eng.map(run_pass2, tasks2):
-                bar.update(res["samples"])
-                log("pass2_shard", **res)
+        bar = tqdm(total=total_kept, desc=f"curate {recipe.name} [2/2 write]", unit="sample",
+                   disable=not progress, smoothing=0)  # fmt: skip
+        _run_tasks(eng, run_pass2, tasks2, log, "pass2_shard", bar)
         t3 = time.perf_counter()
     finally:
         eng.close()
     if not keep_staging:
         shutil.rmtree(work / "stage", ignore_errors=True)
-
-    kept_uids = [
-        u
-        for u, s in zip(
-            decisions.column("uid").to_pylist(), decisions.column("status").to_pylist(), strict=True
-        )
-        if s == STATUS_KEPT
-    ]
-    uid_arr = uids_to_array(kept_uids)
-    atomic_save_npy(out / KEPT_UIDS, uid_arr)
-
-    manifest: dict[str, Any] = {
-        "recipe": recipe.name,
-        "recipe_config": recipe.to_dict(),
-        "inputs": inputs,
-        "engine": engine,
-        "workers": workers,
-        **summarize(decisions, recipe),
-        "output": {
-            "shards": [f"{j:05d}.tar" for j in range(len(tasks2))],
-            "shard_size": shard_size,
-            "samples": total_kept,
-            "kept_uids": KEPT_UIDS,
-            "decisions": DECISIONS,
-        },
-        "timing_s": {
-            "pass1": round(t1 - t0, 3),
-            "reduce": round(t2 - t1, 3),
-            "pass2": round(t3 - t2, 3),
-            "total": round(t3 - t0, 3),
-        },
-    }
-    n_in = manifest["counts"]["in"]
-    manifest["throughput_samples_per_s"] = round(n_in / max(t3 - t0, 1e-9), 1)
+    _write_kept_uids(decisions, out)
+    manifest = _manifest(recipe, inputs, engine, workers, decisions, len(tasks2), shard_size,
+                         total_kept, (t0, t1, t2, t3))  # fmt: skip
     atomic_write_text(out / MANIFEST, json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
     log("done", **manifest["counts"], seconds=manifest["timing_s"]["total"])
     if audit:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import io
 import warnings
+from typing import Any
 
 from PIL import Image, ImageOps, UnidentifiedImageError
 
@@ -109,8 +110,23 @@ def encode_image(im: Image.Image, fmt: str = "jpg", quality: int = 90) -> bytes:
     return buf.getvalue()
 
 
+def data_uri(payload: bytes, mime: str) -> str:
+    """A base64 ``data:`` URI, for self-contained HTML (reports, audits, thumbnails)."""
+    return f"data:{mime};base64," + base64.b64encode(payload).decode("ascii")
+
+
 def thumbnail_data_uri(data: bytes, size: int = 96, quality: int = 80) -> str:
     """A small JPEG ``data:`` URI of an encoded image, for self-contained HTML reports."""
     im = decode_image(data, target_size=size)
     im.thumbnail((size, size))
-    return "data:image/jpeg;base64," + base64.b64encode(encode_image(im, quality=quality)).decode()
+    return data_uri(encode_image(im, quality=quality), "image/jpeg")
+
+
+def figure_to_data_uri(fig: Any, dpi: int = 110, tight: bool = True) -> str:
+    """Render a matplotlib figure to a PNG ``data:`` URI and close it."""
+    import matplotlib.pyplot as plt
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi, **({"bbox_inches": "tight"} if tight else {}))
+    plt.close(fig)
+    return data_uri(buf.getvalue(), "image/png")

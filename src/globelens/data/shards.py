@@ -187,6 +187,54 @@ def _is_header_error(e: BaseException) -> bool:
     return isinstance(e, tarfile.ReadError) and "header" in str(e)
 
 
+class SampleProblem(ValueError):
+    """A tar group that cannot be a sample; ``reason`` is one of :data:`PROBLEM_REASONS`."""
+
+    def __init__(self, reason: str, detail: str = "") -> None:
+        super().__init__(reason if not detail else f"{reason}: {detail}")
+        self.reason, self.detail = reason, detail
+
+
+def build_sample(
+    path: str, key: str, members: dict[str, bytes], *, require_caption: bool = True
+) -> Sample:
+    """One tar group (``{ext: bytes}``) as a Sample; raises :class:`SampleProblem` saying
+    why it cannot be one. Every reader (the streaming one here, the trainer's indexed one in
+    ``globelens.data.index``) builds samples through this, so they agree on what a sample is
+    and on the reasons."""
+    image_ext = next((e for e in IMAGE_EXTENSIONS if e in members), None)
+    if image_ext is None:
+        raise SampleProblem("missing_image", f"members: {sorted(members)}")
+    meta: dict[str, Any] = {}
+    if "json" in members:
+        try:
+            meta = json.loads(members["json"].decode("utf-8"))
+            if not isinstance(meta, dict):
+                raise ValueError(f"expected an object, got {type(meta).__name__}")
+        except (UnicodeDecodeError, ValueError) as e:
+            raise SampleProblem("malformed_json", str(e)) from None
+    caption: str | None = None
+    if "txt" in members:
+        try:
+            caption = members["txt"].decode("utf-8")
+        except UnicodeDecodeError as e:
+            raise SampleProblem("invalid_utf8", str(e)) from None
+    if require_caption:
+        if caption is None:
+            raise SampleProblem("missing_caption", "no .txt member")
+        if not caption.strip():
+            raise SampleProblem("empty_caption", "caption is empty or whitespace")
+    return Sample(
+        key=os.path.basename(key),
+        image_bytes=members[image_ext],
+        caption=caption,
+        meta=meta,
+        image_ext=image_ext,
+        extras={e: b for e, b in members.items() if e not in (image_ext, "txt", "json")},
+        source=path,
+    )
+
+
 def _build_sample(
     path: str,
     key: str,
@@ -196,42 +244,11 @@ def _build_sample(
     check_images: bool,
 ) -> Sample | None:
     """Turn one tar group into a Sample, or record why it cannot be one."""
-    image_ext = next((e for e in IMAGE_EXTENSIONS if e in members), None)
-    if image_ext is None:
-        report.add(path, key, "missing_image", f"members: {sorted(members)}")
+    try:
+        sample = build_sample(path, key, members, require_caption=require_caption)
+    except SampleProblem as e:
+        report.add(path, key, e.reason, e.detail)
         return None
-    meta: dict[str, Any] = {}
-    if "json" in members:
-        try:
-            meta = json.loads(members["json"].decode("utf-8"))
-            if not isinstance(meta, dict):
-                raise ValueError(f"expected an object, got {type(meta).__name__}")
-        except (UnicodeDecodeError, ValueError) as e:
-            report.add(path, key, "malformed_json", str(e))
-            return None
-    caption: str | None = None
-    if "txt" in members:
-        try:
-            caption = members["txt"].decode("utf-8")
-        except UnicodeDecodeError as e:
-            report.add(path, key, "invalid_utf8", str(e))
-            return None
-    if require_caption:
-        if caption is None:
-            report.add(path, key, "missing_caption", "no .txt member")
-            return None
-        if not caption.strip():
-            report.add(path, key, "empty_caption", "caption is empty or whitespace")
-            return None
-    sample = Sample(
-        key=os.path.basename(key),
-        image_bytes=members[image_ext],
-        caption=caption,
-        meta=meta,
-        image_ext=image_ext,
-        extras={e: b for e, b in members.items() if e not in (image_ext, "txt", "json")},
-        source=path,
-    )
     if check_images:
         try:
             sample.image()

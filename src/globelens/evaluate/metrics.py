@@ -4,7 +4,8 @@ worst-group accuracy, bootstrap confidence intervals, retrieval recall, top conf
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -69,9 +70,47 @@ def group_means(
         return sums / counts, counts
 
 
-def bootstrap_indices(n: int, n_boot: int, seed: int = 0) -> np.ndarray:
-    """(n_boot, n) resampling indices (with replacement), fixed by ``seed``."""
-    return np.random.default_rng(seed).integers(0, n, size=(n_boot, n))
+#: resampling indices drawn at a time (int64: 32 MB); 1000 resamples of 50k images would
+#: otherwise be 400 MB at once
+BOOTSTRAP_CHUNK = 1 << 22
+
+
+@dataclass(frozen=True)
+class Resamples:
+    """``n_boot`` bootstrap resamples of ``n`` items (with replacement), fixed by ``seed``,
+    drawn ``BOOTSTRAP_CHUNK`` indices at a time: iterate for the index rows, or take
+    :meth:`means`. Each pass draws the same rows again, so statistics computed in separate
+    passes pair up resample by resample. When everything fits in one chunk the rows equal
+    ``default_rng(seed).integers(0, n, size=(n_boot, n))``."""
+
+    n: int
+    n_boot: int
+    seed: int = 0
+
+    def __len__(self) -> int:
+        return self.n_boot
+
+    def chunks(self) -> Iterator[np.ndarray]:
+        """(rows, n) blocks of index rows, in order."""
+        rng = np.random.default_rng(self.seed)
+        per = max(1, BOOTSTRAP_CHUNK // max(self.n, 1))
+        for start in range(0, self.n_boot, per):
+            yield rng.integers(0, self.n, size=(min(per, self.n_boot - start), self.n))
+
+    def __iter__(self) -> Iterator[np.ndarray]:
+        for block in self.chunks():
+            yield from block
+
+    def means(self, values: np.ndarray) -> np.ndarray:
+        """(n_boot,) mean of ``values`` over each resample."""
+        if not self.n_boot:
+            return np.zeros(0)
+        return np.concatenate([values[b].mean(axis=1) for b in self.chunks()])
+
+
+def bootstrap_indices(n: int, n_boot: int, seed: int = 0) -> Resamples:
+    """The ``n_boot`` resamples of ``n`` items fixed by ``seed`` (see :class:`Resamples`)."""
+    return Resamples(n, n_boot, seed)
 
 
 def percentile_ci(samples: np.ndarray, level: float = 0.95) -> list[float]:
@@ -87,7 +126,7 @@ def group_report(
     correct1: np.ndarray,
     correct5: np.ndarray,
     values: Sequence[Any],
-    boot: np.ndarray | None,
+    boot: Resamples | None,
 ) -> dict[str, Any]:
     """Per-group acc1/acc5/n with 95% CIs, plus spread (max - min acc1), best and worst."""
     gid, names = group_ids(values)
@@ -188,7 +227,7 @@ def top_confusions(
 def score_group_report(
     scores: np.ndarray,
     values: Sequence[Any],
-    boot: np.ndarray | None,
+    boot: Resamples | None,
     name: str,
     stat: Any = None,
 ) -> dict[str, Any]:

@@ -470,7 +470,7 @@ class Study:
         cfg.optim.weight_decay = c.weight_decay
         cfg.optim.logit_lr_mult = c.logit_lr_mult
         cfg.optim.min_lr_ratio = c.min_lr_ratio
-        cfg.model.preset = dict(c.preset)  # type: ignore[assignment]
+        cfg.model.preset = dict(c.preset)
         cfg.model.tokenizer = str(self.tokenizer_dir)
         cfg.data.workers = c.data_workers
         # Every run goes over its data several times: decode each picture once.

@@ -4,7 +4,6 @@ sections) and a Markdown summary for the terminal."""
 from __future__ import annotations
 
 import json
-import math
 from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -214,27 +213,21 @@ def audit_html(data_dir: Path) -> str:
 
 
 def landmark_predictions(study: Study, seed: int) -> tuple[Any, dict[str, Any]]:
-    """(benchmark, {model: predicted class per record}) on the landmark set."""
-    import numpy as np
-
+    """(benchmark, {model: predicted class per record}) on the landmark set, read from what
+    the evaluation wrote (no model is loaded, nothing is embedded again)."""
     from globelens.evaluate import load_benchmark
-    from globelens.evaluate.cache import EmbeddingCache
-    from globelens.evaluate.embed import image_embeddings
-    from globelens.evaluate.tasks.zeroshot import classifier
-    from globelens.models import load_dual_encoder
 
     bench = load_benchmark("world/landmarks", str(study.world))
-    cache = EmbeddingCache(study.cache)
     preds: dict[str, Any] = {}
-    for name in study.variants:
-        model = load_dual_encoder(str(study.model_dir(name, seed)))
-        imgs, _ = image_embeddings(model, bench, cache, batch_size=64, progress=False)
-        w = classifier(model, bench.classnames, list(study.config.templates), cache)
-        scores = imgs.embeddings @ w.T
-        pred = np.argmax(scores, axis=1)
-        pred[~imgs.valid] = -1
-        preds[name] = pred
-    return bench, preds
+    for r in study.load_results()[seed]:
+        if (r["dataset"], r["task"]) == ("world/landmarks", "zeroshot_classification"):
+            if len(r.get("predictions", [])) != len(bench.records):
+                raise ValueError(
+                    f"{r['model']}: the landmark results hold no predictions for this world's "
+                    "landmark set; run the evaluate stage again"
+                )
+            preds[r["model"]] = r["predictions"]
+    return bench, {m: preds[m] for m in study.variants if m in preds}
 
 
 def lookalike_html(study: Study, seed: int) -> str:
@@ -389,7 +382,3 @@ def markdown_summary(summary: dict[str, Any], report: Path | str) -> str:
         lines.append("| " + " | ".join(c.replace("|", "/") for c in cells) + " |")
     lines += ["", f"Report: {report}"]
     return "\n".join(lines) + "\n"
-
-
-def _finite(x: Any) -> bool:
-    return isinstance(x, int | float) and math.isfinite(x)

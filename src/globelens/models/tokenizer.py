@@ -147,18 +147,5 @@ def bytes_per_token(
     return report
 
 
-def format_token_report(report: dict[str, dict[str, float]]) -> str:
-    lines = [
-        f"{'lang':6} {'n':>6} {'B/tok':>6} {'ch/tok':>6} {'tok/cap':>7} {'unk%':>5} {'vs en':>6}"
-    ]
-    for lang, r in report.items():
-        lines.append(
-            f"{lang:6} {r['captions']:6d} {r['bytes_per_token']:6.2f} {r['chars_per_token']:6.2f} "
-            f"{r['tokens_per_caption']:7.1f} {100 * r['unk_rate']:5.1f} "
-            f"{r.get('chars_per_token_vs_en', float('nan')):6.2f}"
-        )
-    return "\n".join(lines)
-
-
 def save_token_report(report: dict[str, dict[str, float]], path: str | os.PathLike) -> None:
     Path(path).write_text(json.dumps(report, indent=2) + "\n")

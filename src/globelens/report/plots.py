@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import io
 from collections.abc import Sequence
 from typing import Any
 
@@ -13,6 +11,7 @@ matplotlib.use("Agg")  # headless; never opens a window
 import matplotlib.pyplot as plt
 import numpy as np
 
+from globelens.data import images
 from globelens.groups import INCOME_BUCKET_NAMES
 
 COLORS = plt.get_cmap("tab10").colors
@@ -20,10 +19,7 @@ COLORS = plt.get_cmap("tab10").colors
 
 def figure_to_data_uri(fig: Any, dpi: int = 110) -> str:
     """Render a figure to a base64 PNG ``data:`` URI and close it."""
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight")
-    plt.close(fig)
-    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
+    return images.figure_to_data_uri(fig, dpi=dpi)
 
 
 def _err(value: float, ci: Sequence[float] | None) -> tuple[float, float]:

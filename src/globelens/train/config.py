@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import sys
+import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -56,7 +57,8 @@ class DataConfig:
 
 @dataclass
 class ModelConfig:
-    preset: str = "tiny"
+    #: a preset name (``globelens.models.presets``) or a preset's dict itself
+    preset: str | dict[str, Any] = "tiny"
     model_type: str = "siglip"
     #: a tokenizer directory; default: train one on the training captions
     tokenizer: str | None = None
@@ -138,6 +140,57 @@ def _hint_args(hint: Any) -> tuple[Any, ...]:
     return getattr(hint, "__args__", ()) or ()
 
 
+def _matches(value: Any, hint: Any) -> bool:
+    """Whether ``value`` fits the type hint (an int fits a float; a bool is not an int)."""
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if hint is Any:
+        return True
+    if origin in (typing.Union, types.UnionType):
+        return any(_matches(value, a) for a in args)
+    if hint is type(None):
+        return value is None
+    if hint is bool:
+        return isinstance(value, bool)
+    if hint in (int, float):
+        ok = (int,) if hint is int else (int, float)
+        return isinstance(value, ok) and not isinstance(value, bool)
+    if hint is str:
+        return isinstance(value, str)
+    if origin is list:
+        return isinstance(value, list) and all(_matches(v, args[0]) for v in value if args)
+    if origin is tuple:
+        if not isinstance(value, tuple):
+            return False
+        if len(args) == 2 and args[1] is Ellipsis:
+            return all(_matches(v, args[0]) for v in value)
+        return len(value) == len(args) and all(map(_matches, value, args))
+    if origin is dict:
+        return isinstance(value, dict) and all(
+            _matches(k, args[0]) and _matches(v, args[1]) for k, v in value.items()
+        )
+    if dataclasses.is_dataclass(hint):
+        return isinstance(value, hint)
+    return True  # a hint this check does not know: left to the code that reads it
+
+
+def check_types(cfg: Any, where: str = "top level") -> None:
+    """Raise ``TypeError`` naming the key when a config value does not fit its field's type
+    (``steps = "100"`` in a TOML file, ``TrainConfig(steps="100")`` in Python)."""
+    hints = typing.get_type_hints(type(cfg))
+    for f in dataclasses.fields(cfg):
+        value, hint = getattr(cfg, f.name), hints[f.name]
+        sub = f.name if where == "top level" else f"{where}.{f.name}"
+        if not _matches(value, hint):
+            shown = getattr(hint, "__name__", None) or str(hint).replace("typing.", "")
+            raise TypeError(
+                f"config key {sub} = {value!r} ({type(value).__name__}): expected {shown}"
+            )
+        items = value if isinstance(value, list) else [value]
+        for i, item in enumerate(items):
+            if dataclasses.is_dataclass(item) and not isinstance(item, type):
+                check_types(item, f"{sub}[{i}]" if isinstance(value, list) else sub)
+
+
 def build_config(cls: type, values: dict[str, Any], where: str = "top level") -> Any:
     """A config dataclass from nested dicts; nested dataclasses and lists of them follow the
     field's type hint, so every trainer's config is read the same way."""
@@ -164,7 +217,10 @@ def build_config(cls: type, values: dict[str, Any], where: str = "top level") ->
             kwargs[key] = tuple(value)
         else:
             kwargs[key] = value
-    return cls(**kwargs)
+    cfg = cls(**kwargs)
+    if where == "top level":
+        check_types(cfg)
+    return cfg
 
 
 def config_from_dict(values: dict[str, Any]) -> TrainConfig:

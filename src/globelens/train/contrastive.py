@@ -17,7 +17,7 @@ from globelens.train.checkpoint import save_model_dir
 from globelens.train.config import TrainConfig
 from globelens.train.data import CaptionCollator, SourceStream, sample_captions
 from globelens.train.evaluation import ZeroShotBenchmark
-from globelens.train.losses import make_loss
+from globelens.train.losses import loss_class, make_loss
 from globelens.train.objective import Objective
 from globelens.train.step import MAX_LOG_SCALE, DualTowers
 
@@ -72,7 +72,9 @@ class ContrastiveObjective(Objective):
             raise ValueError(
                 "no training data: give --data PATTERN or [[data.sources]] in the config"
             )
-        self.find_unused_parameters = cfg.loss == "softmax"  # refined in build()
+        self.loss_cls = loss_class(cfg.loss)
+        # A loss that ignores the logit bias leaves it without gradient (refined in build()).
+        self.find_unused_parameters = not self.loss_cls.uses_bias
 
     def make_streams(self) -> dict[str, SourceStream]:
         cfg = self.cfg
@@ -94,18 +96,18 @@ class ContrastiveObjective(Objective):
         # Saved models carry the pipeline's text positions; train on the trained context.
         narrow_text_positions(self.model, text_context(self.model.config, self.tokenizer))
         self.family = FAMILIES[self.model.config.model_type]
-        if cfg.loss == "sigmoid" and getattr(self.model, "logit_bias", None) is None:
+        if self.loss_cls.uses_bias and getattr(self.model, "logit_bias", None) is None:
             raise ValueError(
-                "the sigmoid loss needs a model with a logit bias (SigLIP); use --loss softmax"
+                f"the {cfg.loss} loss needs a model with a logit bias (SigLIP); use --loss softmax"
             )
         if cfg.model.grad_checkpointing:
             self.model.gradient_checkpointing_enable()
         self.model.to(self.d.device).train()
         self.module = DualTowers(self.model, compact_text=self.family.pools_last)
-        self.find_unused_parameters = cfg.loss == "softmax" and hasattr(self.model, "logit_bias")
-        strategy = (
-            "local" if self.d.world == 1 else ("neighbour" if cfg.loss == "sigmoid" else "gather")
+        self.find_unused_parameters = not self.loss_cls.uses_bias and hasattr(
+            self.model, "logit_bias"
         )
+        strategy = "local" if self.d.world == 1 else self.loss_cls.distributed_strategy
         self.loss_fn = make_loss(cfg.loss, strategy)
         self.image_size = int(self.model.config.vision_config.image_size)
         self.benchmark = (
@@ -138,7 +140,7 @@ class ContrastiveObjective(Objective):
         return self.loss_fn(*outputs)["contrastive_loss"]
 
     def after_update(self) -> None:
-        if self.cfg.loss == "softmax":  # CLIP's temperature cap
+        if self.loss_cls.caps_scale:
             with torch.no_grad():
                 self.model.logit_scale.clamp_(0, MAX_LOG_SCALE)
 

@@ -13,23 +13,20 @@ batch; they never stop training.
 from __future__ import annotations
 
 import hashlib
-import json
 import math
 import os
 import random
-import tarfile
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any, Protocol
 
 import numpy as np
 import torch
 from PIL import Image
 
-from globelens.data import ImageDecodeError, decode_image, expand_shards
-from globelens.data.images import IMAGE_EXTENSIONS
-from globelens.data.shards import split_key
+from globelens.data import ImageDecodeError, Sample, decode_image, expand_shards
+from globelens.data.index import Ref, ShardFiles, index_shard, read_indexed
+from globelens.data.shards import SampleProblem
 from globelens.models.preprocess import ImageTransform
 from globelens.train.config import DataConfig, PhaseConfig, SourceConfig
 
@@ -38,48 +35,6 @@ def derive_seed(*parts: Any) -> int:
     """A 63-bit seed from any parts, stable across processes and Python versions."""
     digest = hashlib.sha256(repr(parts).encode()).digest()
     return int.from_bytes(digest[:8], "little") >> 1
-
-
-@dataclass(frozen=True)
-class Ref:
-    """Where one sample's members lie in its shard: (offset, size) per member."""
-
-    shard: int
-    key: str
-    image: tuple[int, int] | None
-    txt: tuple[int, int] | None
-    json: tuple[int, int] | None
-
-
-def index_shard(path: str, shard_id: int) -> tuple[list[Ref], Counter[str]]:
-    """Read the tar headers of one shard (no image data) into sample addresses, and count
-    what could not be indexed: a truncated or unreadable tar keeps the samples before the
-    damage (``truncated_tar``); a sample whose data runs past the end of the file is dropped
-    (``truncated_member``)."""
-    groups: dict[str, dict[str, tuple[int, int]]] = {}
-    problems: Counter[str] = Counter()
-    end = 0
-    try:
-        end = os.path.getsize(path)
-        with tarfile.open(path, "r:") as tar:
-            for info in tar:
-                if info.isfile():
-                    key, ext = split_key(info.name)
-                    groups.setdefault(key, {})[ext] = (info.offset_data, info.size)
-            # tarfile stops quietly at EOF: a complete archive ends with a zero block here
-            tar.fileobj.seek(tar.offset)
-            if tar.fileobj.read(512) != bytes(512):
-                problems["truncated_tar"] += 1
-    except (tarfile.TarError, OSError, EOFError):
-        problems["truncated_tar"] += 1
-    refs = []
-    for key, members in groups.items():
-        if any(offset + size > end for offset, size in members.values()):
-            problems["truncated_member"] += 1
-            continue
-        image = next((members[e] for e in IMAGE_EXTENSIONS if e in members), None)
-        refs.append(Ref(shard_id, key, image, members.get("txt"), members.get("json")))
-    return refs, problems
 
 
 class SourceStream:
@@ -341,7 +296,7 @@ class BatchDataset(torch.utils.data.Dataset):
         self.rank, self.world, self.accum = rank, world, accum
         self.local = plan.batch // world
         self.micro = self.local // accum
-        self._files: dict[str, Any] = {}
+        self._files = ShardFiles()
         self._decoded = DecodedCache(config.decoded_cache_mb * 2**20)
 
     def __len__(self) -> int:
@@ -358,28 +313,26 @@ class BatchDataset(torch.utils.data.Dataset):
         return refs
 
     def _read(self, source: str, ref: Ref, member: tuple[int, int]) -> bytes:
+        return self._files.read(self.streams[source].paths[ref.shard], member)
+
+    def sample(self, source: str, ref: Ref, require_caption: bool = False) -> Sample:
+        """The sample at ``ref``, read as the data layer reads every shard (raises
+        ``SampleProblem`` with its reasons: ``malformed_json``, ``missing_caption``, ...)."""
         path = self.streams[source].paths[ref.shard]
-        fh = self._files.get(path)
-        if fh is None:
-            fh = self._files[path] = open(path, "rb")  # noqa: SIM115 - cached per worker
-        return os.pread(fh.fileno(), member[1], member[0])
+        return read_indexed(self._files, path, ref, require_caption=require_caption)
 
     def _caption(self, source: str, ref: Ref) -> str:
         field = self.streams[source].source.caption_field
-        if field is None:
-            if ref.txt is None:
-                raise SampleError("missing_caption")
-            caption = self._read(source, ref, ref.txt).decode("utf-8")
-        else:
-            if ref.json is None:
-                raise SampleError("missing_json")
-            value = json.loads(self._read(source, ref, ref.json)).get(field)
-            if not isinstance(value, str):
-                raise SampleError(f"missing_{field}")
-            caption = value
-        if not caption.strip():
+        if field is None:  # the .txt member, checked by the data layer
+            caption = self.sample(source, ref, require_caption=True).caption
+            assert caption is not None
+            return caption
+        value = self.sample(source, ref).meta.get(field)
+        if not isinstance(value, str):
+            raise SampleError(f"missing_{field}")
+        if not value.strip():
             raise SampleError("empty_caption")
-        return caption
+        return value
 
     def load(self, step: int, micro: int) -> dict[str, Any]:
         refs = self.step_refs(step)
@@ -405,6 +358,9 @@ class BatchDataset(torch.utils.data.Dataset):
                 continue
             except SampleError as e:
                 bad[str(e)] += 1
+                continue
+            except SampleProblem as e:
+                bad[e.reason] += 1
                 continue
             except (ValueError, UnicodeDecodeError, OSError):
                 bad["unreadable_sample"] += 1
@@ -453,14 +409,14 @@ def sample_captions(streams: dict[str, SourceStream], limit: int) -> tuple[list[
     per_source = max(1, limit // max(len(streams), 1))
     for name, stream in streams.items():
         ds = BatchDataset.__new__(BatchDataset)
-        ds.streams, ds._files = streams, {}
+        ds.streams, ds._files = streams, ShardFiles()
         for ref in stream.take(0, min(per_source, stream.size)):
             try:
-                captions.append(ds._caption(name, ref))
-                meta = json.loads(ds._read(name, ref, ref.json)) if ref.json else {}
-                languages.append(str(meta.get("language", "und")))
-            except (ValueError, UnicodeDecodeError, OSError):
+                caption = ds._caption(name, ref)
+                meta = ds.sample(name, ref).meta
+            except (ValueError, OSError):  # SampleError, SampleProblem: not a usable caption
                 continue
-        for fh in ds._files.values():
-            fh.close()
+            captions.append(caption)
+            languages.append(str(meta.get("language", "und")))
+        ds._files.close()
     return captions, languages

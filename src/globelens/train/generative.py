@@ -17,7 +17,6 @@ stream over its data source, and ``data.phases`` mix tasks by weight.
 from __future__ import annotations
 
 import copy
-import json
 import random
 import re
 import unicodedata
@@ -30,6 +29,7 @@ import torch.nn.functional as F
 from PIL import Image
 from torch import nn
 
+from globelens.data.index import ShardFiles
 from globelens.models.hf import check_model_dir
 from globelens.train.config import SourceConfig, VLMTrainConfig
 from globelens.train.data import BatchDataset, Ref, SampleError, SourceStream, derive_seed
@@ -105,10 +105,8 @@ class VLMCollator:
     def read(self, dataset: BatchDataset, source: str, ref: Ref) -> tuple[str, dict[str, Any]]:
         if ref.json is None:
             raise SampleError("missing_json")
-        sample = json.loads(dataset._read(source, ref, ref.json))
-        if not isinstance(sample, dict):
-            raise SampleError("bad_json")
-        return source, sample
+        # read as the data layer reads every shard (a non-object .json: malformed_json)
+        return source, dataset.sample(source, ref).meta
 
     def prepare(
         self, raw: tuple[str, dict[str, Any]], image: Image.Image, rng: random.Random
@@ -166,15 +164,13 @@ def sample_texts(streams: dict[str, SourceStream], limit: int) -> list[str]:
     per_stream = max(1, limit // max(len(streams), 1))
     for name, stream in streams.items():
         ds = BatchDataset.__new__(BatchDataset)
-        ds.streams, ds._files = streams, {}
+        ds.streams, ds._files = streams, ShardFiles()
         for ref in stream.take(0, min(per_stream, stream.size)):
             if ref.json is None:
                 continue
             try:
-                sample = json.loads(ds._read(name, ref, ref.json))
-            except (ValueError, OSError):
-                continue
-            if not isinstance(sample, dict):
+                sample = ds.sample(name, ref).meta
+            except (ValueError, OSError):  # SampleProblem: not a readable sample
                 continue
             for caps in (sample.get("captions") or {}).values():
                 texts.extend(c for c in (caps if isinstance(caps, list) else [caps]) if c)
@@ -182,8 +178,7 @@ def sample_texts(streams: dict[str, SourceStream], limit: int) -> list[str]:
                 texts += [str(qa.get("question", "")), str(qa.get("multiple_choice_answer", ""))]
             texts += [str(o.get("label", "")) for o in sample.get("objects") or []]
             texts += [str(r.get("sent", "")) for r in sample.get("refs") or []]
-        for fh in ds._files.values():
-            fh.close()
+        ds._files.close()
     return [t for t in texts if isinstance(t, str) and t.strip()]
 
 

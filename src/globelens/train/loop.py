@@ -10,19 +10,17 @@ from __future__ import annotations
 
 import json
 import os
-import random
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 from torch import nn
 
 from globelens.data.atomic import atomic_path
 from globelens.train.checkpoint import latest_checkpoint, load_state, save_checkpoint
-from globelens.train.config import RunConfig
+from globelens.train.config import RunConfig, check_types
 from globelens.train.contrastive import ContrastiveObjective
 from globelens.train.data import BatchDataset, Plan, make_loader
 from globelens.train.objective import Objective
@@ -57,11 +55,9 @@ class Dist:
 
 
 def _rng_state() -> dict[str, Any]:
-    return {
-        "torch": torch.get_rng_state(),
-        "python": repr(random.getstate()),
-        "numpy": repr(np.random.get_state()[1].tolist()),
-    }
+    # Only torch's global generator is used in a step (dropout, init); the data order and
+    # augmentation come from generators seeded per step, so there is nothing else to restore.
+    return {"torch": torch.get_rng_state()}
 
 
 def _set_rng(state: dict[str, Any]) -> None:
@@ -78,6 +74,7 @@ class Trainer:
         resume: bool = False,
         objective: Callable[[Any, Dist], Objective] | None = None,
     ) -> None:
+        check_types(cfg)  # a config built in Python is checked as a file's is
         self.cfg = cfg
         self.d = Dist()
         if cfg.threads:

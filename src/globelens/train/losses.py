@@ -17,7 +17,7 @@ gradient averaging optimises) equals the single-process loss on the global batch
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 import torch.distributed as dist
@@ -144,6 +144,13 @@ def _check(strategy: str, allowed: tuple[str, ...], name: str) -> None:
 class SigLipLoss(nn.Module):
     """Sigmoid loss (Zhai et al. 2023, Algorithm 1): -sum log sigmoid(z * (t x.y + b)) / n."""
 
+    #: the loss reads the model's logit bias b (so the model must have one)
+    uses_bias: ClassVar[bool] = True
+    #: how several processes share the batch (see the module doc)
+    distributed_strategy: ClassVar[str] = "neighbour"
+    #: cap the temperature after each update (CLIP's 100)
+    caps_scale: ClassVar[bool] = False
+
     def __init__(self, strategy: str = "local", group: Any = None) -> None:
         super().__init__()
         _check(strategy, STRATEGIES, "SigLipLoss")
@@ -193,6 +200,10 @@ class SigLipLoss(nn.Module):
 class ClipLoss(nn.Module):
     """Softmax (InfoNCE) loss: mean of image->text and text->image cross-entropy."""
 
+    uses_bias: ClassVar[bool] = False
+    distributed_strategy: ClassVar[str] = "gather"
+    caps_scale: ClassVar[bool] = True
+
     def __init__(self, strategy: str = "local", group: Any = None) -> None:
         super().__init__()
         _check(strategy, ("local", "gather"), "ClipLoss")
@@ -224,7 +235,12 @@ class ClipLoss(nn.Module):
 LOSSES: dict[str, type[nn.Module]] = {"sigmoid": SigLipLoss, "softmax": ClipLoss}
 
 
-def make_loss(name: str, strategy: str = "local", group: Any = None) -> nn.Module:
+def loss_class(name: str) -> type[SigLipLoss] | type[ClipLoss]:
+    """The loss registered as ``name``; its class attributes say what it needs of the model."""
     if name not in LOSSES:
         raise ValueError(f"unknown loss {name!r}; available: {sorted(LOSSES)}")
-    return LOSSES[name](strategy=strategy, group=group)
+    return LOSSES[name]  # type: ignore[return-value]
+
+
+def make_loss(name: str, strategy: str = "local", group: Any = None) -> nn.Module:
+    return loss_class(name)(strategy=strategy, group=group)

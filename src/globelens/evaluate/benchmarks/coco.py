@@ -25,7 +25,7 @@ def detect(root: Path) -> bool:
     return any((root / n).is_file() for n in JSON_NAMES)
 
 
-def load(root: Path, split: str = "test", **_: object) -> Benchmark:
+def load(root: Path, split: str = "test") -> Benchmark:
     path = next((root / n for n in JSON_NAMES if (root / n).is_file()), None)
     if path is None:
         raise BenchmarkFormatError(f"coco benchmark at {root}: missing file, one of {JSON_NAMES}")

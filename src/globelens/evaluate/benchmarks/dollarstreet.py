@@ -69,9 +69,7 @@ def read_classnames_file(path: Path) -> tuple[list[str] | None, dict[str, str]]:
     return [_first_name(ln) for ln in lines], {}
 
 
-def load(
-    root: Path, split: str = "test", classnames_file: str | None = None, **_: object
-) -> Benchmark:
+def load(root: Path, split: str = "test", classnames_file: str | None = None) -> Benchmark:
     if split not in SPLIT_FILES:
         raise ValueError(f"Dollar Street split {split!r}: use one of {sorted(SPLIT_FILES)}")
     csv_path = require_file(root, SPLIT_FILES[split], "dollarstreet")

@@ -29,7 +29,7 @@ def detect(root: Path) -> bool:
     return "file_path" in header and "object" in header
 
 
-def load(root: Path, **_: object) -> Benchmark:
+def load(root: Path) -> Benchmark:
     csv_path = require_file(root, "index.csv", "geode")
     rows = read_csv(csv_path, REQUIRED)
     objects = sorted({r["object"] for r in rows})

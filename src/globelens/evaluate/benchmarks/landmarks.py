@@ -42,7 +42,7 @@ def _image_path(root: Path, image_id: str) -> Path:
     return base / image_id[0] / image_id[1] / image_id[2] / f"{image_id}.jpg"
 
 
-def load(root: Path, **_: object) -> Benchmark:
+def load(root: Path) -> Benchmark:
     index = require_file(root, "index.csv", "landmarks")
     cats = require_file(root, "label_to_category.csv", "landmarks")
     rows = read_csv(index, ("id", "landmark_id"))

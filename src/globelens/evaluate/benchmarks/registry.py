@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -9,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from globelens.evaluate.benchmarks.base import Benchmark
+from globelens.options import check_keywords
 
 Loader = Callable[..., Benchmark]
 
@@ -109,6 +111,10 @@ def load_benchmark(
     """Load a benchmark by name, ``FORMAT:PATH`` or folder (see :func:`resolve`)."""
     fmt_name, path, opts, display = resolve(spec, data_root)
     opts.update(options)
-    bench = FORMATS[fmt_name].load(path, **opts)
+    loader = FORMATS[fmt_name].load
+    # The first parameter is the folder; the rest are options, checked like recipe keys.
+    root = next(iter(inspect.signature(loader).parameters))
+    check_keywords(loader, opts, f"benchmark {display!r} ({fmt_name} format)", skip=(root,))
+    bench = loader(path, **opts)
     bench.name = display
     return bench

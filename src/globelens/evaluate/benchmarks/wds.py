@@ -43,7 +43,7 @@ def _npy_meta(data: bytes) -> dict:
     return {"npy": arr.tolist()}
 
 
-def load(root: Path, split: str = "test", **_: object) -> Benchmark:
+def load(root: Path, split: str = "test") -> Benchmark:
     split_dir = root / split
     if not split_dir.is_dir():
         raise BenchmarkFormatError(f"wds benchmark at {root}: missing folder {split!r}")

@@ -31,7 +31,7 @@ def _image_path(root: Path, key: str) -> Path:
     return root / "images" / f"{key}.jpg"
 
 
-def load(root: Path, languages: list[str] | None = None, **_: object) -> Benchmark:
+def load(root: Path, languages: list[str] | None = None) -> Benchmark:
     path = require_file(root, "captions.jsonl", "xm3600")
     bench = Benchmark(
         name=root.name,

@@ -89,7 +89,7 @@ def run(ctx: GenerativeContext) -> list[dict[str, Any]]:
     boot = M.bootstrap_indices(len(c1), ctx.n_bootstrap, ctx.seed) if ctx.n_bootstrap else None
     ci: dict[str, list[float]] = {}
     if boot is not None:
-        ci["acc1"] = M.percentile_ci(c1[boot].mean(axis=1))
+        ci["acc1"] = M.percentile_ci(boot.means(c1))
     groups: dict[str, Any] = {}
     for key in G.group_keys(bench):
         values = [m.get(key) for m in metas]

@@ -3,16 +3,14 @@ intervals and disparity, and example pictures per group with the model's words a
 
 from __future__ import annotations
 
-import base64
 import contextlib
-import io
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from globelens.data.images import ImageDecodeError, decode_image
+from globelens.data.images import ImageDecodeError, data_uri, decode_image, encode_image
 from globelens.evaluate import metrics as M
 from globelens.evaluate.benchmarks.base import Benchmark
 
@@ -51,7 +49,7 @@ def summarize(
     boot = M.bootstrap_indices(n, n_boot, seed) if n_boot > 0 else None
     if boot is not None:
         base = scores[primary]
-        samples = np.array([stat(b) for b in boot]) if stat is not None else base[boot].mean(axis=1)
+        samples = np.array([stat(b) for b in boot]) if stat is not None else boot.means(base)
         ci[primary] = M.percentile_ci(samples)
     for key in keys:
         values = [m.get(key) for m in metas]
@@ -108,9 +106,7 @@ def _draw(data: bytes, ex: Example, size: int) -> str:
         draw.rectangle(box, outline=color, width=2)
         if label:
             draw.text((box[0] + 2, box[1] + 1), label[:24], fill=color)
-    buf = io.BytesIO()
-    im.save(buf, format="JPEG", quality=80)
-    return "data:image/jpeg;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+    return data_uri(encode_image(im, quality=80), "image/jpeg")
 
 
 def pick_examples(

@@ -56,8 +56,8 @@ def evaluate_scores(
     boot = M.bootstrap_indices(len(c1), n_bootstrap, seed) if n_bootstrap > 0 else None
     ci: dict[str, list[float]] = {}
     if boot is not None:
-        ci["acc1"] = M.percentile_ci(c1[boot].mean(axis=1))
-        ci["acc5"] = M.percentile_ci(c5[boot].mean(axis=1))
+        ci["acc1"] = M.percentile_ci(boot.means(c1))
+        ci["acc5"] = M.percentile_ci(boot.means(c5))
     groups: dict[str, Any] = {}
     for key in group_keys:
         values = [m.get(key) for m in metas]
@@ -118,7 +118,11 @@ def run(ctx: TaskContext) -> list[dict[str, Any]]:
             result["num_templates"] = len(tmpl)
         else:
             per_lang[lang] = ev["metrics"]
-    result.pop("pred")
+    # Top-1 class per record (-1: the image could not be read), so that reports can show
+    # what each model answered without loading it again.
+    predictions = np.full(len(bench.records), -1, dtype=np.int64)
+    predictions[rows] = result.pop("pred")
+    result["predictions"] = predictions.tolist()
     result.update(
         task="zeroshot_classification",
         language=main_lang,
