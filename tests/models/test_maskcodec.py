@@ -244,7 +244,10 @@ def test_world_masks_train_and_score_through_the_cli(tiny_world, tmp_path) -> No
     pairs = list(iter_shard_masks(scenes, limit=50))
     assert len(pairs) == 50
     mask, (x0, y0, x1, y1) = pairs[0]
-    assert mask.dtype == bool and mask[round(y0) : round(y1), round(x0) : round(x1)].sum() == mask.sum()
+    assert (
+        mask.dtype == bool
+        and mask[round(y0) : round(y1), round(x0) : round(x1)].sum() == mask.sum()
+    )
     out = tmp_path / "world.safetensors"
     args = ["codec", "train", "--scenes", scenes, "--heldout-coco", str(coco), "--out", str(out)]
     result = CliRunner().invoke(app, [*args, "--steps", "2", "--batch-size", "8", "--quiet"])
