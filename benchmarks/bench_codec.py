@@ -9,6 +9,7 @@ stable figure).
     globelens world build /tmp/lang_world --size small --quiet
     python benchmarks/bench_codec.py /tmp/lang_world --steps 400 --target-iou 0.8
     python benchmarks/bench_codec.py --synthetic 3000 --steps 400   # drawn masks only
+    python benchmarks/bench_codec.py --thread-timing 1,2             # CPU-s per step by threads
 """
 
 from __future__ import annotations
@@ -33,6 +34,35 @@ from globelens.models.maskcodec_train import (
 )
 
 
+def thread_timing(threads: list[int], steps: int = 5, batch_size: int = 32) -> None:
+    """CPU seconds per training step (forward, backward, Adam) for each thread count, one
+    after the other in this process, on the same model and batch."""
+    import torch
+    import torch.nn.functional as F
+
+    from globelens.models.maskcodec import MaskCodec
+
+    torch.manual_seed(0)
+    x = torch.rand(batch_size, 64, 64) * 2 - 1
+    for n in threads:
+        torch.set_num_threads(n)
+        codec = MaskCodec(SMALL)
+        opt = torch.optim.Adam(codec.parameters())
+        for i in range(steps + 1):
+            if i == 1:  # the first step warms up
+                cpu, wall = time.process_time(), time.perf_counter()
+            z = codec.encode_latents(x)
+            q = codec.codebook[codec.nearest(z.detach())]
+            out = codec.decode_latents(z + (q - z).detach())
+            loss = F.binary_cross_entropy_with_logits(out, (x + 1) / 2) + F.mse_loss(q, z.detach())
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+        print(json.dumps({"event": "thread_timing", "threads": n,
+                          "cpu_s_per_step": round((time.process_time() - cpu) / steps, 3),
+                          "wall_s_per_step": round((time.perf_counter() - wall) / steps, 3)}))  # fmt: skip
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("world", nargs="?", help="a built world (OUT of globelens world build)")
@@ -47,7 +77,11 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", help="save the codec here")
+    ap.add_argument("--thread-timing", help="only time steps for these thread counts: 1,2")
     args = ap.parse_args()
+    if args.thread_timing:
+        thread_timing([int(v) for v in args.thread_timing.split(",")])
+        return
     logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stdout)
 
     t0 = time.perf_counter()
