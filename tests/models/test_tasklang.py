@@ -50,6 +50,12 @@ def test_parse_prompt(prompt, task, lang, text, labels) -> None:
     assert (p.task, p.lang, p.text, p.labels) == (task, lang, text, labels)
 
 
+def test_mask_limit_is_the_decoders() -> None:
+    from globelens.data.images import DEFAULT_MAX_PIXELS
+
+    assert tl.MAX_MASK_PIXELS == DEFAULT_MAX_PIXELS
+
+
 def test_prompt_builders_round_trip() -> None:
     assert tl.parse_prompt(tl.detect(["a", "b c"])).labels == ("a", "b c")
     assert tl.detect(["a", "b"]) == "detect a ; b"
@@ -185,10 +191,12 @@ def test_hostile_segmentations(codec, text, reason) -> None:
     assert parsed.objects == []
 
 
-def test_segmentation_without_codec_is_counted() -> None:
+def test_segmentation_without_codec_or_too_large_is_counted(codec) -> None:
     text = BOX + "<seg001>" * 16 + " cat"
     parsed = tl.parse(SEG, text, W, H)
     assert parsed.invalid_counts() == {"no_codec": 1}
+    huge = tl.parse(SEG, text, 100_000, 100_000, codec=codec)  # would be a 10 GB mask
+    assert huge.invalid_counts() == {"too_large": 1}
 
 
 TOKENS = st.sampled_from(

@@ -28,6 +28,9 @@ LOC_BINS = 1024
 SEG_CODES = 128
 SEG_TOKENS_PER_MASK = 16
 OBJECT_SEP = " ; "
+#: masks are pasted at the picture's resolution: no larger than the safe decoder's limit
+#: (``globelens.data.images.DEFAULT_MAX_PIXELS``; not imported, to keep this module light)
+MAX_MASK_PIXELS = 64_000_000
 
 Task = Literal["caption", "answer", "question", "detect", "segment", "ocr"]
 TASKS: tuple[str, ...] = ("caption", "answer", "question", "detect", "segment", "ocr")
@@ -403,6 +406,8 @@ def _parse_object(chunk: _Chunk, ctx: _Context) -> Detection | Segmentation | In
         return Invalid(reason, raw)
     if ctx.codec is None:
         return Invalid("no_codec", raw)
+    if ctx.width * ctx.height > MAX_MASK_PIXELS:
+        return Invalid("too_large", raw)
     from globelens.models.maskcodec import codes_to_mask
 
     mask = codes_to_mask(ctx.codec, codes, box, ctx.height, ctx.width)
@@ -431,7 +436,8 @@ def parse(
     Never raises on the text: anything that does not parse becomes an ``Invalid`` item with a
     reason (``no_box``, ``bad_loc``, ``truncated_loc``, ``extra_loc``, ``bad_box``,
     ``missing_label``, ``unknown_label``, ``missing_seg``, ``bad_seg``, ``truncated_seg``,
-    ``extra_seg``, ``no_codec``, ``empty_answer``). Labels are checked against ``labels``, or
+    ``extra_seg``, ``no_codec``, ``too_large`` (a mask of more than ``MAX_MASK_PIXELS``),
+    ``empty_answer``). Labels are checked against ``labels``, or
     the prompt's own labels when ``labels`` is None. ``score`` is given to every object; a
     generative detector has no per-box confidence, so callers pass the sequence log-probability.
     """
