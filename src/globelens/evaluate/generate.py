@@ -102,7 +102,6 @@ class GenerationCache:
 
     def __init__(self, root: str | os.PathLike | None = None) -> None:
         self.root = Path(root) if root is not None else default_generation_cache_dir()
-        self.root.mkdir(parents=True, exist_ok=True)
 
     def path(self, key: str) -> Path:
         return self.root / f"{key}.json"
@@ -115,6 +114,7 @@ class GenerationCache:
         return obj.get("entries", {}) if isinstance(obj, dict) else {}
 
     def save(self, key: str, entries: dict[str, Any], info: dict[str, Any]) -> None:
+        self.root.mkdir(parents=True, exist_ok=True)  # made on first use, not by every run
         # unique temporary names: several runs may share one cache folder
         atomic_write_text(
             self.path(key),

@@ -107,36 +107,79 @@ class SubsetAP:
             )
             self.cats.append(cat)
 
+    def _flatten(self) -> None:
+        """All categories in one array, each block sorted the way ``accumulate`` sorts it
+        (stable by descending score, images in their original order), for vectorised calls."""
+        t = len(self.iou_thrs)
+        owner, cat, matched, ignored = [], [], [], []
+        for k, c in enumerate(self.cats):
+            order = np.argsort(-c.scores, kind="mergesort")
+            owner.append(c.owner[order])
+            cat.append(np.full(len(order), k))
+            matched.append(c.matched[:, order])
+            ignored.append(c.ignored[:, order])
+        self._owner = np.concatenate(owner) if owner else np.zeros(0, int)
+        self._cat = np.concatenate(cat) if cat else np.zeros(0, int)
+        m = np.concatenate(matched, axis=1) if matched else np.zeros((t, 0), bool)
+        ig = np.concatenate(ignored, axis=1) if ignored else np.zeros((t, 0), bool)
+        self._tp, self._fp = m & ~ig, ~m & ~ig
+        self._n_gt = np.stack([c.n_gt for c in self.cats]) if self.cats else np.zeros((0, 0))
+        self._t50 = int(np.flatnonzero(np.isclose(self.iou_thrs, 0.5))[0])
+
     def precision(self, counts: np.ndarray) -> np.ndarray:
         """(T, R, K) interpolated precision (-1 where a category has no ground truth) of the
-        multiset that holds image position ``i`` ``counts[i]`` times."""
+        multiset that holds image position ``i`` ``counts[i]`` times.
+
+        Repeated images repeat their detections next to each other; for a subset without
+        repeats this is exactly pycocotools' ``accumulate``. All categories are done at once:
+        cumulative sums restart at each category's block, the precision envelope and the
+        recall look-up use per-block offsets (values stay in [0, 1] inside a block).
+        """
+        if not hasattr(self, "_owner"):
+            self._flatten()
         counts = np.asarray(counts, int)
-        t, r = len(self.iou_thrs), len(self.rec_thrs)
-        out = -np.ones((t, r, len(self.cats)))
-        for k, c in enumerate(self.cats):
-            npig = int((c.n_gt * counts).sum())
-            if npig == 0:
-                continue
-            rep = counts[c.owner]
-            # Repeats stay next to each other, images in their original order: for a subset
-            # without repeats this is exactly pycocotools' concatenation.
-            scores = np.repeat(c.scores, rep)
-            order = np.argsort(-scores, kind="mergesort")
-            dtm = np.repeat(c.matched, rep, axis=1)[:, order]
-            dtig = np.repeat(c.ignored, rep, axis=1)[:, order]
-            tp = np.cumsum(dtm & ~dtig, axis=1, dtype=float)
-            fp = np.cumsum(~dtm & ~dtig, axis=1, dtype=float)
-            nd = tp.shape[1]
-            q = np.zeros((t, r))
-            if nd:
-                rc = tp / npig
-                pr = tp / (fp + tp + np.spacing(1))
-                pr = np.maximum.accumulate(pr[:, ::-1], axis=1)[:, ::-1]  # precision envelope
-                for ti in range(t):
-                    inds = np.searchsorted(rc[ti], self.rec_thrs, side="left")
-                    ok = inds < nd
-                    q[ti, ok] = pr[ti, inds[ok]]
-            out[:, :, k] = q
+        n_t, n_r, n_k = len(self.iou_thrs), len(self.rec_thrs), len(self.cats)
+        npig = self._n_gt @ counts  # (K,)
+        out = np.zeros((n_t, n_r, n_k))
+        out[:, :, npig == 0] = -1
+        rep = counts[self._owner]
+        keep = rep > 0
+        rep, cat = rep[keep], self._cat[keep]
+        cat = np.repeat(cat, rep)
+        nd = len(cat)
+        if nd == 0:
+            return out
+        tp = np.repeat(self._tp[:, keep], rep, axis=1).astype(float)
+        fp = np.repeat(self._fp[:, keep], rep, axis=1).astype(float)
+        first = np.r_[True, cat[1:] != cat[:-1]]  # block starts
+        starts = np.flatnonzero(first)
+        block = np.cumsum(first) - 1  # block index of each detection
+        tp_c, fp_c = np.cumsum(tp, axis=1), np.cumsum(fp, axis=1)
+        # cumulative sums restarted at each block: subtract the sum before its start
+        tp_c -= np.where(starts > 0, tp_c[:, starts - 1], 0)[:, block]
+        fp_c -= np.where(starts > 0, fp_c[:, starts - 1], 0)[:, block]
+        denom = npig[cat].astype(float)
+        rc = np.divide(tp_c, denom, out=np.zeros_like(tp_c), where=denom > 0)
+        pr = tp_c / (fp_c + tp_c + np.spacing(1))
+        # envelope: reverse running max restarting per block (earlier blocks offset higher)
+        shift = 2.0 * (block.max() - block)
+        env = np.maximum.accumulate((pr + shift)[:, ::-1], axis=1)[:, ::-1] - shift
+        # recall thresholds: one sorted search over all (iou, block) rows with offsets
+        n_b = len(starts)
+        ends = np.r_[starts[1:], nd]
+        key = rc + 2.0 * block + 2.0 * n_b * np.arange(n_t)[:, None]
+        thr = (
+            self.rec_thrs[None, None, :]
+            + 2.0 * np.arange(n_b)[None, :, None]
+            + 2.0 * n_b * np.arange(n_t)[:, None, None]
+        )  # (T, B, R)
+        flat = np.searchsorted(key.ravel(), thr.ravel(), side="left").reshape(n_t, n_b, n_r)
+        pos = flat - (np.arange(n_t) * nd)[:, None, None]
+        ok = pos < ends[None, :, None]
+        vals = np.where(ok, env.ravel()[np.minimum(flat, n_t * nd - 1)].reshape(n_t, n_b, n_r), 0)
+        k_of_block = cat[starts]
+        valid = npig[k_of_block] > 0
+        out[:, :, k_of_block[valid]] = vals[:, valid, :].transpose(0, 2, 1)
         return out
 
     def ap(self, counts: np.ndarray) -> tuple[float, float]:
@@ -146,8 +189,7 @@ class SubsetAP:
         if not valid.any():
             return float("nan"), float("nan")
         m_ap = float(prec[valid].mean())
-        t50 = int(np.flatnonzero(np.isclose(self.iou_thrs, 0.5))[0])
-        p50 = prec[t50]
+        p50 = prec[self._t50]
         ap50 = float(p50[p50 > -1].mean()) if (p50 > -1).any() else float("nan")
         return m_ap, ap50
 

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from globelens.evaluate.embed import torch_threads
 from globelens.evaluate.generate import DecodeSettings, Request
 from globelens.evaluate.genmetrics.refseg import RefSegScores
 from globelens.evaluate.tasks import gencommon as G
@@ -45,37 +46,9 @@ def run(ctx: GenerativeContext) -> list[dict[str, Any]]:
     skipped: dict[str, int] = {}
     invalid_parse: dict[str, int] = {}
     examples = []
-    for pos, (req, ans, ref) in enumerate(zip(requests, gen.answers, refs, strict=True)):
-        if ans.text is None:
-            skipped[ans.error] = skipped.get(ans.error, 0) + 1
-            continue
-        w, h = ans.size or (1, 1)
-        gt_mask = rle_to_mask(ref["segmentation"])
-        if gt_mask.shape != (h, w):
-            skipped["mask_size_mismatch"] = skipped.get("mask_size_mismatch", 0) + 1
-            continue
-        x, y, bw, bh = (float(v) for v in ref["bbox"])
-        gt_box = (x, y, x + bw, y + bh)
-        # Any label is accepted (big_vision reads only the box and mask tokens).
-        prompt = req.prompt if codec is not None else tasklang.detect([_expression(ref["sent"])])
-        parsed = tasklang.parse(prompt, ans.text, w, h, codec=codec, labels=[])
-        for reason, n in parsed.invalid_counts().items():
-            invalid_parse[reason] = invalid_parse.get(reason, 0) + n
-        obj = parsed.objects[0] if parsed.objects else None
-        reason = (
-            "" if obj is not None else (parsed.invalid[0].reason if parsed.invalid else "no_object")
-        )
-        mask = obj.mask if isinstance(obj, Segmentation) else None
-        if codec is None and obj is not None:
-            mask = np.zeros((h, w), bool)  # no codec: boxes only, miou reported as NaN
-        sc.add(obj.box if obj is not None else None, mask, gt_box, gt_mask, reason)
-        rows.append(pos)
-        boxes = [(*gt_box, "", "gt")] + ([(*obj.box, "", "pred")] if obj is not None else [])
-        masks = [(gt_mask, "gt")] + ([(mask, "pred")] if isinstance(obj, Segmentation) else [])
-        examples.append(
-            G.Example(req.index, sc.ious[-1], req.prompt, ans.text if reason else "(mask)",
-                      str(ref.get("sent", "")), boxes=boxes, masks=masks)
-        )  # fmt: skip
+    # One mask at a time is a tiny forward: torch's intra-op threads only add barrier waits.
+    with torch_threads(1):
+        _score_all(requests, gen, refs, codec, sc, rows, skipped, invalid_parse, examples)
     if not rows:
         raise ValueError(f"benchmark {bench.name!r}: no answer could be evaluated ({skipped})")
     metas = [
@@ -109,3 +82,48 @@ def run(ctx: GenerativeContext) -> list[dict[str, Any]]:
         result["metrics"]["miou"] = float("nan")
         result["note"] = "the model has no mask codec (mask_codec.safetensors): boxes only"
     return [result]
+
+
+def _score_all(
+    requests: list[Request],
+    gen: Any,
+    refs: list[dict[str, Any]],
+    codec: Any,
+    sc: RefSegScores,
+    rows: list[int],
+    skipped: dict[str, int],
+    invalid_parse: dict[str, int],
+    examples: list[G.Example],
+) -> None:
+    """Parse and score every answer (masks decoded by the codec), filling the given lists."""
+    for pos, (req, ans, ref) in enumerate(zip(requests, gen.answers, refs, strict=True)):
+        if ans.text is None:
+            skipped[ans.error] = skipped.get(ans.error, 0) + 1
+            continue
+        w, h = ans.size or (1, 1)
+        gt_mask = rle_to_mask(ref["segmentation"])
+        if gt_mask.shape != (h, w):
+            skipped["mask_size_mismatch"] = skipped.get("mask_size_mismatch", 0) + 1
+            continue
+        x, y, bw, bh = (float(v) for v in ref["bbox"])
+        gt_box = (x, y, x + bw, y + bh)
+        # Any label is accepted (big_vision reads only the box and mask tokens).
+        prompt = req.prompt if codec is not None else tasklang.detect([_expression(ref["sent"])])
+        parsed = tasklang.parse(prompt, ans.text, w, h, codec=codec, labels=[])
+        for reason, n in parsed.invalid_counts().items():
+            invalid_parse[reason] = invalid_parse.get(reason, 0) + n
+        obj = parsed.objects[0] if parsed.objects else None
+        reason = (
+            "" if obj is not None else (parsed.invalid[0].reason if parsed.invalid else "no_object")
+        )
+        mask = obj.mask if isinstance(obj, Segmentation) else None
+        if codec is None and obj is not None:
+            mask = np.zeros((h, w), bool)  # no codec: boxes only, miou reported as NaN
+        sc.add(obj.box if obj is not None else None, mask, gt_box, gt_mask, reason)
+        rows.append(pos)
+        boxes = [(*gt_box, "", "gt")] + ([(*obj.box, "", "pred")] if obj is not None else [])
+        masks = [(gt_mask, "gt")] + ([(mask, "pred")] if isinstance(obj, Segmentation) else [])
+        examples.append(
+            G.Example(req.index, sc.ious[-1], req.prompt, ans.text if reason else "(mask)",
+                      str(ref.get("sent", "")), boxes=boxes, masks=masks)
+        )  # fmt: skip
