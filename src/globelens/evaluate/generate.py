@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import math
 import os
 import time
 from collections.abc import Iterator, Sequence
@@ -35,6 +36,7 @@ GEN_DECODE_VERSION = "pil-full-exif-rgb-v1"
 MAX_TEXT_CHARS = 4096
 #: fingerprints that do not identify weights (``HFGenerator.from_loaded``'s default)
 UNCACHEABLE = frozenset({"", "live"})
+NONFINITE_SCORE = -1e30
 
 
 def default_generation_cache_dir() -> Path:
@@ -193,9 +195,8 @@ def run_generation(
                     if gen is None:
                         answers[pos] = Answer(None, size=im.size, error="generation_error")
                         continue
-                    text = str(gen.text)[:MAX_TEXT_CHARS]
-                    lp = float(gen.logprob) if gen.logprob == gen.logprob else 0.0
-                    ans = Answer(text, lp, len(gen.token_ids), im.size)
+                    text, lp, n_tok = gen
+                    ans = Answer(text, lp, n_tok, im.size)
                     answers[pos] = ans
                     entries[_entry_key(ids[pos], requests[pos].prompt)] = {
                         "text": ans.text,
@@ -240,6 +241,17 @@ def _take_requests(
     return out
 
 
+def _checked(gen: Any) -> tuple[str, float, int]:
+    """(text, finite log-probability, token count) of one Generation; raises on a malformed
+    one (the whole call is then counted as failed)."""
+    text = gen.text
+    if not isinstance(text, str):
+        raise TypeError(f"Generation.text is {type(text).__name__}, not str")
+    lp = float(gen.logprob)
+    # a NaN or infinite score ranks last (boxes are ranked by it), never first
+    return text[:MAX_TEXT_CHARS], lp if math.isfinite(lp) else NONFINITE_SCORE, len(gen.token_ids)
+
+
 def _generate(
     model: Generator,
     good: list[tuple[int, Any]],
@@ -261,7 +273,7 @@ def _generate(
         )
         if len(out) != len(prompts):
             raise RuntimeError(f"generate returned {len(out)} answers for {len(prompts)} prompts")
-        return list(out)
+        return [_checked(g) for g in out]
     except Exception as e:  # a long run never dies on one bad batch; it is counted instead
         log.warning(json.dumps({"event": "generation_error", "error": f"{type(e).__name__}: {e}"}))
         return [None] * len(prompts)
