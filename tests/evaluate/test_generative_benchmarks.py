@@ -287,5 +287,5 @@ def test_several_splits_need_a_choice_and_existence_only_checks(coco_det: Path) 
     b = load_benchmark(f"coco_det:{coco_det}", split="val2017", verify_images=False)
     assert [r.id for r in b.records] == ["1", "3"]  # the corrupt file exists: not decoded
     assert _reasons(b) == {"missing_image": 1}
-    with pytest.raises(TypeError, match="splt"):
+    with pytest.raises(ValueError, match=r"unknown key\(s\) \['splt'\]. Valid keys are: split"):
         load_benchmark(f"coco_det:{coco_det}", splt="val2017")
