@@ -35,9 +35,14 @@ def summarize(
     seed: int,
     stat: Callable[[np.ndarray], float] | None = None,
     overall: dict[str, float] | None = None,
+    weights: np.ndarray | None = None,
 ) -> dict[str, Any]:
     """metrics (means of ``scores``, or ``overall`` where given), ``ci95`` of the primary
-    metric, per-group reports of it, ``disparity`` (best minus worst income bucket)."""
+    metric, per-group reports of it, ``disparity`` (best minus worst income bucket).
+
+    ``weights``: per-example weights of the overall number's interval (a mean over languages
+    of per-language means gives each example 1 / its language's count); groups are plain
+    means over their examples."""
     n = len(next(iter(scores.values()))) if scores else 0
     metrics: dict[str, Any] = {k: float(v.mean()) if n else float("nan") for k, v in scores.items()}
     metrics.update(overall or {})
@@ -49,7 +54,15 @@ def summarize(
     boot = M.bootstrap_indices(n, n_boot, seed) if n_boot > 0 else None
     if boot is not None:
         base = scores[primary]
-        samples = np.array([stat(b) for b in boot]) if stat is not None else boot.means(base)
+        if stat is not None:
+            samples = np.array([stat(b) for b in boot])
+        elif weights is not None:
+            wx = base * weights
+            samples = np.concatenate(
+                [wx[b].sum(axis=1) / weights[b].sum(axis=1) for b in boot.chunks()]
+            )
+        else:
+            samples = boot.means(base)
         ci[primary] = M.percentile_ci(samples)
     for key in keys:
         values = [m.get(key) for m in metas]
