@@ -238,26 +238,37 @@ class HFGenerator:
         )
         start = enc["input_ids"].shape[1]
         new = out.sequences[:, start:]
-        steps = len(out.logits)
+        steps = min(len(out.logits), new.shape[1])
+        if steps == 0:
+            return [Generation("", (), 0.0) for _ in range(new.shape[0])]
+        # (B, steps) rows of the logits each chosen token was read from: the item itself for
+        # greedy, the beam it came from for beam search (-1 after that beam finished)
         rows = (
             out.beam_indices[:, :steps]
             if num_beams > 1
             else torch.arange(new.shape[0], device=new.device)[:, None].expand(-1, steps)
         )
+        logits = torch.stack(out.logits[:steps])  # (steps, B * beams, V)
+        picked = torch.gather(
+            logits, 1, rows.clamp(min=0).T[:, :, None].expand(-1, -1, logits.shape[-1])
+        )  # (steps, B, V)
+        token_logp = torch.gather(
+            torch.log_softmax(picked.float(), dim=-1), 2, new[:, :steps].T[:, :, None]
+        )[:, :, 0].T  # (B, steps)
+        stop = torch.zeros_like(new[:, :steps], dtype=torch.bool)
+        for s in self._stop_ids:
+            stop |= new[:, :steps] == s
         results = []
         for i in range(new.shape[0]):
             ids: list[int] = []
             logprob = 0.0
-            for t in range(min(steps, new.shape[1])):
-                token = int(new[i, t])
-                row = int(rows[i, t])
-                if row < 0:  # beam search marks the steps after a beam finished with -1
+            for t in range(steps):
+                if int(rows[i, t]) < 0:
                     break
-                logits = out.logits[t][row].float()
-                logprob += float(torch.log_softmax(logits, -1)[token])
-                if token in self._stop_ids:
+                logprob += float(token_logp[i, t])
+                if bool(stop[i, t]):  # <eos> (scored) or padding after it
                     break
-                ids.append(token)
+                ids.append(int(new[i, t]))
             text = tok.decode(ids, skip_special_tokens=True, clean_up_tokenization_spaces=False)
             results.append(Generation(text=text, token_ids=tuple(ids), logprob=logprob))
         return results
