@@ -81,7 +81,9 @@ def bench_pipeline(args: argparse.Namespace, model_dir: Path) -> dict:
         for name, bs, fn in settings:  # warm-up (and the equality check) per setting
             got = fn(bs)
             if got != reference:
-                diff = next(i for i, (a, b) in enumerate(zip(got, reference, strict=True)) if a != b)
+                diff = next(
+                    i for i, (a, b) in enumerate(zip(got, reference, strict=True)) if a != b
+                )
                 raise AssertionError(f"{name} bs={bs}: output {diff} differs: {got[diff]!r}")
         for _ in range(args.repeats):
             for name, bs, fn in settings:
@@ -206,7 +208,9 @@ def main() -> None:
         if args.only in (None, "pipeline"):
             result["pipeline"] = bench_pipeline(args, tiny)
             print(json.dumps(result["pipeline"]["best"], indent=1), flush=True)
-            print(f"generator / pipeline speed-up: {result['pipeline']['speedup']:.2f}x", flush=True)
+            print(
+                f"generator / pipeline speed-up: {result['pipeline']['speedup']:.2f}x", flush=True
+            )
         if args.only in (None, "kvcache"):
             result["kvcache"] = [bench_kvcache(args, tiny, "tiny")]
             print(json.dumps(result["kvcache"][-1]), flush=True)
