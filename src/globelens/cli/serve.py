@@ -51,6 +51,9 @@ def register(app: typer.Typer) -> None:
             256, "--max-labels", help="Labels per classification (422)."
         ),
         timeout: float = typer.Option(30.0, "--timeout", help="Seconds per request (then 504)."),
+        threads: int | None = typer.Option(
+            None, "--threads", help="torch threads per process (default: torch's own choice)."
+        ),
         warmup: bool = typer.Option(True, "--warmup/--no-warmup", help="Warm up before /ready."),
         log_level: str = typer.Option("info", "--log-level", help="uvicorn log level."),
     ) -> None:
@@ -59,7 +62,7 @@ def register(app: typer.Typer) -> None:
         import logging
 
         from globelens.serve import BatchConfig, Limits, ServeConfig, discover
-        from globelens.serve.config import API_KEY_ENV
+        from globelens.serve.config import API_KEY_ENV, apply_threads
 
         logging.basicConfig(level=logging.INFO, format="%(message)s")
         try:
@@ -79,7 +82,9 @@ def register(app: typer.Typer) -> None:
             api_key=api_key or os.environ.get(API_KEY_ENV) or None,
             device=device,
             warmup=warmup,
+            threads=threads,
         )
+        apply_threads(config)
         for s in specs:
             typer.echo(f"serving {s.name} ({s.kind}) from {Path(s.path)}")
         if engine == "ray":

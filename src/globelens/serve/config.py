@@ -51,3 +51,15 @@ class ServeConfig:
     device: str = "cpu"
     #: run one batch through every model before ``/ready`` says yes
     warmup: bool = True
+    #: torch intra-op threads of the serving process (None: torch's default). On a shared or
+    #: oversubscribed machine 1 is much faster than several spinning threads.
+    threads: int | None = None
+
+
+def apply_threads(config: ServeConfig) -> None:
+    """Set the process's torch threads from ``config.threads`` (by whoever owns the process:
+    the CLI, or a Ray replica)."""
+    if config.threads:
+        import torch
+
+        torch.set_num_threads(config.threads)

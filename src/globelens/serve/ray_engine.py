@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from globelens.serve.app import ServerState, create_app
-from globelens.serve.config import ServeConfig
+from globelens.serve.config import ServeConfig, apply_threads
 from globelens.serve.models import ModelSpec
 
 APP_NAME = "globelens"
@@ -25,6 +25,7 @@ class GlobelensReplica:
     afterwards), then hands Ray the app (``__serve_build_asgi_app__``)."""
 
     def __init__(self, specs: Sequence[ModelSpec], config: ServeConfig) -> None:
+        apply_threads(config)
         self.state = ServerState(specs, config)
         self.state.load()
         if self.state.phase != "ready":

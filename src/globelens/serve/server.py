@@ -26,9 +26,9 @@ def socket_url(sock: socket.socket) -> str:
 
 
 def _config(app: Any, log_level: str) -> uvicorn.Config:
-    # h11: pure Python, no optional C parsers needed; keep-alive long enough for load tests
+    # "auto": httptools and uvloop when installed (uvicorn[standard]), else h11 and asyncio
     return uvicorn.Config(
-        app, log_level=log_level, access_log=False, http="h11", timeout_keep_alive=30
+        app, log_level=log_level, access_log=False, http="auto", loop="auto", timeout_keep_alive=30
     )
 
 
