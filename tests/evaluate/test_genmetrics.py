@@ -47,6 +47,7 @@ def test_caption_scores_equal_pycocoevalcap() -> None:
         bleu, _ = Bleu(4).compute_score(gts, res, verbose=0)
     rouge, rouge_img = Rouge().compute_score(gts, res)
 
+    assert C.ptb_tokenize(REFS) == gts  # the same tokens as pycocoevalcap's wrapper
     ours = C.caption_scores(REFS, PREDS)
     assert ours.keys == list(REFS)
     assert ours.corpus["CIDEr"] == pytest.approx(cider, abs=1e-12)

@@ -21,7 +21,7 @@ import io
 import re
 import shutil
 import unicodedata
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -51,28 +51,36 @@ def char_split(tokens: str) -> str:
     return " ".join(_NO_SPACE.sub(r" \1 ", tokens).split())
 
 
-@contextlib.contextmanager
-def _quiet_stderr_fd() -> Iterator[None]:
-    """Silence file descriptor 2 for a block: the Java tokenizer prints a speed line there
-    (its subprocess inherits the descriptor, so ``contextlib.redirect_stderr`` cannot)."""
+def _run_ptb(lines: list[str]) -> list[str]:
+    """pycocoevalcap's PTBTokenizer on one text per line: its jar, its exact command line
+    (``-preserveLines -lowerCase``) and its punctuation list. Its Python wrapper writes its
+    temporary file into the installed package folder (which fails where site-packages is
+    read-only) and lets Java print to our stderr; this runs the same program with the file in
+    the temp folder. Equality with the wrapper is tested."""
     import os
-    import sys
+    import subprocess
+    import tempfile
+    from pathlib import Path
 
-    with contextlib.suppress(AttributeError, ValueError, OSError):
-        sys.stderr.flush()
+    import pycocoevalcap.tokenizer.ptbtokenizer as ptb
+
+    jar = Path(ptb.__file__).with_name(ptb.STANFORD_CORENLP_3_4_1_JAR)
+    if not jar.is_file():
+        raise FileNotFoundError(f"pycocoevalcap's tokenizer jar is missing: {jar}")
+    fd, path = tempfile.mkstemp(prefix="globelens-ptb-", suffix=".txt")
     try:
-        saved = os.dup(2)
-    except OSError:
-        yield
-        return
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    try:
-        os.dup2(devnull, 2)
-        yield
+        with os.fdopen(fd, "wb") as fh:
+            fh.write("\n".join(lines).encode())
+        cmd = ["java", "-cp", str(jar), "edu.stanford.nlp.process.PTBTokenizer",
+               "-preserveLines", "-lowerCase", path]  # fmt: skip
+        res = subprocess.run(cmd, capture_output=True, check=False)
     finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(devnull)
+        os.unlink(path)
+    if res.returncode != 0:
+        raise RuntimeError(f"PTB tokenizer failed: {res.stderr.decode(errors='replace')[-500:]}")
+    out = res.stdout.decode().split("\n")
+    punct = set(ptb.PUNCTUATIONS)
+    return [" ".join(w for w in ln.rstrip().split(" ") if w not in punct) for ln in out]
 
 
 def ptb_tokenize(texts: Mapping[str, Sequence[str]]) -> dict[str, list[str]]:
@@ -82,8 +90,6 @@ def ptb_tokenize(texts: Mapping[str, Sequence[str]]) -> dict[str, list[str]]:
             "caption metrics use pycocoevalcap's PTB tokenizer, which needs Java: install a JRE "
             "(Debian: apt-get install default-jre-headless; `make test` does it)"
         )
-    from pycocoevalcap.tokenizer.ptbtokenizer import PTBTokenizer
-
     # Empty lines would vanish from the tokenizer's output and shift the rest: send only
     # non-empty texts, the empty ones tokenize to "" by definition.
     cleaned = {k: [clean_text(t) for t in v] for k, v in texts.items()}
@@ -91,15 +97,11 @@ def ptb_tokenize(texts: Mapping[str, Sequence[str]]) -> dict[str, list[str]]:
     out: dict[str, list[str]] = {k: [""] * len(v) for k, v in cleaned.items()}
     if not items:
         return out
-    payload: dict[int, list[dict[str, str]]] = {
-        j: [{"caption": t}] for j, (_, _, t) in enumerate(items)
-    }
-    with _quiet_stderr_fd():
-        tok = PTBTokenizer().tokenize(payload)
-    if len(tok) != len(items) or any(len(tok[j]) != 1 for j in range(len(items))):
+    tok = _run_ptb([t for _, _, t in items])
+    if len(tok) < len(items) or any(ln.strip() for ln in tok[len(items) :]):
         raise RuntimeError("PTB tokenizer output does not line up with its input")
-    for j, (k, i, _) in enumerate(items):
-        out[k][i] = tok[j][0]
+    for (k, i, _), line in zip(items, tok, strict=False):
+        out[k][i] = line
     return out
 
 
