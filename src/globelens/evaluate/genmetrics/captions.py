@@ -1,7 +1,9 @@
 """Caption metrics: pycocoevalcap's CIDEr-D, BLEU and ROUGE-L on its PTB tokenizer's output.
 
-pycocoevalcap *is* the reference (COCO captions, CLIP_benchmark, lmms-eval all call it), so it
-is called, not re-implemented. Two things are ours and stated:
+pycocoevalcap *is* the reference (COCO captions, CLIP_benchmark, lmms-eval all call it), so its
+scorers are called and its tokenizer jar is run with its own command line, not re-implemented
+(only the 15-line wrapper around the jar is ours, see :func:`_run_ptb`). Two more things are
+ours and stated:
 
 - text goes through :func:`clean_text` first: the Java tokenizer works line by line, and a
   generated ``\\r`` or U+2028 would split a line and shift every later caption onto the wrong
