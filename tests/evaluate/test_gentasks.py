@@ -179,3 +179,15 @@ def test_detection_map_equals_pycocotools_on_the_instances_file(tiny_world: Path
     assert 0.1 < ev.stats[0] < 0.95, ev.stats  # a non-trivial detector
     assert res["metrics"]["mAP"] == pytest.approx(ev.stats[0], abs=1e-12)
     assert res["metrics"]["AP50"] == pytest.approx(ev.stats[1], abs=1e-12)
+
+
+def test_model_kind_comes_from_config_model_type(tmp_path: Path) -> None:
+    from globelens.evaluate.suite import load_model
+
+    d = tmp_path / "m"
+    d.mkdir()
+    (d / "config.json").write_text(json.dumps({"model_type": "llama"}))
+    for name in ("model.safetensors", "tokenizer.json", "preprocessor_config.json"):
+        (d / name).write_bytes(b"{}")
+    with pytest.raises(ValueError, match=r"model_type 'llama' is not supported.*paligemma"):
+        load_model(d)
