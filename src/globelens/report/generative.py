@@ -124,7 +124,7 @@ def _examples(r: dict[str, Any]) -> str:
         where = ", ".join(str(x) for x in (ex.get("country"), ex.get("income_bucket")) if x)
         figs.append(
             f"<figure>{img}<figcaption><b>{esc(where)}</b>"
-            f"<code>{esc(ex.get('prompt', ''))}</code><br>"
+            f"<code>{esc(_short(ex.get('prompt', ''), 60))}</code><br>"
             f"model: {esc(_short(ex.get('output', '')))}<br>"
             f'<span class="note">reference: {esc(_short(ex.get("reference", "")))} &middot; '
             f"score {float(ex.get('score', 0)):.2f}</span></figcaption></figure>"
