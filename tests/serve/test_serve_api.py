@@ -82,12 +82,13 @@ def test_openai_embeddings_match_the_model(served) -> None:
         got = torch.tensor([d.embedding for d in resp.data])
         assert torch.allclose(got, want, atol=1e-5)
     assert default.usage.prompt_tokens > 0 and default.model == SIGLIP
-    png = picture(70, 90)
-    im = client.embeddings.create(model=SIGLIP, input=[data_uri(png), "a dog"])
     from globelens.data.images import decode_image
 
-    want_img = enc.encode_images(enc.preprocess([decode_image(png)]))[0]
-    assert torch.allclose(torch.tensor(im.data[0].embedding), want_img, atol=1e-5)
+    # a small picture and a large one, each as a data URI among texts
+    for png in (picture(70, 90), picture(400, 300, "JPEG")):
+        im = client.embeddings.create(model=SIGLIP, input=[data_uri(png), "a dog"])
+        want_img = enc.encode_images(enc.preprocess([decode_image(png)]))[0]
+        assert torch.allclose(torch.tensor(im.data[0].embedding), want_img, atol=1e-5)
     assert torch.allclose(
         torch.tensor(im.data[1].embedding), enc.encode_texts(["a dog"])[0], atol=1e-5
     )
@@ -116,9 +117,10 @@ def _score(out, label: str) -> float:
     return next(o.score for o in out if o.label == label)
 
 
-def test_native_classify_json_and_multipart_agree(served) -> None:
+@pytest.mark.parametrize("size", [(64, 48), (400, 300)])  # decoded on the loop / in a thread
+def test_native_classify_json_and_multipart_agree(served, size: tuple[int, int]) -> None:
     _, _, client, _ = served
-    png = picture(64, 48)
+    png = picture(*size)
     labels = ["a dog", "a bus", "rice"]
     j = client.post(
         "/v1/classify", json={"model": CLIP, "image": b64(png), "labels": labels, "template": "{c}"}

@@ -35,6 +35,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from globelens.data.images import ImageDecodeError, image_size
 from globelens.serve.batching import BatcherStoppedError, QueueFullError
 from globelens.serve.config import Limits, ServeConfig
 from globelens.serve.errors import APIError
@@ -303,16 +304,25 @@ def _image_tensor(served: ServedModel, data: bytes, limits: Limits, param: str) 
     return served.model.preprocess([load_image(data, limits, param)])
 
 
-#: encoded images up to this size are decoded on the event loop: for a small picture the hop to
-#: a worker thread costs more CPU than the decoding (a 64x64 PNG decodes in ~0.1 ms)
-INLINE_DECODE_BYTES = 64 << 10
+#: pictures up to this many pixels are decoded on the event loop: for a small picture the hop
+#: to a worker thread costs more CPU than the decoding (a 64x64 PNG decodes in ~0.1 ms). The
+#: size comes from the header, so a tiny file claiming a huge picture still goes to a thread.
+INLINE_DECODE_PIXELS = 256 * 256
 
 
-async def _off_loop(size: int, fn: Any, *args: Any, **kwargs: Any) -> Any:
-    """``fn(*args)`` in the thread pool, or right here when the input is small."""
-    if size <= INLINE_DECODE_BYTES:
-        return fn(*args, **kwargs)
-    return await run_in_threadpool(fn, *args, **kwargs)
+def _decodes_fast(data: bytes) -> bool:
+    try:
+        width, height = image_size(data)
+    except ImageDecodeError:
+        return True  # refused at once, wherever it runs
+    return width * height <= INLINE_DECODE_PIXELS
+
+
+async def _off_loop(data: bytes, fn: Any, *args: Any) -> Any:
+    """``fn(*args)`` for one picture: right here when it is small, else in the thread pool."""
+    if _decodes_fast(data):
+        return fn(*args)
+    return await run_in_threadpool(fn, *args)
 
 
 def _reply(body: Any, status: int = 200) -> Response:
@@ -344,7 +354,7 @@ async def _classify(
     if isinstance(template, str) and len(template) > lim.max_label_chars:
         raise APIError(422, "text_too_long", "template is too long", param="template")
     texts = fill_template(template, labels)
-    pixels = await _off_loop(len(image), _image_tensor, served, image, lim, image_param)
+    pixels = await _off_loop(image, _image_tensor, served, image, lim, image_param)
     result = await _submit(served, EncodeJob(pixels, tuple(texts), logits=True))
     scores = _scores(served, result.logits[0])
     ranked = sorted(
@@ -377,7 +387,7 @@ async def _generate(
             raise APIError(
                 422, "invalid_value", f"{name} must be an integer from 1 to {hi}", param=name
             )
-    im = await _off_loop(len(image), load_image, image, lim, "image")
+    im = await _off_loop(image, load_image, image, lim, "image")
     gen = await _submit(served, GenerateJob(im, prompt, max_new_tokens, num_beams))
     parsed = await run_in_threadpool(
         tasklang.parse,

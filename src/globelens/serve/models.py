@@ -280,7 +280,11 @@ def discover(targets: Sequence[str]) -> list[ModelSpec]:
     return _unique(specs)
 
 
-def _walk(root: Path, top: bool = True):
+#: how deep ``discover`` looks under a folder (a demo's models are at runs/RUN/model)
+MAX_DEPTH = 6
+
+
+def _walk(root: Path, top: bool = True, depth: int = 0):
     # a training checkpoint is a model dir too, but the run's final model is what to serve
     if not top and any((root / m).exists() for m in CHECKPOINT_MARKERS):
         return
@@ -288,11 +292,11 @@ def _walk(root: Path, top: bool = True):
     if kind is not None:
         yield root, kind
         return
-    if not root.is_dir():
+    if not root.is_dir() or depth >= MAX_DEPTH:
         return
     for child in sorted(root.iterdir()):
         if child.is_dir() and not child.name.startswith(".") and child.name != "checkpoints":
-            yield from _walk(child, top=False)
+            yield from _walk(child, top=False, depth=depth + 1)
 
 
 def _unique(specs: list[ModelSpec]) -> list[ModelSpec]:
