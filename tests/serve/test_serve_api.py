@@ -62,6 +62,13 @@ def test_health_ready_models_metrics(served) -> None:
     assert ready.status_code == 200 and set(ready.json()["models"]) == {SIGLIP, CLIP}
     models = client.get("/v1/models").json()["data"]
     assert {m["id"]: m["kind"] for m in models} == {SIGLIP: "dual_encoder", CLIP: "dual_encoder"}
+    from openai import NotFoundError, OpenAI
+
+    oai = OpenAI(base_url=server.url + "/v1", api_key=KEY, max_retries=0)
+    assert sorted(m.id for m in oai.models.list()) == [CLIP, SIGLIP]
+    assert oai.models.retrieve(SIGLIP).model_extra["kind"] == "dual_encoder"
+    with pytest.raises(NotFoundError):
+        oai.models.retrieve("nope")
     _good(client)
     text = client.get("/metrics").text
     assert 'globelens_requests_total{route="/v1/classify",status="200"}' in text

@@ -508,6 +508,18 @@ def create_app(state: ServerState) -> FastAPI:
     async def list_models() -> dict[str, Any]:
         return {"object": "list", "data": [m.info() for m in state.models.values()]}
 
+    @app.get("/v1/models/{model:path}")
+    async def get_model(model: str) -> dict[str, Any]:
+        served = state.models.get(model)
+        if served is None:
+            raise APIError(
+                404,
+                "model_not_found",
+                f"model {model!r} does not exist; available: {sorted(state.models)}",
+                param="model",
+            )
+        return served.info()
+
     # -- OpenAI ------------------------------------------------------------------------------
 
     @app.post("/v1/embeddings")

@@ -40,6 +40,8 @@ def route_label(path: str) -> str:
         return path
     if path.startswith("/models/"):
         return "/models/{model}"
+    if path.startswith("/v1/models/"):
+        return "/v1/models/{model}"
     if path.startswith(STATIC_PREFIX):
         return "/static"
     return "other"
