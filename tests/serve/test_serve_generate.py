@@ -77,6 +77,11 @@ def test_openai_chat_detect_and_segment(gen_server) -> None:
     x0, y0, x1, y1 = (round(v) for v in obj["box"])
     assert mask[y0 + 1 : y1 - 1, x0 + 1 : x1 - 1].all() and not mask[:, x1 + 1 :].any()
 
+    chunks = list(_chat(client, "detect stove", stream=True))
+    assert "".join(c.choices[0].delta.content or "" for c in chunks) == taught["detect stove"]
+    assert chunks[-1].choices[0].finish_reason == "stop"
+    assert chunks[-1].model_extra["globelens"]["objects"][0]["label"] == "stove"
+
     cap = _chat(client, "caption en", max_tokens=4)
     assert cap.choices[0].message.content == "a red stove"
     assert cap.model_extra["globelens"]["answer"] == "a red stove"
@@ -141,8 +146,8 @@ def test_hostile_chat_then_still_serving(gen_server) -> None:
     client = OpenAI(base_url=server.url + "/v1", api_key="unused", max_retries=0)
     with pytest.raises(UnprocessableEntityError):
         _chat(client, "answer en " + "why " * 25_000)
-    with pytest.raises(BadRequestError, match="stream"):
-        _chat(client, "caption en", stream=True)
+    with pytest.raises(BadRequestError, match="n must be 1"):
+        _chat(client, "caption en", n=2)
     with pytest.raises(BadRequestError):
         _chat(client, "caption en", image=b"not an image at all")
     assert httpx.get(server.url + "/ready").status_code == 200

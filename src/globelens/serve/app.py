@@ -28,7 +28,7 @@ from typing import Any, Literal
 import torch
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import FileResponse, JSONResponse, Response
+from fastapi.responses import FileResponse, JSONResponse, Response, StreamingResponse
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, ConfigDict, ValidationError
 from starlette.concurrency import run_in_threadpool
@@ -432,6 +432,41 @@ def _int_field(value: Any, name: str, default: int) -> Any:
         raise APIError(422, "invalid_type", f"{name} must be an integer", param=name) from None
 
 
+def _stream_chat(reply: dict[str, Any]) -> StreamingResponse:
+    """A finished completion as the server-sent events of ``stream=True``: the whole text in
+    one chunk (generation is not incremental here), then the finish reason, the usage and the
+    parsed result, then ``[DONE]``, as the openai client reads them."""
+    choice = reply["choices"][0]
+    head = {k: reply[k] for k in ("id", "created", "model")}
+    chunks = [
+        {
+            **head,
+            "object": "chat.completion.chunk",
+            "choices": [
+                {
+                    "index": 0,
+                    "delta": {"role": "assistant", "content": choice["message"]["content"]},
+                    "finish_reason": None,
+                }
+            ],
+        },
+        {
+            **head,
+            "object": "chat.completion.chunk",
+            "choices": [{"index": 0, "delta": {}, "finish_reason": choice["finish_reason"]}],
+            "usage": reply["usage"],
+            "globelens": reply["globelens"],
+        },
+    ]
+
+    async def events():
+        for chunk in chunks:
+            yield f"data: {json.dumps(chunk)}\n\n"
+        yield "data: [DONE]\n\n"
+
+    return StreamingResponse(events(), media_type="text/event-stream")
+
+
 def _token_count(model: Any, texts: Sequence[str]) -> int:
     tok = getattr(model, "tokenizer", None)
     if tok is None or not texts:
@@ -584,13 +619,12 @@ def create_app(state: ServerState) -> FastAPI:
         }
 
     @app.post("/v1/chat/completions")
-    async def chat(request: Request) -> dict[str, Any]:
+    async def chat(request: Request) -> Any:
         body = _validate(ChatBody, await _json(request))
-        return await _with_deadline(state, _chat(body))
+        reply = await _with_deadline(state, _chat(body))
+        return _stream_chat(reply) if body.stream else reply
 
     async def _chat(body: ChatBody) -> dict[str, Any]:
-        if body.stream:
-            raise APIError(400, "unsupported_parameter", "stream is not supported", param="stream")
         if body.n != 1:
             raise APIError(400, "unsupported_parameter", "n must be 1", param="n")
         users = [m for m in body.messages if m.role == "user"]
