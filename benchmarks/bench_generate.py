@@ -165,7 +165,7 @@ def larger_model(args: argparse.Namespace, out: Path) -> Path:
         "patch_size": 16,
         "hidden_size": 384,
         "intermediate_size": 1536,
-        "num_hidden_layers": 4,
+        "num_hidden_layers": args.kv_vision_layers,
         "num_attention_heads": 6,
     }
     tok = build_vlm_tokenizer(VLM_TEXTS, vocab_size=512)
@@ -182,6 +182,7 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=2)
     ap.add_argument("--kv-batch", type=int, default=8)
     ap.add_argument("--kv-image-size", type=int, default=160)
+    ap.add_argument("--kv-vision-layers", type=int, default=4, help="SigLIP 384-wide layers.")
     ap.add_argument(
         "--kv-decoder",
         type=json.loads,
