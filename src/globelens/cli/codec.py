@@ -74,4 +74,22 @@ def register(app: typer.Typer) -> None:
         summary = {k: v for k, v in report.to_dict().items() if k != "history"}
         typer.echo(json.dumps({"out": out, **summary}))
 
+    @group.command("eval")
+    def evaluate(
+        codec_path: str = typer.Argument(..., help="A codec (.safetensors)."),
+        coco: str = typer.Option(..., "--coco", help="A COCO instances JSON with masks."),
+        limit: int = typer.Option(None, "--limit", help="Score at most this many masks."),
+    ) -> None:
+        """Encode-then-decode IoU of a codec on a COCO file's masks, at full resolution."""
+        from globelens.models.maskcodec import load_codec
+        from globelens.models.maskcodec_train import evaluate_codec
+
+        try:
+            codec = load_codec(codec_path)
+            result = evaluate_codec(codec, coco, limit=limit)
+        except (FileNotFoundError, ValueError) as e:
+            typer.echo(f"error: {e}", err=True)
+            raise typer.Exit(2) from e
+        typer.echo(json.dumps({"codec": codec_path, "coco": coco, **result}))
+
     app.add_typer(group, name="codec")

@@ -49,7 +49,7 @@ class CodecTrainConfig:
     codec: MaskCodecConfig = field(default_factory=lambda: SMALL)
     steps: int = 400
     batch_size: int = 32
-    lr: float = 2e-3
+    lr: float = 4e-3
     #: weight of the commitment loss (VQ-VAE's beta)
     commitment: float = 0.25
     #: codebook entries unused for this many steps are moved onto badly served latents
@@ -230,6 +230,21 @@ def heldout_iou(
             (back,) = codes_to_masks(codec, [c], [b], *m.shape)
             ious.append(mask_iou(m, back))
     return ious
+
+
+def evaluate_codec(
+    codec: MaskCodec, coco_json: str | Path, limit: int | None = None
+) -> dict[str, float | int]:
+    """Round-trip IoU of ``codec`` on a COCO instances JSON's masks: mean, share >= 0.8."""
+    pairs = list(iter_coco_masks(coco_json, limit=limit))
+    if not pairs:
+        raise ValueError(f"{coco_json} has no usable instance masks")
+    ious = np.asarray(heldout_iou(codec, [m for m, _ in pairs], [b for _, b in pairs]))
+    return {
+        "masks": len(pairs),
+        "iou": round(float(ious.mean()), 4),
+        "iou_ge_08": round(float((ious >= 0.8).mean()), 4),
+    }
 
 
 def train_codec(
