@@ -30,9 +30,8 @@ from tqdm.auto import tqdm
 from globelens.models.maskcodec import (
     MaskCodec,
     MaskCodecConfig,
-    codes_to_masks,
     crop_masks,
-    masks_to_codes,
+    paste_masks,
     save_codec,
 )
 from globelens.models.tasklang import Box, rle_to_mask
@@ -218,16 +217,19 @@ def _init_codebook(codec: MaskCodec, x: torch.Tensor, gen: torch.Generator) -> N
         codec.codebook.data.copy_(z[idx])
 
 
+@torch.no_grad()
 def heldout_iou(
     codec: MaskCodec, masks: Sequence[np.ndarray], boxes: Sequence[Box], batch_size: int = 256
 ) -> list[float]:
-    """Encode-then-decode IoU of each mask at full resolution, as the task language does it."""
+    """Encode-then-decode IoU of each mask at full resolution, as the task language does it:
+    crop to the box, encode, decode, paste back into the box of a picture of the mask's size."""
+    codec.eval()
     ious = []
     for i in range(0, len(masks), batch_size):
         mb, bb = masks[i : i + batch_size], boxes[i : i + batch_size]
-        codes = masks_to_codes(codec, mb, bb)
-        for m, b, c in zip(mb, bb, codes, strict=True):
-            (back,) = codes_to_masks(codec, [c], [b], *m.shape)
+        values = codec.decode(codec.encode(crop_masks(mb, bb)))
+        for m, b, v in zip(mb, bb, values, strict=True):
+            (back,) = paste_masks(v[None], [b], *m.shape)
             ious.append(mask_iou(m, back))
     return ious
 

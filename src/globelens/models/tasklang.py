@@ -442,7 +442,7 @@ def parse(
     generative detector has no per-box confidence, so callers pass the sequence log-probability.
     """
     p = prompt if isinstance(prompt, Prompt) else parse_prompt(prompt)
-    text = text if isinstance(text, str) else str(text)
+    text = text if isinstance(text, str) else ("" if text is None else str(text))
     if p.task not in ("detect", "segment"):
         answer = _clean_answer(text)
         invalid = [] if answer else [Invalid("empty_answer", text)]
