@@ -248,13 +248,13 @@ class HFGenerator:
             if num_beams > 1
             else torch.arange(new.shape[0], device=new.device)[:, None].expand(-1, steps)
         )
-        logits = torch.stack(out.logits[:steps])  # (steps, B * beams, V)
-        picked = torch.gather(
-            logits, 1, rows.clamp(min=0).T[:, :, None].expand(-1, -1, logits.shape[-1])
-        )  # (steps, B, V)
-        token_logp = torch.gather(
-            torch.log_softmax(picked.float(), dim=-1), 2, new[:, :steps].T[:, :, None]
-        )[:, :, 0].T  # (B, steps)
+        # one step at a time: stacking every step's (B * beams, V) logits would hold several
+        # copies of them at once (V is 257k for the released PaliGemmas)
+        token_logp = torch.empty(new.shape[0], steps, dtype=torch.float32, device=new.device)
+        for t in range(steps):
+            step = out.logits[t][rows[:, t].clamp(min=0)].float()  # (B, V)
+            chosen = step.gather(1, new[:, t : t + 1])[:, 0]
+            token_logp[:, t] = chosen - torch.logsumexp(step, dim=-1)
         stop = torch.zeros_like(new[:, :steps], dtype=torch.bool)
         for s in self._stop_ids:
             stop |= new[:, :steps] == s
