@@ -277,6 +277,7 @@ def test_lora_fine_tune_saves_and_reloads(scenes: Path, tmp_path: Path) -> None:
     kw = dict(
         model={"init_from": str(base), "lora_rank": 4, "freeze_vision": True},
         checkpoint={"every": 2, "keep": 3},
+        eval={"data": str(scenes), "every": 2, "max_images": 2, "max_new_tokens": 8},
         steps=4,
         batch_size=4,
     )
@@ -295,6 +296,11 @@ def test_lora_fine_tune_saves_and_reloads(scenes: Path, tmp_path: Path) -> None:
     )
     changed = {k for k in original if not torch.equal(merged[k], original[k])}
     assert changed and all("language_model" in k and "_proj" in k for k in changed)
+    logged = [json.loads(x) for x in (tmp_path / "lora" / "metrics.jsonl").open()]
+    evals = [x for x in logged if "eval/detect/box_recall50" in x]
+    assert [x["step"] for x in evals] == [2, 4]  # during training and at the end
+    summary = json.loads((tmp_path / "lora" / "summary.json").read_text())
+    assert "eval/answer/vqa_acc" in summary and "eval/caption/cider" in summary
     # resume from the step-2 adapter: the same merged weights as the uninterrupted run
     first = (model_dir / "model.safetensors").read_bytes()
     shutil.rmtree(tmp_path / "lora" / "checkpoints" / "step_000004")
@@ -306,6 +312,22 @@ def test_lora_fine_tune_saves_and_reloads(scenes: Path, tmp_path: Path) -> None:
         [Image.new("RGB", (48, 48))], ["caption en"], max_new_tokens=4
     )
     assert len(out) == 1
+
+
+def test_freezing_leaves_the_frozen_part_out_of_the_optimizer(
+    scenes: Path, tiny_model_dir: Path, tmp_path: Path
+) -> None:
+    from globelens.train.generative import GenerativeObjective
+    from globelens.train.loop import Trainer
+
+    model = {"vision": str(tiny_model_dir), "freeze_vision": True, "tokenizer_vocab": 400}
+    trainer = Trainer(
+        vlm_config_from_dict(_config(tmp_path / "f", scenes, model=model)),
+        objective=GenerativeObjective,
+    )
+    optimised = {id(p) for g in trainer.optimizer.param_groups for p in g["params"]}
+    for name, p in trainer.hf_model.named_parameters():
+        assert (id(p) in optimised) == ("vision_tower" not in name), name
 
 
 def test_config_errors_are_clear(scenes: Path, tiny_model_dir: Path, tmp_path: Path) -> None:
