@@ -237,6 +237,26 @@ def test_suite_on_world_sets_with_fake_encoder(tmp_path: Path) -> None:
     assert "results.csv" in files and "fake__world_geode__fewshot_geolocalization.json" in files
 
 
+def test_suite_names_run_model_dirs_by_their_run(tmp_path: Path) -> None:
+    world = write_world(tmp_path / "world")
+    models = []
+    for run in ("globe", "en"):
+        enc = FakeEncoder()
+        enc.path = str(tmp_path / "runs" / run / "model")  # what ``globelens train`` writes
+        models.append(enc)
+    plain = FakeEncoder()
+    plain.path = str(tmp_path / "final")
+    res = run_suite(
+        [*models, plain],
+        ["world/western"],
+        data_root=str(world),
+        cache_dir=str(tmp_path / "cache"),
+        n_bootstrap=10,
+        progress=False,
+    )
+    assert list(dict.fromkeys(r["model"] for r in res)) == ["globe", "en", "final"]
+
+
 def test_parallel_encoding_equals_serial_and_restores_threads(
     tiny_model_dir: Path, tmp_path: Path
 ) -> None:

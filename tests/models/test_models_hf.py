@@ -70,6 +70,25 @@ def test_fingerprint_changes_with_weights(tiny_model_dir: Path, tmp_path: Path) 
     assert load_dual_encoder(other).fingerprint != a
 
 
+def test_fingerprint_ignores_a_resave(tiny_model_dir: Path, tmp_path: Path) -> None:
+    import json
+
+    from transformers import AutoModel, AutoProcessor
+
+    from globelens.models import model_fingerprint
+
+    resaved = tmp_path / "resaved"
+    AutoModel.from_pretrained(tiny_model_dir).save_pretrained(resaved)
+    AutoProcessor.from_pretrained(tiny_model_dir).save_pretrained(resaved)
+    before = json.loads((tiny_model_dir / "config.json").read_text())
+    after = json.loads((resaved / "config.json").read_text())
+    assert after != before  # transformers rewrote the config (dtype in each sub-config)
+    assert model_fingerprint(resaved) == model_fingerprint(tiny_model_dir)
+    after["text_config"]["hidden_act"] = "relu"  # real content still counts
+    (resaved / "config.json").write_text(json.dumps(after))
+    assert model_fingerprint(resaved) != model_fingerprint(tiny_model_dir)
+
+
 def test_missing_files_and_pickles_are_named(tiny_model_dir: Path, tmp_path: Path) -> None:
     for missing, words in [
         ("tokenizer", "tokenizer"),

@@ -102,11 +102,16 @@ def _slug(s: str) -> str:
 
 
 def _model_name(model: str | DualEncoder | Generator, names: set[str]) -> str:
-    path = model if isinstance(model, str) else getattr(model, "path", "") or "model"
-    name = Path(str(path)).name or str(path)
+    from globelens.models.hf import TRAIN_MODEL_SUBDIR
+
+    path = model if isinstance(model, str) else getattr(model, "path", "")
+    named = Path(str(path or "model"))
+    if path and named.name == TRAIN_MODEL_SUBDIR:  # a trainer writes RUN/model: the run names it
+        named = named.absolute().parent
+    name = named.name or str(path)
     base, k = name, 2
     while name in names:  # two dirs named "final" under different runs
-        name = f"{Path(str(path)).parent.name}/{base}" if k == 2 else f"{base}-{k}"
+        name = f"{named.parent.name}/{base}" if k == 2 else f"{base}-{k}"
         k += 1
     names.add(name)
     return name

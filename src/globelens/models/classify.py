@@ -7,7 +7,7 @@ own (sigmoid of the logit), CLIP shares the mass among the phrases (softmax).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import torch
@@ -16,12 +16,10 @@ from PIL import Image
 from globelens.evaluate.tasks.zeroshot import classifier
 from globelens.evaluate.templates import BARE_TEMPLATE
 from globelens.models.base import DualEncoder
+from globelens.models.hf import ACTIVATIONS
 
-#: family name -> (N, M) logits -> probabilities
-PROBABILITIES: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
-    "siglip": torch.sigmoid,
-    "clip": lambda logits: logits.softmax(dim=-1),
-}
+#: ``Family.activation`` -> (N, M) logits -> probabilities
+PROBABILITIES = ACTIVATIONS
 
 
 def split_labels(text: str) -> list[str]:
@@ -30,12 +28,13 @@ def split_labels(text: str) -> list[str]:
 
 
 def probabilities(model: DualEncoder, logits: torch.Tensor) -> torch.Tensor:
-    family = getattr(getattr(model, "family", None), "name", None)
-    if family not in PROBABILITIES:
+    """Logits -> probabilities by the model family's ``activation``."""
+    activation = getattr(getattr(model, "family", None), "activation", None)
+    if activation not in PROBABILITIES:
         raise ValueError(
-            f"no probability rule for family {family!r}; known: {sorted(PROBABILITIES)}"
+            f"no probability rule for activation {activation!r}; known: {sorted(PROBABILITIES)}"
         )
-    return PROBABILITIES[family](logits)
+    return PROBABILITIES[activation](logits)
 
 
 @torch.no_grad()

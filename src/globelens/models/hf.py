@@ -40,6 +40,17 @@ class Family:
     #: 64; CLIP pads to the longest text): saved models get that many positions
     #: (``globelens.models.textpositions``)
     pipeline_text_length: int | None = None
+    #: how logits become probabilities, as the family was trained and as transformers'
+    #: zero-shot pipeline scores it: "sigmoid" per text (SigLIP) or "softmax" over the texts
+    #: (CLIP); a key of :data:`ACTIVATIONS`
+    activation: str = "softmax"
+
+
+#: ``Family.activation`` -> logits -> probabilities (over the texts, the last dimension)
+ACTIVATIONS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
+    "sigmoid": torch.sigmoid,
+    "softmax": lambda logits: logits.softmax(dim=-1),
+}
 
 
 FAMILIES: dict[str, Family] = {}
@@ -75,6 +86,7 @@ register_family(
         _siglip_logits,
         pools_last=True,
         pipeline_text_length=64,
+        activation="sigmoid",
     ),
 )
 # CLIP pools the text at the first EOS token, so padding only needs to reach the longest text.
@@ -146,15 +158,62 @@ def _file_digest(path: Path, full_below: int = 64 << 20, chunks: int = 64) -> st
     return h.hexdigest()
 
 
+#: config keys that say how or where a directory was saved, not what the model is: transformers
+#: adds or rewrites them on a mere re-save (``dtype`` in each sub-config, ``is_local``,
+#: ``local_files_only``), so they must not change the fingerprint. The weights' dtype is
+#: still covered by the weights digest.
+VOLATILE_CONFIG_KEYS = frozenset(
+    {
+        "dtype",
+        "torch_dtype",
+        "is_local",
+        "local_files_only",
+        "transformers_version",
+        "_name_or_path",
+    }
+)
+
+
+def _stable_json(value: Any) -> Any:
+    """``value`` without :data:`VOLATILE_CONFIG_KEYS`, at any depth."""
+    if isinstance(value, dict):
+        return {k: _stable_json(v) for k, v in value.items() if k not in VOLATILE_CONFIG_KEYS}
+    if isinstance(value, list):
+        return [_stable_json(v) for v in value]
+    return value
+
+
+def _read_json(path: Path) -> dict[str, Any] | None:
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def _image_processor_config(p: Path) -> dict[str, Any] | None:
+    """The image processor as transformers loads it: ``processor_config.json``'s nested
+    ``image_processor`` first, else ``preprocessor_config.json`` (a re-save may write only the
+    nested one), beside the processor's other keys."""
+    legacy, processor = (_read_json(p / name) for name in PROCESSOR_FILES)
+    if legacy is None and processor is None:
+        return None
+    merged = dict(processor or {})
+    if "image_processor" not in merged and legacy is not None:
+        merged["image_processor"] = legacy
+    return merged
+
+
 def model_fingerprint(path: str | os.PathLike) -> str:
-    """Hash of config + weights (content digest) + processor and tokenizer configs."""
+    """Hash of what a model directory holds: config, weights (content digest), image processor
+    and tokenizer, without the keys a re-save changes (:data:`VOLATILE_CONFIG_KEYS`)."""
     p = Path(path)
     h = hashlib.sha256()
-    for name in ("config.json", *PROCESSOR_FILES, "tokenizer_config.json"):
-        f = p / name
-        if f.is_file():
+    configs = {
+        "config.json": _read_json(p / "config.json"),
+        "image_processor": _image_processor_config(p),
+        "tokenizer_config.json": _read_json(p / "tokenizer_config.json"),
+    }
+    for name, config in configs.items():
+        if config is not None:
             h.update(name.encode())
-            h.update(json.dumps(json.loads(f.read_text()), sort_keys=True).encode())
+            h.update(json.dumps(_stable_json(config), sort_keys=True).encode())
     for f in sorted(p.glob("*.safetensors")):
         h.update(_file_digest(f).encode())
     if (p / "tokenizer.json").is_file():

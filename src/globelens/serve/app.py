@@ -36,6 +36,7 @@ from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from globelens.data.images import ImageDecodeError, image_size
+from globelens.models.hf import ACTIVATIONS
 from globelens.serve.batching import BatcherStoppedError, QueueFullError
 from globelens.serve.config import Limits, ServeConfig
 from globelens.serve.errors import APIError
@@ -331,9 +332,7 @@ def _reply(body: Any, status: int = 200) -> Response:
 
 
 def _scores(served: ServedModel, logits: torch.Tensor) -> list[float]:
-    if served.activation == "sigmoid":
-        return torch.sigmoid(logits).tolist()
-    return torch.softmax(logits, dim=-1).tolist()
+    return ACTIVATIONS[served.activation](logits).tolist()
 
 
 async def _classify(

@@ -329,9 +329,9 @@ class ServedModel:
 
     @property
     def activation(self) -> str:
-        """How logits become scores: sigmoid for SigLIP-style models, softmax for CLIP."""
-        family = getattr(getattr(self.model, "family", None), "name", "")
-        return "sigmoid" if family == "siglip" else "softmax"
+        """How logits become scores: the family's ``activation`` (sigmoid for SigLIP-style
+        models, softmax for CLIP)."""
+        return self.model.family.activation
 
     def info(self) -> dict[str, Any]:
         return {
