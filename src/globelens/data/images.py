@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import io
 import warnings
+from collections.abc import Iterable
 from typing import Any
 
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -120,6 +121,25 @@ def thumbnail_data_uri(data: bytes, size: int = 96, quality: int = 80) -> str:
     im = decode_image(data, target_size=size)
     im.thumbnail((size, size))
     return data_uri(encode_image(im, quality=quality), "image/jpeg")
+
+
+def blend_masks(
+    image: Image.Image,
+    masks: Iterable[tuple[Any, tuple[int, int, int]]],
+    alpha: float,
+) -> Image.Image:
+    """An RGB copy of ``image`` with every ``(mask, colour)`` painted over it translucently
+    (``alpha`` of the colour). A (H, W) bool mask of another size than the picture is skipped:
+    it belongs to another resolution and would land in the wrong place."""
+    import numpy as np
+
+    out = np.asarray(image.convert("RGB"), dtype=np.float32).copy()
+    for mask, colour in masks:
+        m = np.asarray(mask, dtype=bool)
+        if m.shape != out.shape[:2]:
+            continue
+        out[m] = out[m] * (1 - alpha) + np.asarray(colour, np.float32) * alpha
+    return Image.fromarray(out.clip(0, 255).astype(np.uint8))
 
 
 def figure_to_data_uri(fig: Any, dpi: int = 110, tight: bool = True) -> str:

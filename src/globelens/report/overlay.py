@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import colorsys
 
-import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
+from globelens.data.images import blend_masks
 from globelens.models.tasklang import Parsed, Segmentation
 
 MASK_ALPHA = 0.45
@@ -25,13 +25,12 @@ def draw_parsed(image: Image.Image, parsed: Parsed) -> Image.Image:
     Boxes and masks are in the picture's own pixels (``tasklang.parse`` of its width and
     height), so they land where the model meant them.
     """
-    out = np.asarray(image.convert("RGB"), dtype=np.float32).copy()
-    for obj in parsed.objects:
-        if isinstance(obj, Segmentation) and obj.mask.shape == out.shape[:2]:
-            colour = np.array(label_colour(obj.label), np.float32)
-            m = obj.mask
-            out[m] = out[m] * (1 - MASK_ALPHA) + colour * MASK_ALPHA
-    canvas = Image.fromarray(out.clip(0, 255).astype(np.uint8))
+    masks = [
+        (obj.mask, label_colour(obj.label))
+        for obj in parsed.objects
+        if isinstance(obj, Segmentation)
+    ]
+    canvas = blend_masks(image, masks, MASK_ALPHA)
     draw = ImageDraw.Draw(canvas)
     font = ImageFont.load_default()
     width = max(1, round(min(canvas.size) / 150))

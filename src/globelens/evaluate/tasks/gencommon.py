@@ -10,7 +10,13 @@ from typing import Any
 
 import numpy as np
 
-from globelens.data.images import ImageDecodeError, data_uri, decode_image, encode_image
+from globelens.data.images import (
+    ImageDecodeError,
+    blend_masks,
+    data_uri,
+    decode_image,
+    encode_image,
+)
 from globelens.evaluate import metrics as M
 from globelens.evaluate.benchmarks.base import Benchmark
 
@@ -97,17 +103,11 @@ class Example:
 
 
 def _draw(data: bytes, ex: Example, size: int) -> str:
-    from PIL import Image, ImageDraw
+    from PIL import ImageDraw
 
     im = decode_image(data).convert("RGB")
     if ex.masks:
-        over = np.asarray(im).astype(np.float32)
-        for mask, kind in ex.masks:
-            m = np.asarray(mask, bool)
-            if m.shape != over.shape[:2]:
-                continue
-            over[m] = 0.5 * over[m] + 0.5 * np.asarray(COLORS.get(kind, (255, 255, 0)))
-        im = Image.fromarray(over.clip(0, 255).astype(np.uint8))
+        im = blend_masks(im, [(m, COLORS.get(kind, (255, 255, 0))) for m, kind in ex.masks], 0.5)
     scale = size / max(im.size)
     im = im.resize((max(1, round(im.width * scale)), max(1, round(im.height * scale))))
     draw = ImageDraw.Draw(im)
