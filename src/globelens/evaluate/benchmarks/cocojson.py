@@ -13,6 +13,7 @@ from pycocotools import mask as mask_utils
 
 from globelens.data import ImageDecodeError, ReadReport, decode_image
 from globelens.evaluate.benchmarks.base import BenchmarkFormatError, missing_image
+from globelens.models.tasklang import rle_to_mask
 
 #: Per-image metadata generative metrics are broken down by, when a set carries it.
 GROUP_FIELDS = ("country", "country_code", "region", "language", "income", "income_bucket")
@@ -71,10 +72,7 @@ def box_rle(bbox: Sequence[float], height: int, width: int) -> dict[str, Any]:
 
 def decode_rle(rle: dict[str, Any]) -> np.ndarray:
     """A compressed RLE (``counts`` str or bytes) as a bool (H, W) mask."""
-    counts = rle["counts"]
-    return mask_utils.decode(
-        {"size": rle["size"], "counts": counts.encode() if isinstance(counts, str) else counts}
-    ).astype(bool)
+    return rle_to_mask(rle)
 
 
 def group_meta(entry: dict[str, Any]) -> dict[str, Any]:
