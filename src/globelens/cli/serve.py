@@ -3,9 +3,53 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
+
+if TYPE_CHECKING:  # the serving stack is imported only when a command runs
+    from globelens.serve.config import ServeConfig
+    from globelens.serve.models import ModelSpec
+
+
+@dataclass(frozen=True)
+class EngineOptions:
+    """Where and how an engine serves (``replicas``/``num_cpus`` matter to Ray only)."""
+
+    host: str
+    port: int
+    log_level: str
+    replicas: int
+    num_cpus: float
+
+
+def _run_local(specs: Sequence[ModelSpec], config: ServeConfig, opts: EngineOptions) -> None:
+    from globelens.serve import build_app, run_forever
+
+    run_forever(build_app(specs, config), opts.host, opts.port, opts.log_level)
+
+
+def _run_ray(specs: Sequence[ModelSpec], config: ServeConfig, opts: EngineOptions) -> None:
+    from globelens.serve.ray_engine import run_ray
+
+    run_ray(
+        specs,
+        config,
+        host=opts.host,
+        port=opts.port,
+        replicas=opts.replicas,
+        num_cpus=opts.num_cpus,
+    )
+
+
+#: ``--engine`` name -> how it serves the discovered models
+ENGINES: dict[str, Callable[[Sequence[ModelSpec], ServeConfig, EngineOptions], None]] = {
+    "local": _run_local,
+    "ray": _run_ray,
+}
 
 
 def register(app: typer.Typer) -> None:
@@ -87,14 +131,9 @@ def register(app: typer.Typer) -> None:
         apply_threads(config)
         for s in specs:
             typer.echo(f"serving {s.name} ({s.kind}) from {Path(s.path)}")
-        if engine == "ray":
-            from globelens.serve.ray_engine import run_ray
-
-            run_ray(specs, config, host=host, port=port, replicas=replicas, num_cpus=replica_cpus)
-        elif engine == "local":
-            from globelens.serve import build_app, run_forever
-
-            run_forever(build_app(specs, config), host, port, log_level)
-        else:
-            typer.echo(f"error: unknown engine {engine!r}; use local or ray", err=True)
+        run = ENGINES.get(engine)
+        if run is None:
+            known = " or ".join(sorted(ENGINES))
+            typer.echo(f"error: unknown engine {engine!r}; use {known}", err=True)
             raise typer.Exit(2)
+        run(specs, config, EngineOptions(host, port, log_level, replicas, replica_cpus))

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -284,7 +284,7 @@ def discover(targets: Sequence[str]) -> list[ModelSpec]:
 MAX_DEPTH = 6
 
 
-def _walk(root: Path, top: bool = True, depth: int = 0):
+def _walk(root: Path, top: bool = True, depth: int = 0) -> Iterator[tuple[Path, ModelKind]]:
     # a training checkpoint is a model dir too, but the run's final model is what to serve
     if not top and any((root / m).exists() for m in CHECKPOINT_MARKERS):
         return

@@ -16,12 +16,16 @@ import copy
 import io
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+if TYPE_CHECKING:
+    from pycocotools.coco import COCO
+    from pycocotools.cocoeval import COCOeval
 
-def coco_from_dict(dataset: dict[str, Any]):
+
+def coco_from_dict(dataset: dict[str, Any]) -> COCO:
     """A pycocotools ``COCO`` built from an in-memory instances dict (no printing)."""
     from pycocotools.coco import COCO
 
@@ -32,7 +36,7 @@ def coco_from_dict(dataset: dict[str, Any]):
     return coco
 
 
-def coco_results(coco_gt, detections: Sequence[dict[str, Any]]):
+def coco_results(coco_gt: COCO, detections: Sequence[dict[str, Any]]) -> COCO:
     """``coco_gt.loadRes`` that also accepts an empty list (a model that found nothing)."""
     if detections:
         with contextlib.redirect_stdout(io.StringIO()):
@@ -43,7 +47,9 @@ def coco_results(coco_gt, detections: Sequence[dict[str, Any]]):
     )  # fmt: skip
 
 
-def run_cocoeval(coco_gt, detections: Sequence[dict[str, Any]], iou_type: str = "bbox"):
+def run_cocoeval(
+    coco_gt: COCO, detections: Sequence[dict[str, Any]], iou_type: str = "bbox"
+) -> COCOeval:
     """``COCOeval`` after ``evaluate``, ``accumulate`` and ``summarize`` (stats filled)."""
     from pycocotools.cocoeval import COCOeval
 
@@ -72,7 +78,7 @@ class SubsetAP:
     Only area "all" and the largest ``maxDets`` are kept: those are mAP and AP50.
     """
 
-    def __init__(self, ev) -> None:
+    def __init__(self, ev: COCOeval) -> None:
         p = ev.params
         self.img_ids: list[int] = list(p.imgIds)
         self.rec_thrs = np.asarray(p.recThrs)
