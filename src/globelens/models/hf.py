@@ -112,6 +112,19 @@ def resolve_model_dir(path: str | os.PathLike) -> Path:
     return p
 
 
+def config_model_type(path: str | os.PathLike) -> str | None:
+    """``model_type`` from a directory's config.json, or None when there is none (no file,
+    unreadable JSON, no string there): what model discovery asks of every folder it walks."""
+    cfg = Path(path) / "config.json"
+    if not cfg.is_file():
+        return None
+    try:
+        value = json.loads(cfg.read_text(encoding="utf-8")).get("model_type")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return value if isinstance(value, str) else None
+
+
 def check_model_dir(path: str | os.PathLike) -> Path:
     """Raise a clear error naming what is missing from a model directory."""
     p = Path(path)

@@ -19,7 +19,7 @@ import torch
 from PIL import Image
 
 from globelens.models.base import Generation
-from globelens.models.hf import check_model_dir, model_fingerprint
+from globelens.models.hf import check_model_dir, config_model_type, model_fingerprint
 from globelens.models.vlm import (
     CODEC_FILE,
     GEMMA_PRESETS,
@@ -83,8 +83,7 @@ def _model_type(path: Path) -> str:
 
 def is_generator_dir(path: str | os.PathLike) -> bool:
     """True for a directory whose ``config.json`` names a registered generative family."""
-    p = Path(path)
-    return (p / "config.json").is_file() and _model_type(p) in GENERATOR_FAMILIES
+    return config_model_type(path) in GENERATOR_FAMILIES
 
 
 def load_images(items: Sequence[str | os.PathLike | bytes], max_pixels: int | None = None) -> list:

@@ -17,7 +17,7 @@ import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -32,7 +32,6 @@ OBJECT_SEP = " ; "
 #: (``globelens.data.images.DEFAULT_MAX_PIXELS``; not imported, to keep this module light)
 MAX_MASK_PIXELS = 64_000_000
 
-Task = Literal["caption", "answer", "question", "detect", "segment", "ocr"]
 TASKS: tuple[str, ...] = ("caption", "answer", "question", "detect", "segment", "ocr")
 
 #: a box in pixels of the original image: (x_min, y_min, x_max, y_max)

@@ -8,8 +8,6 @@ adding a kind is one ``register_kind`` call and no route changes.
 
 from __future__ import annotations
 
-import json
-import os
 import time
 from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -19,6 +17,7 @@ from typing import Any
 import torch
 from PIL import Image
 
+from globelens.models.hf import config_model_type
 from globelens.serve.batching import Batcher, BatchFn, run_isolated
 from globelens.serve.config import BatchConfig
 
@@ -205,18 +204,6 @@ register_kind(
 )
 
 
-def model_type_of(path: str | os.PathLike) -> str | None:
-    """``model_type`` from a directory's config.json, or None when there is none."""
-    cfg = Path(path) / "config.json"
-    if not cfg.is_file():
-        return None
-    try:
-        value = json.loads(cfg.read_text(encoding="utf-8")).get("model_type")
-    except (OSError, ValueError, AttributeError):
-        return None
-    return value if isinstance(value, str) else None
-
-
 def kind_of(model_type: str | None) -> ModelKind | None:
     if model_type is None:
         return None
@@ -288,7 +275,7 @@ def _walk(root: Path, top: bool = True, depth: int = 0) -> Iterator[tuple[Path, 
     # a training checkpoint is a model dir too, but the run's final model is what to serve
     if not top and any((root / m).exists() for m in CHECKPOINT_MARKERS):
         return
-    kind = kind_of(model_type_of(root))
+    kind = kind_of(config_model_type(root))
     if kind is not None:
         yield root, kind
         return
