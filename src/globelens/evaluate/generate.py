@@ -16,7 +16,7 @@ import logging
 import math
 import os
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -53,6 +53,17 @@ class DecodeSettings:
 
     max_new_tokens: int = 32
     num_beams: int = 1
+
+    @classmethod
+    def from_options(cls, options: Mapping[str, Any], max_new_tokens: int) -> DecodeSettings:
+        """A task's settings: ``options`` (``--max-new-tokens``, ``--num-beams``) over the
+        task's own default length (answers are shorter than detections)."""
+        return cls(
+            int(options.get("max_new_tokens", max_new_tokens)), int(options.get("num_beams", 1))
+        )
+
+    def to_json(self) -> dict[str, int]:
+        return {"max_new_tokens": self.max_new_tokens, "num_beams": self.num_beams}
 
 
 @dataclass(frozen=True)

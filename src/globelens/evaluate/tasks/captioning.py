@@ -30,9 +30,7 @@ def run(ctx: GenerativeContext) -> list[dict[str, Any]]:
                 refs.append((lang, [str(c) for c in caps]))
     if not requests:
         raise ValueError(f"benchmark {bench.name!r} has no reference captions")
-    settings = DecodeSettings(
-        int(ctx.options.get("max_new_tokens", 32)), int(ctx.options.get("num_beams", 1))
-    )
+    settings = DecodeSettings.from_options(ctx.options, max_new_tokens=32)
     gen = ctx.generate(requests, settings, desc="caption")
     invalid: dict[str, int] = {}
     by_lang: dict[str, list[int]] = {}
@@ -95,7 +93,7 @@ def run(ctx: GenerativeContext) -> list[dict[str, Any]]:
             "n_evaluated": len(rows),
             "invalid": invalid,
             "skipped_extra": skipped,
-            "decode": {"max_new_tokens": settings.max_new_tokens, "num_beams": settings.num_beams},
+            "decode": settings.to_json(),
             "timing": gen.info(),
             "examples": G.pick_examples(bench, examples),
         }

@@ -46,9 +46,7 @@ def run(ctx: GenerativeContext) -> list[dict[str, Any]]:
     per = int(ctx.options.get("classes_per_prompt", 0)) or len(names)
     chunks = [names[i : i + per] for i in range(0, len(names), per)]
     requests = [Request(i, tasklang.detect(c)) for i in range(len(bench.records)) for c in chunks]
-    settings = DecodeSettings(
-        int(ctx.options.get("max_new_tokens", 64)), int(ctx.options.get("num_beams", 1))
-    )
+    settings = DecodeSettings.from_options(ctx.options, max_new_tokens=64)
     gen = ctx.generate(requests, settings, desc="detect")
     ok_img: dict[int, tuple[int, int]] = {}
     failed: dict[int, str] = {}
@@ -138,7 +136,7 @@ def run(ctx: GenerativeContext) -> list[dict[str, Any]]:
             "coco_stats": [float(v) for v in ev.stats],
             "invalid": invalid,
             "skipped_extra": skipped,
-            "decode": {"max_new_tokens": settings.max_new_tokens, "num_beams": settings.num_beams},
+            "decode": settings.to_json(),
             "timing": gen.info(),
             "examples": G.pick_examples(bench, examples),
         }

@@ -59,9 +59,7 @@ def run(ctx: GenerativeContext) -> list[dict[str, Any]]:
         raise ValueError(f"benchmark {bench.name!r} has no class names")
     prompt = tasklang.answer(ctx.options.get("question", QUESTION), "en")
     requests = [Request(i, prompt) for i in range(len(bench.records))]
-    settings = DecodeSettings(
-        int(ctx.options.get("max_new_tokens", 12)), int(ctx.options.get("num_beams", 1))
-    )
+    settings = DecodeSettings.from_options(ctx.options, max_new_tokens=12)
     gen = ctx.generate(requests, settings, desc="classify")
     match = ClassMatcher(bench.classnames)
     rows, preds, texts = [], [], []
@@ -125,7 +123,7 @@ def run(ctx: GenerativeContext) -> list[dict[str, Any]]:
             "n_evaluated": len(rows),
             "confusions": confusions,
             "skipped_extra": skipped,
-            "decode": {"max_new_tokens": settings.max_new_tokens, "num_beams": settings.num_beams},
+            "decode": settings.to_json(),
             "timing": gen.info(),
             "examples": G.pick_examples(bench, examples),
         }

@@ -37,9 +37,7 @@ def run(ctx: GenerativeContext) -> list[dict[str, Any]]:
                 refs.append(ref)
     if not requests:
         raise ValueError(f"benchmark {bench.name!r} has no referring expressions")
-    settings = DecodeSettings(
-        int(ctx.options.get("max_new_tokens", 32)), int(ctx.options.get("num_beams", 1))
-    )
+    settings = DecodeSettings.from_options(ctx.options, max_new_tokens=32)
     gen = ctx.generate(requests, settings, desc="segment")
     sc = RefSegScores()
     rows: list[int] = []
@@ -74,7 +72,7 @@ def run(ctx: GenerativeContext) -> list[dict[str, Any]]:
                     "reasons": {r: sc.reasons.count(r) for r in set(sc.reasons) if r}},
         "parse_invalid": invalid_parse,
         "skipped_extra": skipped,
-        "decode": {"max_new_tokens": settings.max_new_tokens, "num_beams": settings.num_beams},
+        "decode": settings.to_json(),
         "timing": gen.info(),
         "examples": G.pick_examples(bench, examples),
     }  # fmt: skip

@@ -32,9 +32,7 @@ def run(ctx: GenerativeContext) -> list[dict[str, Any]]:
             questions.append(qa)
     if not requests:
         raise ValueError(f"benchmark {bench.name!r} has no questions with answers")
-    settings = DecodeSettings(
-        int(ctx.options.get("max_new_tokens", 16)), int(ctx.options.get("num_beams", 1))
-    )
+    settings = DecodeSettings.from_options(ctx.options, max_new_tokens=16)
     gen = ctx.generate(requests, settings, desc="answer")
     acc, rows, preds = [], [], []
     invalid: dict[str, int] = {}
@@ -86,7 +84,7 @@ def run(ctx: GenerativeContext) -> list[dict[str, Any]]:
             "n_evaluated": len(rows),
             "invalid": invalid,
             "skipped_extra": skipped,
-            "decode": {"max_new_tokens": settings.max_new_tokens, "num_beams": settings.num_beams},
+            "decode": settings.to_json(),
             "timing": gen.info(),
             "examples": G.pick_examples(bench, examples),
         }
