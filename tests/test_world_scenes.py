@@ -125,6 +125,8 @@ def test_vqa_files_pass_the_official_field_checks(world: Path) -> None:
         assert all(x["answer_confidence"] in ("yes", "maybe", "no") for x in a["answers"])
         answers = [x["answer"] for x in a["answers"]]
         assert a["multiple_choice_answer"] == Counter(answers).most_common(1)[0][0]
+        # lower-case like VQAv2's, so a normalised prediction can match ten agreeing humans
+        assert all(x == x.lower() for x in answers)
         assert a["answer_type"] in ("yes/no", "number", "other")
         if a["answer_type"] == "number":
             assert a["multiple_choice_answer"].isdigit()

@@ -145,7 +145,12 @@ def captions_for(
 
 
 def _answers(main: str, alts: list[str], p_alt: float, rng: np.random.Generator) -> list[str]:
-    """Ten annotators: most give ``main``, some a plausible other answer (as in VQAv2)."""
+    """Ten annotators: most give ``main``, some a plausible other answer (as in VQAv2).
+
+    Answers are lower-case, as VQAv2's are: its scorer leaves the human answers as they are
+    when all ten agree, so "Machu Picchu" would match no normalised prediction.
+    """
+    main, alts = main.lower(), [a.lower() for a in alts]
     return [
         alts[int(rng.integers(len(alts)))] if alts and rng.random() < p_alt else main
         for _ in range(10)
