@@ -31,21 +31,23 @@ def register(app: typer.Typer) -> None:
     @group.command("train")
     def train(
         out: str = typer.Option(..., "--out", help="Where to write the codec (.safetensors)."),
-        coco: str = typer.Option(None, "--coco", help="Train on a COCO instances JSON's masks."),
-        scenes: str = typer.Option(
+        coco: str | None = typer.Option(
+            None, "--coco", help="Train on a COCO instances JSON's masks."
+        ),
+        scenes: str | None = typer.Option(
             None, "--scenes", help="Or on scene shards' object masks, e.g. 'OUT/scenes/*.tar'."
         ),
-        heldout_coco: str = typer.Option(
+        heldout_coco: str | None = typer.Option(
             None,
             "--heldout-coco",
             help="Score on this COCO JSON's masks (default: a tenth of the training masks).",
         ),
         steps: int = typer.Option(400, "--steps", help="Training steps (at most)."),
         batch_size: int = typer.Option(32, "--batch-size"),
-        target_iou: float = typer.Option(
+        target_iou: float | None = typer.Option(
             None, "--target-iou", help="Stop once the held-out round-trip IoU reaches this."
         ),
-        limit: int = typer.Option(None, "--limit", help="Use at most this many masks."),
+        limit: int | None = typer.Option(None, "--limit", help="Use at most this many masks."),
         seed: int = typer.Option(0, "--seed"),
         threads: int = typer.Option(
             1, "--threads", help="torch CPU threads (one is fastest on a shared machine)."
@@ -78,7 +80,7 @@ def register(app: typer.Typer) -> None:
     def evaluate(
         codec_path: str = typer.Argument(..., help="A codec (.safetensors)."),
         coco: str = typer.Option(..., "--coco", help="A COCO instances JSON with masks."),
-        limit: int = typer.Option(None, "--limit", help="Score at most this many masks."),
+        limit: int | None = typer.Option(None, "--limit", help="Score at most this many masks."),
     ) -> None:
         """Encode-then-decode IoU of a codec on a COCO file's masks, at full resolution."""
         from globelens.models.maskcodec import load_codec

@@ -17,7 +17,7 @@ from typing import Any
 import torch
 from PIL import Image
 
-from globelens.models.hf import config_model_type
+from globelens.models.hf import TRAIN_MODEL_SUBDIR, config_model_type
 from globelens.serve.batching import Batcher, BatchFn, run_isolated
 from globelens.serve.config import BatchConfig
 
@@ -229,11 +229,11 @@ class ModelSpec:
 def _display_name(rel: Path, root: Path) -> str:
     parts = [p for p in rel.parts if p not in ("", ".")]
     # a trainer writes RUN/model: the run folder is the meaningful name
-    if parts and parts[-1] == "model" and len(parts) > 1:
+    if parts and parts[-1] == TRAIN_MODEL_SUBDIR and len(parts) > 1:
         parts = parts[:-1]
     if not parts:
         parts = [root.resolve().name]
-        if parts[0] == "model" and root.resolve().parent.name:
+        if parts[0] == TRAIN_MODEL_SUBDIR and root.resolve().parent.name:
             parts = [root.resolve().parent.name]
     return "/".join(parts)
 
