@@ -32,6 +32,16 @@ def test_profiles_and_overrides() -> None:
     assert resolve_config("quick", steps=8).fingerprint(0) != cfg.fingerprint(0)
 
 
+def test_alt_text_prompts_are_the_crawls_english_templates() -> None:
+    """``ALT_TEXT_TEMPLATES`` are the world's own English alt-text templates, so every token
+    of a prompt is one the models trained on (benchmarks/RESULTS.md, "Seeds that agree")."""
+    from globelens.experiments.nofilter import ALT_TEXT_TEMPLATES
+    from globelens.world.lexicon import TEMPLATES
+
+    assert ALT_TEXT_TEMPLATES and set(ALT_TEXT_TEMPLATES) <= set(TEMPLATES["en"])
+    assert resolve_config("quick", templates=ALT_TEXT_TEMPLATES).templates == ALT_TEXT_TEMPLATES
+
+
 def test_unknown_stage_is_named(tmp_path: Path) -> None:
     study = Study(tmp_path, resolve_config("quick"), progress=False)
     with pytest.raises(ValueError, match="unknown stage"):

@@ -62,6 +62,21 @@ DEMO_TEMPLATES: tuple[str, ...] = (
     "a cropped photo of the {c}.",
 )
 
+#: Prompts written as the crawl's English alt text is (the world's
+#: ``globelens.world.lexicon.TEMPLATES["en"]``), as CLIP's prompts mirror web alt text. Every
+#: token of :data:`DEMO_TEMPLATES` beyond the class name is rare or absent in the training
+#: captions ("." is ``<unk>``; "bad", "bright", "cropped", "close-up" split into pieces that
+#: never occur), so its embedding stays at the training seed's random initialisation and
+#: each seed answers differently; with these prompts the same models agree more closely
+#: (benchmarks/RESULTS.md, "Seeds that agree"). ``run_study(..., templates=ALT_TEXT_TEMPLATES)``.
+ALT_TEXT_TEMPLATES: tuple[str, ...] = (
+    "{c}",
+    "{c} at home",
+    "photo: {c}",
+    "{c} for sale",
+    "{c} in our house",
+)
+
 
 @dataclass(frozen=True)
 class StudyConfig:
@@ -77,7 +92,9 @@ class StudyConfig:
     lr: float
     warmup_frac: float = 0.05
     weight_decay: float = 1e-4
-    #: learning-rate multiplier of SigLIP's temperature and bias (a short run needs them to move)
+    #: learning-rate multiplier of SigLIP's temperature and bias (a short run needs them to
+    #: move). At 10 the temperature falls from 10 to 4-5 in the first 80 steps, further for
+    #: some seeds than others (benchmarks/RESULTS.md, "Seeds that agree")
     logit_lr_mult: float = 10.0
     #: the cosine schedule ends at this fraction of the peak (the last phase still learns)
     min_lr_ratio: float = 0.2
@@ -722,6 +739,7 @@ def run_study(
 
 
 __all__ = [
+    "ALT_TEXT_TEMPLATES",
     "BENCHMARKS",
     "DATA_VARIANTS",
     "DEMO_PRESET",
