@@ -121,6 +121,22 @@ def test_blocks_outputs_and_reasons_are_found() -> None:
     assert all(b.not_run is None for bs in BLOCKS.values() for b in bs if "pipeline(" in b.code)
 
 
+#: a loopback URL with a fixed port: a server started in a shell, which the test run lacks
+FIXED_LOCAL_URL = re.compile(r"https?://(?:127\.0\.0\.1|localhost|0\.0\.0\.0|\[::1\]):\d+")
+
+
+def test_run_blocks_talk_only_to_servers_they_start() -> None:
+    # Such a block fails with "connection refused" after the client's retries, which reads like
+    # a flaky server; it says `not run` instead, and runnable ones use BackgroundServer's url.
+    fixed = [
+        (section, url.group())
+        for section, blocks in BLOCKS.items()
+        for block in blocks
+        if block.not_run is None and (url := FIXED_LOCAL_URL.search(block.code))
+    ]
+    assert fixed == [], f"runnable README blocks address a fixed local port: {fixed}"
+
+
 def _matches(want: str, got: str) -> bool:
     flags = doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE
     return doctest.OutputChecker().check_output(want, got, flags)
