@@ -10,6 +10,7 @@ import pytest
 
 from globelens.experiments.nofilter import (
     PROFILES,
+    STAGES,
     Study,
     model_variants,
     resolve_config,
@@ -276,10 +277,11 @@ MARGINS = {
 
 
 @pytest.mark.slow
-@pytest.mark.timeout(1200)
-def test_demo_quick_end_to_end(tmp_path: Path) -> None:
-    """``globelens demo --quick`` with a non-default seed: every artifact is written, and the
-    No Filter pattern comes out of training with the measured margins."""
+@pytest.mark.timeout(1800)
+def test_demo_quick_end_to_end(tmp_path: Path, chrome) -> None:
+    """``globelens demo --quick`` with a non-default seed: every artifact of both acts is
+    written, the No Filter pattern comes out of training with the measured margins, and the
+    report opens in Chromium without console errors."""
     from typer.testing import CliRunner
 
     from globelens.cli.main import app
@@ -323,10 +325,65 @@ def test_demo_quick_end_to_end(tmp_path: Path) -> None:
     events = [json.loads(line)["event"] for line in (out / "demo_log.jsonl").open()]
     assert events[0] == "study_start" and events[-1] == "study_end"
     assert events.count("trained") == 5
+    assert events.count("vlm_trained") == 3
+
+    _check_act_two(out, summary, html, res.output)
+    from conftest import console_errors
+
+    chrome.get((out / "report.html").resolve().as_uri())
+    assert chrome.find_element("tag name", "h1").text
+    assert console_errors(chrome) == []
 
     # A second run skips every finished stage.
     res = CliRunner().invoke(app, ["demo", "--quick", "--seed", str(QUICK_SEED), "--out", str(out),
                                    "--quiet"])  # fmt: skip
     assert res.exit_code == 0, res.output
     events = [json.loads(line)["event"] for line in (out / "demo_log.jsonl").open()]
-    assert events.count("stage_skipped") == 7
+    assert events.count("stage_skipped") == len(STAGES)
+
+
+def _check_act_two(out: Path, summary: dict, html: str, output: str) -> None:
+    """Every generative task has a result for every tower and every group; the gallery
+    holds every model's words and drawings; serve finds the demo's models."""
+    from globelens.evaluate import load_results
+    from globelens.experiments import generative_act as act_two
+    from globelens.serve.models import discover
+
+    towers = ["en", "globe", "globe-tl"]
+    gen = summary["generative"]
+    assert gen["seeds"] == [QUICK_SEED] and list(gen["table"]) == towers
+    results = load_results(out / "results_generative" / f"seed{QUICK_SEED}")
+    for tower in towers:
+        for bench, (task, metric, _) in act_two.BENCHMARKS.items():
+            (r,) = [x for x in results if (x["model"], x["dataset"], x["task"]) ==
+                    (tower, bench, task)]  # fmt: skip
+            assert metric in r["metrics"], (tower, bench)
+            for key in ("income_bucket", "region"):
+                groups = r["groups"][key]["groups"]
+                assert len(groups) >= 2 and all(metric in g for g in groups.values()), key
+            cell = gen["table"][tower][bench]
+            assert cell["value"] is not None and cell["disparity"] is not None, (tower, bench)
+    for bench in ("world/captions", "world/vqa"):  # language groups where text has one
+        r = next(x for x in results if x["dataset"] == bench)
+        assert len(r["groups"]["language"]["groups"]) >= 2
+    f = gen["findings"]
+    assert len(f) == 2 * 2 * len(act_two.BENCHMARKS)
+    for x in f.values():
+        assert x["status"] in ("holds", "does not hold", "n/a")
+        assert (x["holds"] is None) == (x["status"] == "n/a")
+    gallery = json.loads((out / "gallery.json").read_text())
+    assert len(gallery["cells"]) >= 4
+    for cell in gallery["cells"]:
+        assert set(cell["models"]) == set(towers)
+        for m in cell["models"].values():
+            assert {"caption", "answer", "detect", "segment"} <= set(m)
+            assert m["detect"]["drawing"].startswith("data:image/png;base64,")
+    for text in ("Act two: generative models on the same towers", "Act two: the gallery",
+                 "whom the model serves", "Referring segmentation"):  # fmt: skip
+        assert text in html, text
+    assert "## Act two" in output and f"globelens serve {out}" in output
+    assert "globelens ask " in output
+    found = {(s.name, s.kind) for s in discover([str(out)])}
+    for tower in towers:
+        assert (f"vlm/{tower}_seed{QUICK_SEED}", "generator") in found
+        assert (f"runs/{tower}_seed{QUICK_SEED}", "dual_encoder") in found

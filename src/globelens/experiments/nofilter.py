@@ -8,6 +8,9 @@ previous ones wrote and records its own outputs::
     tokenizer  one multilingual tokenizer, trained once on all captions, shared by every model
     train      tiny SigLIP models: en, globe, globe-tl, globe->en; same preset, steps, seeds
     evaluate   every model on the Western, Dollar Street, GeoDE, landmark and XM3600 sets
+    codec, vlm_train, vlm_evaluate
+               act two (``globelens.experiments.generative_act``): each tower becomes the
+               vision tower of a tiny PaliGemma, trained and evaluated on generative tasks
     summarise  summary.json: per model, each benchmark's main metric, disparity, worst group
     report     one self-contained HTML report and a Markdown summary
 
@@ -34,6 +37,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple, TextIO
+
+from globelens.experiments import generative_act as act_two
 
 # ----------------------------------------------------------------------------- settings
 
@@ -235,6 +240,7 @@ STAGES: tuple[str, ...] = (
     "tokenizer",
     "train",
     "evaluate",
+    *act_two.STAGES,
     "summarise",
     "report",
 )
@@ -312,17 +318,24 @@ class Study:
     def _marker(self, stage: str) -> Path:
         return self.out / "stages" / f"{stage}.json"
 
+    def _fingerprint(self, stage: str) -> str:
+        """The settings a stage's result depends on (act two's stages: its own as well)."""
+        fp = self.config.fingerprint(self.seed)
+        return act_two.stage_fingerprint(self, stage, fp)
+
     def _done(self, stage: str) -> bool:
         m = self._marker(stage)
         if not m.is_file():
             return False
         try:
-            return json.loads(m.read_text())["fingerprint"] == self.config.fingerprint(self.seed)
+            return json.loads(m.read_text())["fingerprint"] == self._fingerprint(stage)
         except (ValueError, KeyError):
             return False
 
     def run_stage(self, stage: str, index: int) -> None:
-        fn: Callable[[], Any] = getattr(self, f"stage_{stage}")
+        fn: Callable[[], Any] = act_two.stage_function(self, stage) or getattr(
+            self, f"stage_{stage}"
+        )
         label = f"[{index}/{len(STAGES)}] {stage}"
         if self._done(stage):
             self.log.say(f"{label}: done before, skipped")
@@ -339,7 +352,7 @@ class Study:
         m = self._marker(stage)
         m.parent.mkdir(parents=True, exist_ok=True)
         m.write_text(
-            json.dumps({"fingerprint": self.config.fingerprint(self.seed), "seconds": dt}) + "\n"
+            json.dumps({"fingerprint": self._fingerprint(stage), "seconds": dt}) + "\n"
         )
 
     def _invalidate_later(self, stage: str) -> None:
@@ -625,6 +638,8 @@ class Study:
             seed=self.seed,
             data=self.data,
         )
+        if act_two.has_results(self):
+            summary["generative"] = act_two.summarise_act_two(self)
         summary["timings_s"] = dict(self.timings)
         (self.out / "summary.json").write_text(
             json.dumps(summary, indent=1, ensure_ascii=False) + "\n", encoding="utf-8"
@@ -636,7 +651,7 @@ class Study:
 
         summary = json.loads((self.out / "summary.json").read_text(encoding="utf-8"))
         path = write_study_report(self, summary)
-        md = markdown_summary(summary, path)
+        md = markdown_summary(summary, path) + act_two.markdown_act_two(summary)
         (self.out / "summary.md").write_text(md, encoding="utf-8")
         return {"report": str(path)}
 

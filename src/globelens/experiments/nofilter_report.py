@@ -338,6 +338,9 @@ def write_study_report(study: Study, summary: dict[str, Any]) -> Path:
         "(intervals: bootstrap over images).</p>"
     )
     sections.append(("Per-group results", note))
+    from globelens.experiments.generative_act import report_sections
+
+    sections[3:3] = report_sections(study, summary)  # act two, before act one's details
     return write_report(
         study.results / f"seed{first}",
         study.out / "report.html",

@@ -1,0 +1,715 @@
+"""The demo's second act: the study's SigLIP towers as the eyes of tiny PaliGemma models.
+
+Act one (:mod:`globelens.experiments.nofilter`) trains contrastive towers on en, globe and
+globe-tl data. Act two gives each of those towers (the same weights) a Gemma decoder and
+trains the pair, with the same budget for every tower, on the world's multitask scenes
+(``OUT/world/scenes``): captions in the place's language and in English, VQA, detection,
+and segmentation through a mask codec trained once on the world's masks. Each model is then
+evaluated with the generative tasks (``world/captions``, ``world/vqa``, ``world/coco_det``,
+``world/refcoco``) by income, region and language, and a gallery asks every model the same
+four prompts about one benchmark picture per region and income bucket.
+
+Stages (added to the study's stage list, after act one's evaluation)::
+
+    codec         a small mask codec on the world's training-scene masks
+    vlm_train     one PaliGemma per (tower, seed): the tower's weights, a fresh decoder
+    vlm_evaluate  the generative tasks, by group, and the gallery (gallery.json)
+
+``summarise_act_two`` turns the results into ``summary.json``'s ``generative`` part: the
+metrics table with intervals and disparities, and the No Filter question asked of the
+generative models, computed from the results (n/a where a premise is absent).
+"""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import hashlib
+import io
+import json
+import math
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from globelens.experiments.nofilter import Study
+
+# ----------------------------------------------------------------------------- settings
+
+
+@dataclass(frozen=True)
+class ActTwoConfig:
+    """The size of act two (the same for every tower)."""
+
+    #: training steps and batch of every PaliGemma
+    steps: int
+    batch_size: int
+    lr: float = 2e-3
+    #: which of the study's seeds get a PaliGemma: "first" or "all"
+    seeds: str = "first"
+    #: the towers (act one's data variants) that become vision towers
+    towers: tuple[str, ...] = ("en", "globe", "globe-tl")
+    decoder: str = "tiny"
+    tokenizer_vocab: int = 1024
+    max_text_tokens: int = 96
+    #: (task name, kind, weight): each task's share of every batch
+    tasks: tuple[tuple[str, str, float], ...] = (
+        ("caption", "caption", 2.0),
+        ("answer", "answer", 2.0),
+        ("detect", "detect", 1.0),
+        ("segment", "segment", 0.5),
+        ("refer", "refer", 0.5),
+    )
+    codec_steps: int = 75
+    codec_masks: int = 3000
+    #: benchmark pictures per generative benchmark (the first N; 0: all)
+    eval_limit: int = 32
+    #: new tokens per answer, by benchmark
+    max_new_tokens: tuple[tuple[str, int], ...] = (
+        ("world/captions", 20),
+        ("world/vqa", 6),
+        ("world/coco_det", 40),
+        ("world/refcoco", 28),
+    )
+    gen_batch_size: int = 64
+    #: training runs at a time (one thread each; the tiny runs interleave well)
+    parallel: int = 3
+    n_bootstrap: int = 200
+    #: gallery cells (region x income bucket), at most
+    gallery_cells: int = 20
+
+    def fingerprint(self) -> str:
+        blob = json.dumps(dataclasses.asdict(self), sort_keys=True)
+        return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+PROFILES: dict[str, ActTwoConfig] = {
+    "full": ActTwoConfig(steps=150, batch_size=32, seeds="all", eval_limit=32),
+    "quick": ActTwoConfig(steps=120, batch_size=32, seeds="first", eval_limit=24),
+}
+
+#: the generative benchmarks, their task and main metric, and how the tables call them
+BENCHMARKS: dict[str, tuple[str, str, str]] = {
+    "world/captions": ("captioning", "CIDEr", "Captions CIDEr"),
+    "world/vqa": ("vqa", "vqa_acc", "VQA accuracy"),
+    "world/coco_det": ("detection", "mAP", "Detection mAP"),
+    "world/refcoco": ("referring_segmentation", "miou", "Referring mIoU"),
+}
+
+STAGES: tuple[str, ...] = ("codec", "vlm_train", "vlm_evaluate")
+
+
+def stage_function(study: Study, stage: str) -> Callable[[], dict[str, Any]] | None:
+    """Act two's stage ``stage`` bound to ``study`` (None: not one of act two's)."""
+    fn = STAGE_FUNCTIONS.get(stage)
+    return None if fn is None else (lambda: fn(study))
+
+
+def stage_fingerprint(study: Study, stage: str, study_fingerprint: str) -> str:
+    """Act two's stages (and the summary and report, which read them) depend on the study's
+    settings and on act two's."""
+    if stage not in (*STAGES, "summarise", "report"):
+        return study_fingerprint
+    blob = f"{study_fingerprint}:{act_two_config(study).fingerprint()}"
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def has_results(study: Study) -> bool:
+    return any(next(results_dir(study, s).glob("*.json"), None) for s in act_two_seeds(study))
+
+
+def act_two_config(study: Study) -> ActTwoConfig:
+    return PROFILES.get(study.config.profile, PROFILES["full"])
+
+
+def act_two_seeds(study: Study, cfg: ActTwoConfig | None = None) -> list[int]:
+    cfg = cfg or act_two_config(study)
+    return list(study.seeds) if cfg.seeds == "all" else list(study.seeds[:1])
+
+
+def vlm_dir(study: Study, tower: str, seed: int) -> Path:
+    return study.out / "vlm" / f"{tower}_seed{seed}"
+
+
+def codec_path(study: Study) -> Path:
+    return study.out / "codec" / "world.safetensors"
+
+
+def results_dir(study: Study, seed: int) -> Path:
+    return study.out / "results_generative" / f"seed{seed}"
+
+
+# -------------------------------------------------------------------------------- stages
+
+
+def stage_codec(study: Study) -> dict[str, Any]:
+    """One mask codec for every model, trained on the training scenes' masks and scored on
+    the coco_det benchmark's (pictures no training scene shows)."""
+    from globelens.models.maskcodec_train import CodecTrainConfig, train_codec_files
+
+    cfg = act_two_config(study)
+    out = codec_path(study)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    report = train_codec_files(
+        out,
+        scenes=str(study.world / "scenes" / "*.tar"),
+        heldout_coco=study.world / "benchmarks" / "coco_det" / "annotations"
+        / "instances_val2017.json",
+        config=CodecTrainConfig(steps=cfg.codec_steps, seed=study.seed,
+                                eval_every=max(cfg.codec_steps, 1)),
+        limit=cfg.codec_masks,
+        progress=False,
+    )  # fmt: skip
+    study.log.say(
+        f"codec: held-out mask IoU {report.heldout_iou:.3f} after {report.steps} steps "
+        f"({report.cpu_seconds:.1f} CPU-s)"
+    )
+    return {"heldout_iou": round(report.heldout_iou, 4), "cpu_seconds": report.cpu_seconds}
+
+
+def vlm_train_config(study: Study, tower: str, seed: int) -> Any:
+    from globelens.train.config import PhaseConfig, SourceConfig, TaskConfig, VLMTrainConfig
+
+    cfg = act_two_config(study)
+    run = VLMTrainConfig(
+        out=str(vlm_dir(study, tower, seed)),
+        steps=cfg.steps,
+        batch_size=cfg.batch_size,
+        seed=seed,
+        progress=False,
+        log_every=10,
+    )
+    run.threads = 1
+    run.optim.lr = cfg.lr
+    run.data.sources = [SourceConfig("world", str(study.world / "scenes" / "*.tar"))]
+    run.data.decoded_cache_mb = 256
+    run.tasks = [TaskConfig(name, kind=kind, source="world") for name, kind, _ in cfg.tasks]
+    run.data.phases = [PhaseConfig(until=1.0, mix={n: w for n, _, w in cfg.tasks})]
+    run.model.vision = str(study.model_dir(tower, seed))
+    run.model.decoder = cfg.decoder
+    run.model.codec = str(codec_path(study))
+    run.model.tokenizer_vocab = cfg.tokenizer_vocab
+    run.model.tokenizer_texts = 4000
+    run.model.max_text_tokens = cfg.max_text_tokens
+    run.checkpoint.every = 0
+    run.checkpoint.keep = 1
+    return run
+
+
+def _train_vlm_one(cfg: Any) -> str:
+    import torch
+
+    from globelens.experiments.nofilter import _quiet_libraries
+    from globelens.train.generative import GenerativeObjective
+    from globelens.train.loop import train
+
+    _quiet_libraries()
+    torch.set_num_threads(1)
+    return str(train(cfg, objective=GenerativeObjective))
+
+
+def stage_vlm_train(study: Study) -> dict[str, Any]:
+    """Every (tower, seed) PaliGemma, ``parallel`` at a time, one thread each."""
+    from tqdm import tqdm
+
+    from globelens.experiments.nofilter import _last_metrics
+    from globelens.experiments.scheduler import Job, run_jobs
+
+    cfg = act_two_config(study)
+    shutil.rmtree(study.out / "vlm", ignore_errors=True)
+    runs = [(t, s) for s in act_two_seeds(study, cfg) for t in cfg.towers]
+    jobs = [Job(f"{t}/seed{s}", (vlm_train_config(study, t, s),), None, (t, s)) for t, s in runs]
+    bar = tqdm(total=cfg.steps * len(runs), desc="train-vlm", unit="step",
+               disable=not study.progress, dynamic_ncols=True)  # fmt: skip
+    done: dict[str, int] = {}
+    secs: dict[str, float] = {}
+
+    def advance(key: str, step: int) -> None:
+        if step > done.get(key, 0):
+            bar.update(step - done.get(key, 0))
+            done[key] = step
+
+    def tick(running: Any) -> None:
+        for j in running:
+            t, s = j.payload
+            step = _last_metrics(vlm_dir(study, t, s) / "metrics.jsonl").get("step", 0)
+            advance(j.key, int(step or 0))
+
+    def start(job: Job) -> None:
+        t, s = job.payload
+        if study.progress:
+            bar.write(f"  train-vlm {t} seed {s}: {t}'s tower + tiny Gemma, {cfg.steps} steps")
+        study.log.event("vlm_train_start", tower=t, seed=s, steps=cfg.steps)
+
+    def finish(job: Job, _: Any, seconds: float) -> None:
+        t, s = job.payload
+        advance(job.key, cfg.steps)
+        secs[job.key] = round(seconds, 2)
+        last = _last_metrics(vlm_dir(study, t, s) / "metrics.jsonl")
+        study.log.event("vlm_trained", tower=t, seed=s, seconds=round(seconds, 2),
+                        loss=last.get("loss"), samples_per_s=last.get("samples_per_s"))  # fmt: skip
+
+    try:
+        run_jobs(jobs, _train_vlm_one, cfg.parallel, on_start=start,
+                 on_finish=finish, on_tick=tick)  # fmt: skip
+    finally:
+        bar.close()
+    for t, s in runs:  # the untrained start: `serve OUT` should offer the trained models only
+        shutil.rmtree(vlm_dir(study, t, s) / "init", ignore_errors=True)
+    return {"runs": secs}
+
+
+def stage_vlm_evaluate(study: Study) -> dict[str, Any]:
+    """The generative tasks for every model (by group), then the gallery."""
+    from globelens.evaluate import run_suite
+
+    cfg = act_two_config(study)
+    n = 0
+    for seed in act_two_seeds(study, cfg):
+        out = results_dir(study, seed)
+        shutil.rmtree(out, ignore_errors=True)
+        models = [str(vlm_dir(study, t, seed) / "model") for t in cfg.towers]
+        for bench, tokens in cfg.max_new_tokens:
+            study.log.say(f"evaluate act two: seed {seed}: {len(models)} models on {bench}")
+            res = run_suite(
+                models,
+                [bench],
+                out,
+                model_names=list(cfg.towers),
+                data_root=str(study.world),
+                n_bootstrap=cfg.n_bootstrap,
+                seed=seed,
+                cache_dir=str(study.cache),
+                progress=study.progress,
+                limit=cfg.eval_limit or None,
+                gen_batch_size=cfg.gen_batch_size,
+                task_options={"max_new_tokens": tokens},
+            )
+            n += len(res)
+    gallery = build_gallery(study, act_two_seeds(study, cfg)[0], cfg)
+    (study.out / "gallery.json").write_text(
+        json.dumps(gallery, ensure_ascii=False) + "\n", encoding="utf-8"
+    )
+    return {"results": n, "gallery_cells": len(gallery["cells"])}
+
+
+STAGE_FUNCTIONS: dict[str, Callable[[Study], dict[str, Any]]] = {
+    "codec": stage_codec,
+    "vlm_train": stage_vlm_train,
+    "vlm_evaluate": stage_vlm_evaluate,
+}
+
+# ------------------------------------------------------------------------------- gallery
+
+
+def _png_uri(image: Any, size: int = 128) -> str:
+    from PIL import Image
+
+    im = image.convert("RGB").resize((size, size), Image.Resampling.NEAREST)
+    buf = io.BytesIO()
+    im.save(buf, format="PNG", optimize=True)
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
+
+
+def gallery_pictures(study: Study, cells: int) -> list[dict[str, Any]]:
+    """One benchmark picture per (region, income bucket), with its objects and a question
+    (coco_det and vqa share their pictures and ids)."""
+    from globelens.evaluate.benchmarks import load_benchmark
+
+    det = load_benchmark("world/coco_det", str(study.world))
+    vqa = load_benchmark("world/vqa", str(study.world))
+    qa_by_file = {Path(r.path).name.split("_")[-1]: r for r in vqa.records}
+    picked: dict[tuple[str, str], dict[str, Any]] = {}
+    for r in det.records:
+        meta = r.meta
+        key = (str(meta.get("region", "?")), str(meta.get("income_bucket", "?")))
+        objects = r.annotations.get("objects") or []
+        q = qa_by_file.get(Path(r.path).name)
+        questions = (q.annotations.get("qa") or []) if q is not None else []
+        if key in picked or not objects or not questions:
+            continue
+        picked[key] = {
+            "path": r.path, "region": key[0], "income_bucket": key[1],
+            "country": meta.get("country"), "language": meta.get("language") or "en",
+            "labels": sorted({str(o["label"]) for o in objects}),
+            "question": questions[0],
+        }  # fmt: skip
+    from globelens.groups import INCOME_BUCKET_NAMES
+
+    order = {b: i for i, b in enumerate(INCOME_BUCKET_NAMES)}
+    keys = sorted(picked, key=lambda k: (k[0], order.get(k[1], 99)))[:cells]
+    return [picked[k] for k in keys]
+
+
+def gallery_prompts(pic: dict[str, Any]) -> dict[str, str]:
+    from globelens.models import tasklang
+
+    lang = str(pic["language"])
+    q = pic["question"]
+    prompts = {
+        "caption": tasklang.caption(lang),
+        "caption_en": tasklang.caption("en"),
+        "answer": tasklang.answer(str(q["question"]), str(q.get("lang") or "en")),
+        "detect": tasklang.detect(pic["labels"]),
+        "segment": tasklang.segment([pic["labels"][0]]),
+    }
+    if lang == "en":
+        prompts.pop("caption_en")
+    return prompts
+
+
+def build_gallery(study: Study, seed: int, cfg: ActTwoConfig) -> dict[str, Any]:
+    """Every model's caption, answer, boxes and masks on the gallery pictures (drawn with
+    the report's overlay)."""
+    from globelens.models import tasklang
+    from globelens.models.paligemma import load_generator, load_images
+    from globelens.report.overlay import draw_parsed
+
+    pics = gallery_pictures(study, cfg.gallery_cells)
+    images = load_images([p["path"] for p in pics])
+    cells: list[dict[str, Any]] = []
+    for pic, im in zip(pics, images, strict=True):
+        cells.append({k: v for k, v in pic.items() if k != "path"}
+                     | {"image": Path(pic["path"]).name, "thumbnail": _png_uri(im),
+                        "question": pic["question"].get("question"),
+                        "answers": pic["question"].get("answers", [])[:3], "models": {}})  # fmt: skip
+    for tower in cfg.towers:
+        gen = load_generator(vlm_dir(study, tower, seed) / "model")
+        pairs = [(i, task, prompt) for i, p in enumerate(pics)
+                 for task, prompt in gallery_prompts(p).items()]  # fmt: skip
+        outs = gen.generate(
+            [images[i] for i, _, _ in pairs], [p for _, _, p in pairs],
+            max_new_tokens=32, batch_size=cfg.gen_batch_size,
+        )  # fmt: skip
+        for (i, task, prompt), g in zip(pairs, outs, strict=True):
+            im = images[i]
+            entry = cells[i]["models"].setdefault(tower, {})
+            if task in ("detect", "segment"):
+                parsed = tasklang.parse(prompt, g.text, im.width, im.height, codec=gen.codec)
+                entry[task] = {
+                    "prompt": prompt,
+                    "found": [o.label for o in parsed.objects],
+                    "invalid": len(parsed.invalid),
+                    "drawing": _png_uri(draw_parsed(im, parsed)),
+                }
+            else:
+                entry[task] = {"prompt": prompt, "text": g.text}
+    return {"seed": seed, "cells": cells}
+
+
+# ------------------------------------------------------------------------------- summary
+
+
+def _finite(x: Any) -> float | None:
+    try:
+        v = float(x)
+    except (TypeError, ValueError):
+        return None
+    return v if math.isfinite(v) else None
+
+
+def _income_gap(r: dict[str, Any], metric: str) -> dict[str, Any] | None:
+    """Best minus worst income bucket of ``metric`` (the generative disparity)."""
+    rep = (r.get("groups") or {}).get("income_bucket") or {}
+    metric = rep.get("metric", metric)
+    groups = {k: _finite(v.get(metric)) for k, v in (rep.get("groups") or {}).items()}
+    groups = {k: v for k, v in groups.items() if v is not None}
+    if len(groups) < 2:
+        return None
+    worst, best = min(groups, key=groups.get), max(groups, key=groups.get)
+    return {"value": groups[best] - groups[worst], "worst": worst, "best": best,
+            "worst_value": groups[worst], "ci95": rep.get("spread_ci95")}  # fmt: skip
+
+
+def summarise_act_two(study: Study) -> dict[str, Any]:
+    """The metrics table (per tower and benchmark: main metric with interval, income
+    disparity, worst income bucket and region) and the findings."""
+    from globelens.evaluate import load_results
+    from globelens.experiments.nofilter_summary import mean_ci
+
+    cfg = act_two_config(study)
+    seeds = act_two_seeds(study, cfg)
+    per_seed = {s: load_results(results_dir(study, s)) for s in seeds}
+    table: dict[str, dict[str, Any]] = {}
+    for tower in cfg.towers:
+        row: dict[str, Any] = {}
+        for bench, (task, metric, label) in BENCHMARKS.items():
+            found = [r for s in seeds for r in per_seed[s]
+                     if r.get("model") == tower and r.get("dataset") == bench
+                     and r.get("task") == task]  # fmt: skip
+            if not found:
+                row[bench] = {"label": label, "metric": metric, "value": None, "missing": True}
+                continue
+            vals = [_finite(r["metrics"].get(metric)) for r in found]
+            vals = [v for v in vals if v is not None]
+            value, ci = mean_ci(vals) if vals else (None, None)
+            interval = "t over seeds"
+            if ci is None:
+                ci, interval = (found[0].get("ci95") or {}).get(metric), "bootstrap over examples"
+            gaps = [g for g in (_income_gap(r, metric) for r in found) if g]
+            region = (found[0].get("groups") or {}).get("region") or {}
+            row[bench] = {
+                "label": label, "metric": metric, "value": value, "ci95": ci,
+                "interval": interval, "per_seed": vals, "n": found[0].get("n_evaluated"),
+                "disparity": (sum(g["value"] for g in gaps) / len(gaps)) if gaps else None,
+                "disparity_per_seed": [g["value"] for g in gaps],
+                "disparity_ci95": gaps[0]["ci95"] if len(gaps) == 1 else None,
+                "worst_income": gaps[0]["worst"] if gaps else None,
+                "worst_region": region.get("worst"),
+                "invalid_rate": _finite(found[0]["metrics"].get("invalid_rate")),
+            }  # fmt: skip
+        table[tower] = row
+    return {
+        "seeds": seeds,
+        "config": dataclasses.asdict(cfg),
+        "table": table,
+        "findings": generative_findings(table),
+    }
+
+
+def _cmp(table: dict[str, Any], a: str, b: str, bench: str, key: str, lower: bool) -> Any:
+    """(margin, per-seed margins) of a over b on ``key`` (positive: a better)."""
+    x, y = table.get(a, {}).get(bench, {}), table.get(b, {}).get(bench, {})
+    va, vb = _finite(x.get(key)), _finite(y.get(key))
+    if va is None or vb is None:
+        return None
+    return (vb - va) if lower else (va - vb)
+
+
+def _seeds(a: Any, b: Any) -> dict[str, Any]:
+    """Per-seed margins (a - b) and whether every seed has the mean's sign."""
+    if not a or not b or len(a) != len(b):
+        return {}
+    per = [x - y for x, y in zip(a, b, strict=True)]
+    mean = sum(per) / len(per)
+    return {"per_seed": per, "seeds_agree": all((p > 0) == (mean > 0) for p in per)}
+
+
+#: below this a metric is at the floor: no model serves anyone, so no one is served better
+FLOOR = 0.01
+
+
+def generative_findings(table: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """The No Filter question for generative models, from the results: does the tower's
+    pretraining data change whom the captioner / answerer / detector serves?
+
+    For each benchmark: does a globe tower's model do better overall, and does it have a
+    smaller income gap, than the en tower's? "n/a" when the premise is absent: a model at
+    the metric's floor (nothing to compare), or a gap that cannot be computed.
+    """
+    out: dict[str, dict[str, Any]] = {}
+    for other in ("globe", "globe-tl"):
+        if other not in table or "en" not in table:
+            continue
+        for bench, (_, metric, label) in BENCHMARKS.items():
+            a, b = table[other].get(bench, {}), table["en"].get(bench, {})
+            va, vb = _finite(a.get("value")), _finite(b.get("value"))
+            base = {"benchmark": bench, "metric": metric, "a": other, "b": "en"}
+            key = f"{other}_beats_en_{bench.split('/')[-1]}"
+            if va is None or vb is None:
+                out[key] = {**base, "statement": f"{other}'s tower beats en's on {label}",
+                            "status": "n/a", "holds": None, "margin": None,
+                            "reason": "a model has no result"}  # fmt: skip
+            elif max(va, vb) < FLOOR:
+                out[key] = {**base, "statement": f"{other}'s tower beats en's on {label}",
+                            "status": "n/a", "holds": None, "margin": va - vb,
+                            "reason": f"both models are at the floor ({label} < {FLOOR:.0%})"}  # fmt: skip
+            else:
+                m = va - vb
+                out[key] = {**base, "statement": f"{other}'s tower beats en's on {label}",
+                            "status": "holds" if m > 0 else "does not hold", "holds": m > 0,
+                            "margin": m, **_seeds(a.get("per_seed"), b.get("per_seed"))}  # fmt: skip
+            da, db = _finite(a.get("disparity")), _finite(b.get("disparity"))
+            gkey = f"{other}_smaller_income_gap_{bench.split('/')[-1]}"
+            gbase = {**base, "statement": f"{other}'s tower narrows the income gap on {label}"}
+            if da is None or db is None:
+                out[gkey] = {**gbase, "status": "n/a", "holds": None, "margin": None,
+                             "reason": "no income groups to compare"}  # fmt: skip
+            elif va is None or vb is None or max(va, vb) < FLOOR:
+                out[gkey] = {**gbase, "status": "n/a", "holds": None, "margin": db - da,
+                             "reason": "both models are at the floor: a gap of nothing"}  # fmt: skip
+            else:
+                m = db - da
+                out[gkey] = {**gbase, "status": "holds" if m > 0 else "does not hold",
+                             "holds": m > 0, "margin": m,
+                             **_seeds(b.get("disparity_per_seed"), a.get("disparity_per_seed"))}  # fmt: skip
+    return out
+
+
+# -------------------------------------------------------------------------------- report
+
+
+def _pct(v: Any) -> str:
+    v = _finite(v)
+    return "–" if v is None else f"{100 * v:.1f}"
+
+
+def _cell(c: dict[str, Any]) -> str:
+    v = _finite(c.get("value"))
+    if v is None:
+        return "missing" if c.get("missing") else "–"
+    ci = c.get("ci95")
+    if isinstance(ci, list | tuple) and len(ci) == 2 and None not in ci:
+        return f"{100 * v:.1f} [{100 * ci[0]:.1f}, {100 * ci[1]:.1f}]"
+    return f"{100 * v:.1f}"
+
+
+def table_rows(gen: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
+    cols = ["tower"]
+    for _, _, label in BENCHMARKS.values():
+        cols += [label, f"{label.split()[0]} income gap"]
+    rows = []
+    for tower, row in gen["table"].items():
+        cells = [tower]
+        for bench in BENCHMARKS:
+            c = row.get(bench, {})
+            cells += [_cell(c), _pct(c.get("disparity"))]
+        rows.append(cells)
+    return cols, rows
+
+
+def finding_text(f: dict[str, Any]) -> tuple[str, str]:
+    m = _finite(f.get("margin"))
+    margin = "–" if m is None else f"{100 * m:+.1f} points"
+    if m is not None and len(f.get("per_seed") or []) > 1:
+        per = ", ".join(f"{100 * x:+.1f}" for x in f["per_seed"])
+        agree = "seeds agree" if f.get("seeds_agree") else "seeds disagree"
+        margin += f" (per seed {per}; {agree})"
+    if f["status"] == "n/a":
+        return f"n/a: {f.get('reason', '')}", margin
+    return f["status"], margin
+
+
+def markdown_act_two(summary: dict[str, Any]) -> str:
+    gen = summary.get("generative")
+    if not gen:
+        return ""
+    cols, rows = table_rows(gen)
+    n = len(gen["seeds"])
+    lines = [
+        "",
+        "## Act two: the same towers as the eyes of tiny PaliGemma models",
+        "",
+        f"Each tower + a tiny Gemma, {gen['config']['steps']} steps x "
+        f"{gen['config']['batch_size']} on the world's scenes (captions, VQA, detection, "
+        f"segmentation); the first {gen['config']['eval_limit']} pictures of each generative "
+        f"benchmark; percentages, "
+        + (f"mean over {n} seeds" if n > 1 else "one seed, 95% bootstrap interval")
+        + "; income gap = best minus worst income bucket.",
+        "",
+        "| " + " | ".join(cols) + " |",
+        "|---|" + "---:|" * (len(cols) - 1),
+    ]
+    lines += ["| " + " | ".join(r) + " |" for r in rows]
+    lines += [
+        "",
+        "Does the tower's pretraining data change whom the generative model serves?",
+        "",
+        "| finding | here | margin |",
+        "|---|---|---|",
+    ]
+    for f in gen["findings"].values():
+        status, margin = finding_text(f)
+        lines.append(f"| {f['statement']} | {status.replace('|', '/')} | {margin} |")
+    return "\n".join(lines) + "\n"
+
+
+def _esc(x: Any) -> str:
+    from globelens.report.html import esc
+
+    return esc(x)
+
+
+def gallery_html(gallery: dict[str, Any]) -> str:
+    parts = [
+        '<p class="note">One benchmark picture per region and income bucket (training never '
+        "showed these). Every model gets the same prompts: a caption in the place's language "
+        "and in English, the picture's first VQA question, and the picture's object labels to "
+        "detect and (first label) segment. Boxes and masks are drawn in each label's colour.</p>"
+    ]
+    for cell in gallery.get("cells", []):
+        head = (f"<b>{_esc(cell['region'])}, {_esc(cell['income_bucket'])}</b> "
+                f"({_esc(cell.get('country'))}, {_esc(cell.get('language'))}) &middot; "
+                f"objects: {_esc(', '.join(cell['labels']))} &middot; Q: "
+                f"{_esc(cell.get('question'))} (humans: {_esc(', '.join(cell.get('answers', [])))})")  # fmt: skip
+        figs = [f'<figure><img alt="{_esc(cell["image"])}" src="{cell["thumbnail"]}">'
+                "<figcaption>picture</figcaption></figure>"]  # fmt: skip
+        for tower, m in cell["models"].items():
+            text = "".join(
+                f"<br><code>{_esc(m[k]['prompt'][:40])}</code>: {_esc(m[k]['text'][:80])}"
+                for k in ("caption", "caption_en", "answer") if k in m
+            )  # fmt: skip
+            draws = "".join(
+                f'<img alt="{_esc(tower)} {k}" title="{_esc(m[k]["prompt"])}: '
+                f'{_esc(", ".join(m[k]["found"]) or "nothing")}" src="{m[k]["drawing"]}" '
+                'style="width:78px">'
+                for k in ("detect", "segment") if k in m
+            )  # fmt: skip
+            figs.append(f"<figure>{draws}<figcaption><b>{_esc(tower)}</b>{text}</figcaption>"
+                        "</figure>")  # fmt: skip
+        parts.append(f'<p>{head}</p><div class="gex">{"".join(figs)}</div>')
+    return "".join(parts)
+
+
+def report_sections(study: Study, summary: dict[str, Any]) -> list[tuple[str, str]]:
+    """Act two's sections for the study's report (empty when act two has not run)."""
+    from globelens.evaluate import load_results
+    from globelens.report.generative import generative_sections
+    from globelens.report.html import html_table
+
+    gen = summary.get("generative")
+    if not gen:
+        return []
+    cols, rows = table_rows(gen)
+    findings = html_table(
+        ["finding", "here", "margin"],
+        [[_esc(f["statement"]), *map(_esc, finding_text(f))] for f in gen["findings"].values()],
+    )
+    intro = (
+        '<p class="note">Each of act one\'s towers (seed '
+        f"{gen['seeds'][0]}) becomes the vision tower of a tiny PaliGemma, trained with the same "
+        f"budget ({gen['config']['steps']} steps x {gen['config']['batch_size']}) on the "
+        "world's multitask scenes. Percentages; brackets: 95% interval; income gap: best "
+        "minus worst income bucket.</p>"
+    )
+    sections = [
+        ("Act two: generative models on the same towers", intro + html_table(cols, rows)),
+        ("Act two: does the tower's data change whom the model serves?", findings),
+    ]
+    gpath = study.out / "gallery.json"
+    if gpath.is_file():
+        sections.append(("Act two: the gallery",
+                         gallery_html(json.loads(gpath.read_text(encoding="utf-8")))))  # fmt: skip
+    results = load_results(results_dir(study, gen["seeds"][0]))
+    sections.append(("Act two: per-group results", generative_sections(results)))
+    return sections
+
+
+def talk_to_the_models(study: Study) -> str:
+    """What the end of the demo prints: the server command and one ``ask``."""
+    cfg = act_two_config(study)
+    seed = act_two_seeds(study, cfg)[0]
+    model = vlm_dir(study, cfg.towers[-1], seed) / "model"
+    pics = sorted((study.world / "benchmarks" / "vqa" / "val2014").glob("*.jpg"))
+    pic = pics[0] if pics else Path("PICTURE.jpg")
+    return (
+        "\nTalk to the models (every generator and dual encoder under the folder):\n"
+        f"  globelens serve {study.out}\n"
+        f'  globelens ask {model} {pic} "caption en"\n'
+    )
+
+
+__all__ = [
+    "BENCHMARKS",
+    "PROFILES",
+    "STAGES",
+    "ActTwoConfig",
+    "act_two_config",
+    "markdown_act_two",
+    "report_sections",
+    "summarise_act_two",
+    "talk_to_the_models",
+]
