@@ -351,9 +351,7 @@ class Study:
         self.log.say(f"{label}: finished in {dt:.1f}s")
         m = self._marker(stage)
         m.parent.mkdir(parents=True, exist_ok=True)
-        m.write_text(
-            json.dumps({"fingerprint": self._fingerprint(stage), "seconds": dt}) + "\n"
-        )
+        m.write_text(json.dumps({"fingerprint": self._fingerprint(stage), "seconds": dt}) + "\n")
 
     def _invalidate_later(self, stage: str) -> None:
         """A stage that re-runs makes every later stage stale."""
