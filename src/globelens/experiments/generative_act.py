@@ -257,8 +257,11 @@ def stage_vlm_train(study: Study) -> dict[str, Any]:
                  on_finish=finish, on_tick=tick)  # fmt: skip
     finally:
         bar.close()
-    for t, s in runs:  # the untrained start: `serve OUT` should offer the trained models only
+    for t, s in runs:
+        # the untrained start (`serve OUT` should offer trained models only) and the resume
+        # checkpoint (a second copy of the finished model) are not needed any more
         shutil.rmtree(vlm_dir(study, t, s) / "init", ignore_errors=True)
+        shutil.rmtree(vlm_dir(study, t, s) / "checkpoints", ignore_errors=True)
     return {"runs": secs}
 
 
