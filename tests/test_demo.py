@@ -278,7 +278,7 @@ MARGINS = {
 
 @pytest.mark.slow
 @pytest.mark.timeout(1800)
-def test_demo_quick_end_to_end(tmp_path: Path, chrome) -> None:
+def test_demo_quick_end_to_end(tmp_path: Path, request: pytest.FixtureRequest) -> None:
     """``globelens demo --quick`` with a non-default seed: every artifact of both acts is
     written, the No Filter pattern comes out of training with the measured margins, and the
     report opens in Chromium without console errors."""
@@ -328,11 +328,7 @@ def test_demo_quick_end_to_end(tmp_path: Path, chrome) -> None:
     assert events.count("vlm_trained") == 3
 
     _check_act_two(out, summary, html, res.output)
-    from conftest import console_errors
-
-    chrome.get((out / "report.html").resolve().as_uri())
-    assert chrome.find_element("tag name", "h1").text
-    assert console_errors(chrome) == []
+    _report_opens_in_chromium(out / "report.html", request)
 
     # A second run skips every finished stage.
     res = CliRunner().invoke(app, ["demo", "--quick", "--seed", str(QUICK_SEED), "--out", str(out),
@@ -340,6 +336,20 @@ def test_demo_quick_end_to_end(tmp_path: Path, chrome) -> None:
     assert res.exit_code == 0, res.output
     events = [json.loads(line)["event"] for line in (out / "demo_log.jsonl").open()]
     assert events.count("stage_skipped") == len(STAGES)
+
+
+def _report_opens_in_chromium(path: Path, request: pytest.FixtureRequest) -> None:
+    """Without Chromium only this check is left out (the rest of the run still counts)."""
+    try:
+        chrome = request.getfixturevalue("chrome")
+    except pytest.skip.Exception as why:
+        print(f"report not opened in a browser: {why}")
+        return
+    from conftest import console_errors
+
+    chrome.get(path.resolve().as_uri())
+    assert chrome.find_element("tag name", "h1").text
+    assert console_errors(chrome) == []
 
 
 def _check_act_two(out: Path, summary: dict, html: str, output: str) -> None:
