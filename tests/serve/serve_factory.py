@@ -56,9 +56,11 @@ def truncated_png() -> bytes:
 
 
 def model_folder(root: Path, models: dict[str, Path]) -> Path:
-    """A folder laid out like a demo: RUN/model dirs, plus a checkpoint that must be skipped."""
+    """A folder laid out like a demo: RUN/model dirs beside the untrained RUN/init start the
+    trainer keeps, plus a checkpoint; neither the start nor the checkpoint is to be served."""
     for name, src in models.items():
         shutil.copytree(src, root / "runs" / name / "model")
+        shutil.copytree(src, root / "runs" / name / "init")
     first = next(iter(models.values()))
     ckpt = root / "runs" / "ckpt_only" / "step_000010"
     shutil.copytree(first, ckpt)

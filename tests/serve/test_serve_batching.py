@@ -116,7 +116,7 @@ def test_discover_finds_every_model_dir(
     assert [(s.name, s.kind) for s in specs] == [
         ("runs/clip_run", "dual_encoder"),
         ("runs/siglip_run", "dual_encoder"),
-    ]  # the checkpoint and the tokenizer folder are not models to serve
+    ]  # the runs' init/ starts, the checkpoint and the tokenizer folder are not served
     named = discover([f"mine={tiny_model_dir}", str(tiny_model_dir)])
     assert named[0].name == "mine" and named[1].name != "mine"
     with pytest.raises(FileNotFoundError, match="no model directory"):

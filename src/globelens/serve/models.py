@@ -281,6 +281,11 @@ def _walk(root: Path, top: bool = True, depth: int = 0) -> Iterator[tuple[Path, 
         return
     if not root.is_dir() or depth >= MAX_DEPTH:
         return
+    final = root / TRAIN_MODEL_SUBDIR
+    if not top and kind_of(config_model_type(final)) is not None:
+        # a training run folder: its final model, not the untrained start it keeps in init/
+        yield from _walk(final, top=False, depth=depth + 1)
+        return
     for child in sorted(root.iterdir()):
         if child.is_dir() and not child.name.startswith(".") and child.name != "checkpoints":
             yield from _walk(child, top=False, depth=depth + 1)
