@@ -14,6 +14,7 @@ from globelens.evaluate.benchmarks.base import Benchmark, BenchmarkFormatError, 
 from globelens.evaluate.benchmarks.coco import JSON_NAMES as KARPATHY_NAMES
 from globelens.evaluate.benchmarks.cocojson import (
     GROUP_KEYS,
+    annotation_files,
     check_image,
     first_dir,
     group_meta,
@@ -24,7 +25,7 @@ from globelens.evaluate.benchmarks.registry import Format, register_format
 
 
 def _official(root: Path) -> list[Path]:
-    return sorted([*root.glob("annotations/captions_*.json"), *root.glob("captions_*.json")])
+    return annotation_files(root, "captions")
 
 
 def detect(root: Path) -> bool:

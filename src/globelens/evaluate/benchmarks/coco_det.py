@@ -14,6 +14,7 @@ from pathlib import Path
 from globelens.evaluate.benchmarks.base import Benchmark, BenchmarkFormatError, Record
 from globelens.evaluate.benchmarks.cocojson import (
     GROUP_KEYS,
+    annotation_files,
     check_image,
     first_dir,
     group_meta,
@@ -25,7 +26,7 @@ from globelens.evaluate.benchmarks.registry import Format, register_format
 
 
 def _candidates(root: Path) -> list[Path]:
-    return sorted([*root.glob("annotations/instances_*.json"), *root.glob("instances_*.json")])
+    return annotation_files(root, "instances")
 
 
 def detect(root: Path) -> bool:

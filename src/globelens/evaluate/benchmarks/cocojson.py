@@ -94,6 +94,11 @@ def check_image(report: ReadReport, root: Path, rid: str, path: Path, verify: bo
     return True
 
 
+def annotation_files(root: Path, kind: str) -> list[Path]:
+    """COCO's ``KIND_*.json`` files, in ``root/annotations/`` (the release layout) or ``root``."""
+    return sorted([*root.glob(f"annotations/{kind}_*.json"), *root.glob(f"{kind}_*.json")])
+
+
 def first_dir(root: Path, names: Sequence[str]) -> Path:
     """The first of ``root/name`` that is a folder, else ``root/names[0]``."""
     for n in names:
