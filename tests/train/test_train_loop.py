@@ -309,6 +309,27 @@ def test_truncated_shards_are_counted_not_lost(
     assert Trainer(cfg).bad == {"a:truncated_member": 1, "a:truncated_tar": 1}
 
 
+def test_an_unchanged_shard_is_indexed_once_per_process(tmp_path: Path, shards: Path) -> None:
+    """Every task of a multitask run streams the same shards: their index is reused while
+    the file is unchanged, and read again once it changes."""
+    import shutil
+
+    from globelens.data import index
+
+    data = tmp_path / "data"
+    shutil.copytree(shards, data)
+    first = SourceStream(SourceConfig("a", str(data)), 0, 16)
+    misses = index._index_cached.cache_info().misses
+    second = SourceStream(SourceConfig("b", str(data)), 0, 16)
+    assert index._index_cached.cache_info().misses == misses  # served from the cache
+    assert second.size == first.size and not second.problems
+    victim = sorted(data.glob("*.tar"))[0]
+    victim.write_bytes(victim.read_bytes()[: victim.stat().st_size // 2])
+    third = SourceStream(SourceConfig("c", str(data)), 0, 16)
+    assert index._index_cached.cache_info().misses == misses + 1
+    assert third.problems["truncated_tar"] == 1 and third.size < first.size
+
+
 def test_trainer_reads_samples_as_the_data_layer_does(tmp_path: Path) -> None:
     """One reader: the trainer's indexed reads give the streaming reader's reasons, and a
     non-object .json with a caption field is counted, not an AttributeError that stops
