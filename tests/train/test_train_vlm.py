@@ -105,6 +105,46 @@ def test_targets_speak_the_task_language(scenes: Path) -> None:
     assert task_from_spec("detect:2") == (task_from_spec("detect")[0], 2.0)
 
 
+def test_detect_prompts_may_list_absent_classes(scenes: Path, tmp_path: Path) -> None:
+    """With negatives, a detect prompt also names classes the picture lacks (as an
+    evaluation prompt over a benchmark's classes does); the answer names only what is there,
+    in the prompt's order."""
+    from globelens.train.generative import GenerativeObjective
+
+    sample = _first_json(scenes)
+    present = {o["label"] for o in sample["objects"]}
+    classes = tuple(sorted(present | {"zebra", "kite", "anvil", "oboe", "yurt"}))
+    ctx = TargetContext(64, 64, classes=classes, negatives=4)
+    counts = set()
+    for seed in range(40):
+        prefix, suffix = build_target("detect", sample, ctx, random.Random(seed))
+        asked = tasklang.parse_prompt(prefix).labels
+        assert present <= set(asked) and set(asked) <= set(classes)
+        counts.add(len(asked) - len(present))
+        parsed = tasklang.parse(prefix, suffix, 64, 64)
+        assert not parsed.invalid and {o.label for o in parsed.objects} == present
+        order = [list(asked).index(o.label) for o in parsed.objects]
+        assert order == sorted(order)
+    assert counts == {0, 1, 2, 3, 4}
+    # without negatives the prompt is the labels present, exactly as before
+    prefix, _ = build_target("detect", sample, TargetContext(64, 64), random.Random(0))
+    assert set(tasklang.parse_prompt(prefix).labels) == present
+    spec = task_from_spec("det=detect+7:2")
+    assert (spec[0].kind, spec[0].negatives, spec[1]) == ("detect", 7, 2.0)
+    with pytest.raises(ValueError, match="whole number"):
+        task_from_spec("detect+x")
+    cfg = vlm_config_from_dict(
+        _config(
+            tmp_path / "run",
+            scenes,
+            tasks=[{"name": "caption", "negatives": 3}],
+            model={"vision": str(tmp_path)},
+        )
+    )
+    with pytest.raises(ValueError, match="negatives apply to detect"):
+        GenerativeObjective(cfg, None)
+
+
 def test_loss_falls_on_the_suffix_only(scenes: Path, tiny_model_dir: Path, tmp_path: Path) -> None:
     """Labels are -100 on the picture, <bos>, the prefix and its newline, and the padding;
     the loss over the kept positions equals transformers' own PaliGemma loss."""

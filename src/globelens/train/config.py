@@ -264,6 +264,10 @@ class TaskConfig:
     source: str | None = None
     #: only captions/questions in these languages; empty: every language the sample has
     langs: list[str] = field(default_factory=list)
+    #: detect only: up to this many classes the picture lacks join each prompt (drawn from
+    #: the labels of the source's first samples), as in an evaluation prompt that lists a
+    #: benchmark's classes; the answer still names only the objects present
+    negatives: int = 0
 
 
 @dataclass
@@ -330,18 +334,22 @@ def vlm_config_from_dict(values: dict[str, Any]) -> VLMTrainConfig:
 
 def task_from_spec(spec: str) -> tuple[TaskConfig, float | None]:
     """``--task`` syntax: ``KIND``, ``NAME=KIND``, either with ``@lang,lang`` (only those
-    languages) and ``:WEIGHT`` (its share of every batch), e.g. ``detect:3``,
-    ``caption_sw=caption@sw:1``."""
+    languages), ``+N`` (detect: up to N absent classes per prompt) and ``:WEIGHT`` (its share
+    of every batch), e.g. ``detect+7:3``, ``caption_sw=caption@sw:1``."""
     body, sep, weight = spec.rpartition(":")
     if not sep or not weight.replace(".", "", 1).isdigit():
         body, weight = spec, ""
     named, _, kind_langs = body.rpartition("=")
     kind, _, langs = kind_langs.partition("@")
+    kind, plus, negatives = kind.partition("+")
     if not kind:
         raise ValueError(f"--task {spec!r}: no task kind")
+    if plus and not negatives.isdigit():
+        raise ValueError(f"--task {spec!r}: +N needs a whole number of negatives")
     task = TaskConfig(
         name=named or kind,
         kind=kind,
         langs=[x for x in langs.split(",") if x],
+        negatives=int(negatives or 0),
     )
     return task, float(weight) if weight else None

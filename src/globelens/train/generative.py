@@ -20,6 +20,7 @@ import copy
 import random
 import re
 import unicodedata
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -96,8 +97,11 @@ class VLMCollator:
         tasks: dict[str, tuple[str, tuple[str, ...]]],
         codec: Any,
         max_text_tokens: int,
+        negatives: dict[str, tuple[tuple[str, ...], int]] | None = None,
     ) -> None:
         self.processor, self.tasks, self.codec = processor, tasks, codec
+        #: task -> (classes a prompt may add although absent, how many at most)
+        self.negatives = negatives or {}
         self.max_text_tokens = max_text_tokens
         size = processor.image_processor.size
         self.image_size = int(size["height"])
@@ -113,7 +117,8 @@ class VLMCollator:
     ) -> tuple[str, str, Image.Image]:
         task, sample = raw
         kind, langs = self.tasks[task]
-        ctx = TargetContext(image.width, image.height, langs, self.codec)
+        classes, negatives = self.negatives.get(task, ((), 0))
+        ctx = TargetContext(image.width, image.height, langs, self.codec, classes, negatives)
         prefix, suffix = build_target(kind, sample, ctx, rng)
         if self._text_tokens(prefix, suffix) > self.max_text_tokens:
             raise SampleError("too_long")
@@ -157,29 +162,50 @@ class VLMCollator:
         }
 
 
+def _first_samples(
+    streams: dict[str, SourceStream], name: str, limit: int
+) -> Iterator[dict[str, Any]]:
+    """The ``.json`` of the first ``limit`` readable samples of one stream."""
+    ds = BatchDataset.__new__(BatchDataset)
+    ds.streams, ds._files = streams, ShardFiles()
+    try:
+        for ref in streams[name].take(0, min(limit, streams[name].size)):
+            if ref.json is None:
+                continue
+            try:
+                yield ds.sample(name, ref).meta
+            except (ValueError, OSError):  # SampleProblem: not a readable sample
+                continue
+    finally:
+        ds._files.close()
+
+
 def sample_texts(streams: dict[str, SourceStream], limit: int) -> list[str]:
     """Captions, questions, answers, labels and referring expressions of up to ``limit``
     samples spread over the sources (what a fresh tokenizer learns its merges from)."""
     texts: list[str] = []
     per_stream = max(1, limit // max(len(streams), 1))
-    for name, stream in streams.items():
-        ds = BatchDataset.__new__(BatchDataset)
-        ds.streams, ds._files = streams, ShardFiles()
-        for ref in stream.take(0, min(per_stream, stream.size)):
-            if ref.json is None:
-                continue
-            try:
-                sample = ds.sample(name, ref).meta
-            except (ValueError, OSError):  # SampleProblem: not a readable sample
-                continue
+    for name in streams:
+        for sample in _first_samples(streams, name, per_stream):
             for caps in (sample.get("captions") or {}).values():
                 texts.extend(c for c in (caps if isinstance(caps, list) else [caps]) if c)
             for qa in sample.get("qa") or []:
                 texts += [str(qa.get("question", "")), str(qa.get("multiple_choice_answer", ""))]
             texts += [str(o.get("label", "")) for o in sample.get("objects") or []]
             texts += [str(r.get("sent", "")) for r in sample.get("refs") or []]
-        ds._files.close()
     return [t for t in texts if isinstance(t, str) and t.strip()]
+
+
+def sample_labels(streams: dict[str, SourceStream], name: str, limit: int) -> list[str]:
+    """The object labels of a stream's first ``limit`` samples, sorted (the same list on
+    every rank)."""
+    labels = {
+        " ".join(str(o["label"]).split())
+        for sample in _first_samples(streams, name, limit)
+        for o in sample.get("objects") or []
+        if isinstance(o, dict) and isinstance(o.get("label"), str) and o["label"].strip()
+    }
+    return sorted(labels)
 
 
 def _load_codec(path: str | Path | None) -> Any:
@@ -231,6 +257,8 @@ class GenerativeObjective(Objective):
                     f"task {t.name!r} reads unknown source {source!r}; sources: {sorted(sources)}"
                 )
             self.task_specs[t.name] = (kind, tuple(t.langs))
+            if t.negatives and kind != "detect":
+                raise ValueError(f"task {t.name!r}: negatives apply to detect tasks, not {kind!r}")
             self.task_sources[t.name] = sources[source]
         self.codec_path = m.codec
         if self.codec_path is None and m.init_from is not None:
@@ -257,7 +285,11 @@ class GenerativeObjective(Objective):
 
     def collator(self) -> VLMCollator:
         return VLMCollator(
-            self.processor, self.task_specs, self.codec, self.cfg.model.max_text_tokens
+            self.processor,
+            self.task_specs,
+            self.codec,
+            self.cfg.model.max_text_tokens,
+            negatives=self.task_negatives,
         )
 
     # -- model ---------------------------------------------------------------------------------
@@ -316,6 +348,11 @@ class GenerativeObjective(Objective):
 
         m = self.cfg.model
         self.codec = _load_codec(self.codec_path)
+        self.task_negatives = {
+            t.name: (tuple(sample_labels(streams, t.name, m.tokenizer_texts)), t.negatives)
+            for t in self.cfg.tasks
+            if t.negatives
+        }
         base_dir = check_model_dir(m.init_from) if m.init_from else self._fresh_init(streams)
         self.assets = base_dir
         weights = base_dir if (m.lora_rank or resume_from is None) else resume_from

@@ -36,6 +36,9 @@ class TargetContext:
     height: int
     langs: tuple[str, ...] = ()
     codec: Any = None
+    #: detect: the classes a prompt may list although the picture lacks them, and how many
+    classes: tuple[str, ...] = ()
+    negatives: int = 0
 
 
 TargetFn = Callable[[dict[str, Any], TargetContext, random.Random], tuple[str, str]]
@@ -165,13 +168,27 @@ def _ordered(objects: Sequence[dict[str, Any]], labels: Sequence[str]) -> list[d
 def detect_target(
     sample: dict[str, Any], ctx: TargetContext, rng: random.Random
 ) -> tuple[str, str]:
-    """``detect a ; b`` (the labels present) -> every instance: four loc tokens and its label."""
+    """``detect a ; b`` (the labels present, and with ``negatives`` some absent ones) -> every
+    instance of the present labels: four loc tokens and its label."""
     objects = _objects(sample)
     labels = _by_label(objects, rng)
     dets = [
         tasklang.Detection(_text(o["label"]) or "", _box(o, ctx)) for o in _ordered(objects, labels)
     ]
+    negatives = _negatives(labels, ctx, rng)
+    if negatives:
+        labels = labels + negatives
+        rng.shuffle(labels)
+        dets.sort(key=lambda d: labels.index(d.label))  # stable: the prompt's order, then place
     return tasklang.detect(labels), tasklang.encode_detections(dets, ctx.width, ctx.height)
+
+
+def _negatives(present: Sequence[str], ctx: TargetContext, rng: random.Random) -> list[str]:
+    """0 to ``ctx.negatives`` classes the picture lacks (as many of each count)."""
+    if ctx.negatives <= 0:
+        return []
+    absent = [c for c in ctx.classes if c not in set(present)]
+    return rng.sample(absent, min(rng.randint(0, ctx.negatives), len(absent)))
 
 
 def _need_codec(ctx: TargetContext) -> None:
