@@ -13,6 +13,7 @@ from gen_factory import HostileGenerator, OracleGenerator, make_benchmark
 from globelens.evaluate.generate import DecodeSettings, GenerationCache, Request, run_generation
 from globelens.evaluate.suite import Caches, SuiteOptions, evaluate_model_on_benchmark
 from globelens.evaluate.tasks import tasks_for
+from globelens.models import tasklang
 
 GEN_TASKS = [
     "captioning",
@@ -179,6 +180,25 @@ def test_detection_map_equals_pycocotools_on_the_instances_file(tiny_world: Path
     assert 0.1 < ev.stats[0] < 0.95, ev.stats  # a non-trivial detector
     assert res["metrics"]["mAP"] == pytest.approx(ev.stats[0], abs=1e-12)
     assert res["metrics"]["AP50"] == pytest.approx(ev.stats[1], abs=1e-12)
+
+
+def test_detection_classes_per_prompt_asks_in_chunks(bench, tmp_path: Path) -> None:
+    """``classes_per_prompt`` splits the classes over several prompts per picture; an exact
+    detector scores the same either way."""
+
+    class Counting(OracleGenerator):
+        def generate(self, images, prompts, **kw):
+            self.prompts = [*getattr(self, "prompts", []), *prompts]
+            return super().generate(images, prompts, **kw)
+
+    whole = _run(OracleGenerator(bench), bench, tmp_path / "a", tasks=["detection"])
+    model = Counting(bench)
+    chunked = _run(model, bench, tmp_path / "b", tasks=["detection"],
+                   task_options={"classes_per_prompt": 2})  # fmt: skip
+    per_picture = math.ceil(len(bench.classnames) / 2)
+    assert len(model.prompts) == per_picture * len(bench.records)
+    assert all(len(tasklang.parse_prompt(p).labels) <= 2 for p in model.prompts)
+    assert chunked["detection"]["metrics"]["mAP"] == whole["detection"]["metrics"]["mAP"] > 0.9
 
 
 def test_model_kind_comes_from_config_model_type(tmp_path: Path) -> None:

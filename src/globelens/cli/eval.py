@@ -65,6 +65,12 @@ def register(app: typer.Typer) -> None:
             "64 detections, 32 segmentations).",
         ),
         num_beams: int = typer.Option(1, "--num-beams", help="Beam search width (1: greedy)."),
+        classes_per_prompt: int | None = typer.Option(
+            None,
+            "--classes-per-prompt",
+            help="Detection: ask for the benchmark's classes N at a time (default: all in one "
+            "prompt).",
+        ),
         limit: int | None = typer.Option(
             None, "--limit", help="Evaluate only the first N images of every benchmark."
         ),
@@ -113,7 +119,8 @@ def register(app: typer.Typer) -> None:
             gen_batch_size=gen_batch_size,
             limit=limit,
             task_options={"num_beams": num_beams}
-            | ({"max_new_tokens": max_new_tokens} if max_new_tokens else {}),
+            | ({"max_new_tokens": max_new_tokens} if max_new_tokens else {})
+            | ({"classes_per_prompt": classes_per_prompt} if classes_per_prompt else {}),
         )
         from globelens.models.hf import resolve_model_dir
 
