@@ -33,6 +33,26 @@ def test_profiles_and_overrides() -> None:
     assert resolve_config("quick", steps=8).fingerprint(0) != cfg.fingerprint(0)
 
 
+def test_act_two_rescoring_does_not_retrain() -> None:
+    """Act two's training stages depend on their own settings only: how the models are
+    scored (pictures, classes per prompt) reruns the evaluation, not the training."""
+    import dataclasses
+
+    from globelens.experiments.generative_act import PROFILES as ACT_TWO
+
+    cfg = ACT_TWO["quick"]
+    rescored = dataclasses.replace(cfg, benchmarks=cfg.benchmarks[:1], classes_per_prompt=4)
+    retrained = dataclasses.replace(cfg, steps=cfg.steps + 1)
+    for stage in ("codec", "vlm_train"):
+        assert rescored.fingerprint(stage) == cfg.fingerprint(stage)
+    assert rescored.fingerprint("vlm_evaluate") != cfg.fingerprint("vlm_evaluate")
+    assert retrained.fingerprint("vlm_train") != cfg.fingerprint("vlm_train")
+    assert retrained.fingerprint("codec") == cfg.fingerprint("codec")
+    assert dataclasses.replace(cfg, parallel=1).fingerprint("vlm_train") == cfg.fingerprint(
+        "vlm_train"
+    )
+
+
 def test_alt_text_prompts_are_the_crawls_english_templates() -> None:
     """``ALT_TEXT_TEMPLATES`` are the world's own English alt-text templates, so every token
     of a prompt is one the models trained on (benchmarks/RESULTS.md, "Seeds that agree")."""
