@@ -297,38 +297,74 @@ def stage_vlm_train(study: Study) -> dict[str, Any]:
     return {"runs": secs}
 
 
-def stage_vlm_evaluate(study: Study) -> dict[str, Any]:
-    """The generative tasks for every model (by group), then the gallery."""
+def _evaluate_vlm_one(
+    model: str, tower: str, seed: int, world: str, cache: str, cfg: ActTwoConfig
+) -> list[dict[str, Any]]:
+    """One model on every generative benchmark, in a worker process with one thread."""
+    import torch
+
     from globelens.evaluate import run_suite
+    from globelens.experiments.nofilter import _quiet_libraries
+
+    _quiet_libraries()
+    torch.set_num_threads(1)
+    results: list[dict[str, Any]] = []
+    for bench, tokens, pictures in cfg.benchmarks:
+        results += run_suite(
+            [model],
+            [bench],
+            None,
+            model_names=[tower],
+            data_root=world,
+            n_bootstrap=cfg.n_bootstrap,
+            seed=seed,
+            cache_dir=cache,
+            progress=False,
+            limit=pictures or None,
+            gen_batch_size=cfg.gen_batch_size,
+            task_options=eval_options(cfg, bench, tokens),
+        )
+    return results
+
+
+def stage_vlm_evaluate(study: Study) -> dict[str, Any]:
+    """The generative tasks for every model (by group), one model per worker process,
+    ``parallel`` at a time; then the gallery."""
+    from globelens.evaluate.suite import write_results
+    from globelens.experiments.scheduler import Job, run_jobs
 
     cfg = act_two_config(study)
-    n = 0
-    for seed in act_two_seeds(study, cfg):
-        out = results_dir(study, seed)
+    seeds = act_two_seeds(study, cfg)
+    jobs = [
+        Job(f"{t}/seed{s}", (str(vlm_dir(study, t, s) / "model"), t, s, str(study.world),
+                             str(study.cache), cfg), None, (t, s))
+        for s in seeds for t in cfg.towers
+    ]  # fmt: skip
+    benches = ", ".join(b for b, _, _ in cfg.benchmarks)
+
+    def start(job: Job) -> None:
+        t, s = job.payload
+        study.log.say(f"evaluate act two: {t} seed {s} on {benches}")
+
+    by_seed: dict[int, list[dict[str, Any]]] = {s: [] for s in seeds}
+
+    def finish(job: Job, results: list[dict[str, Any]], seconds: float) -> None:
+        t, s = job.payload
+        by_seed[s] += results
+        study.log.event("vlm_evaluated", tower=t, seed=s, results=len(results),
+                        seconds=round(seconds, 2))  # fmt: skip
+
+    run_jobs(jobs, _evaluate_vlm_one, cfg.parallel, on_start=start, on_finish=finish)
+    for s, results in by_seed.items():
+        out = results_dir(study, s)
         shutil.rmtree(out, ignore_errors=True)
-        models = [str(vlm_dir(study, t, seed) / "model") for t in cfg.towers]
-        for bench, tokens, pictures in cfg.benchmarks:
-            study.log.say(f"evaluate act two: seed {seed}: {len(models)} models on {bench}")
-            res = run_suite(
-                models,
-                [bench],
-                out,
-                model_names=list(cfg.towers),
-                data_root=str(study.world),
-                n_bootstrap=cfg.n_bootstrap,
-                seed=seed,
-                cache_dir=str(study.cache),
-                progress=study.progress,
-                limit=pictures or None,
-                gen_batch_size=cfg.gen_batch_size,
-                task_options=eval_options(cfg, bench, tokens),
-            )
-            n += len(res)
-    gallery = build_gallery(study, act_two_seeds(study, cfg)[0], cfg)
+        order = {t: i for i, t in enumerate(cfg.towers)}
+        write_results(sorted(results, key=lambda r: (order[r["model"]], r["dataset"])), out)
+    gallery = build_gallery(study, seeds[0], cfg)
     (study.out / "gallery.json").write_text(
         json.dumps(gallery, ensure_ascii=False) + "\n", encoding="utf-8"
     )
-    return {"results": n, "gallery_cells": len(gallery["cells"])}
+    return {"results": sum(map(len, by_seed.values())), "gallery_cells": len(gallery["cells"])}
 
 
 def eval_options(cfg: ActTwoConfig, bench: str, max_new_tokens: int) -> dict[str, Any]:
