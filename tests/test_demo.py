@@ -275,37 +275,39 @@ def test_a_claim_without_its_premise_is_na_never_holds() -> None:
 
 # --------------------------------------------------------------------------- end to end
 
-# The directions the quick study (world v2, BPE tokenizer, 1 training seed, 800 steps) gave
-# on every seed measured (seeds 0, 1, 2, 11), with margins below the smallest value seen
-# (points as fractions; benchmarks/RESULTS.md has the table). The study is deterministic for
-# a seed on one platform; the slack is for other CPUs and library versions.
-#   globe: better 10-shot GeoDE country probe          +17.9, +22.3, +17.6, +23.2  -> > 8
-#   en: better on the Western set than globe           +14.9,  +7.0, +21.6, +15.4  -> > 3
-#   globe-tl: better on Dollar Street than en          +13.4, +13.2, +10.2,  +6.1  -> > 3
-#   globe-tl: better on GeoDE than en                  +14.1, +11.2, +12.2,  +9.6  -> > 5
-# Not asserted, no consistent sign: globe's smaller disparity (+15.1, -0.3, +20.2, +5.2),
-# globe-tl on landmarks (+13.6, +18.6, +8.2, -3.5), globe on landmarks (+7.0, -0.7, -9.5,
-# +5.7). What does not hold at this scale, e.g. globe vs en on Dollar Street, is reported by
-# the study itself.
+# The directions the quick study (world v2, BPE tokenizer, 1 training seed, 800 steps, the
+# temperature and bias at the base learning rate) gave on every seed measured (seeds 0, 1,
+# 2, 11), with margins below the smallest value seen (points as fractions;
+# benchmarks/RESULTS.md has the table). The study is deterministic for a seed on one
+# platform; the slack is for other CPUs and library versions.
+#   globe: better 10-shot GeoDE country probe          +20.4, +21.3, +17.7, +16.4  -> > 8
+#   en: better on the Western set than globe           +15.0, +31.0, +18.5, +24.0  -> > 8
+#   globe-tl: better on Dollar Street than en           +3.7,  +8.7, +10.5,  +3.1  -> > 2
+#   globe: smaller Dollar Street disparity than en     +13.6, +16.5, +10.0,  +3.6  -> > 2
+# and what fails on every seed (the raw multilingual model's blocked claims):
+#   globe: better on Dollar Street than en              -5.3, -11.1,  -8.4,  -9.4  -> < -3
+#   globe: better on GeoDE than en                      -9.0, -14.3,  -9.3, -15.7  -> < -5
+# Not asserted, no consistent sign: globe-tl on GeoDE (+12.8, +1.7, +18.3, -0.7), globe-tl
+# on landmarks (+20.4, +10.9, +13.5, -0.1), globe on landmarks (+16.1, -0.5, -0.8, +2.3).
 QUICK_SEED = 11
-# Act two (frozen towers, 300 steps), the same four quick seeds (0, 1, 2, 11), percentages:
-#   VQA accuracy, every tower                  45.5-49.2                      -> > 35
-#   referring mIoU, every tower                 9.3-14.0                      -> > 5
-#   VQA's worst income bucket, every tower     $0-200 (seeds 1, 2, 11), $201-684 (seed 0):
-#                                              one of the two poorest, the same for all three
-#                                              towers of a world                -> asserted
-# No direction between towers holds on every seed outside the noise: globe-tl minus en on
-# captions CIDEr +0.6, +0.4, +0.3, +1.6 (one sign, each under the 2-point noise), on referring
-# mIoU +3.6, -0.8, -2.7, +1.3, on VQA -0.5, +0.6, +0.4, -1.3; detection mAP < 1% for every
-# model (its comparisons are n/a). benchmarks/RESULTS.md, "Demo act two", has the table.
-ACT_TWO_FLOORS = {"world/vqa": 0.35, "world/refcoco": 0.05}
+# Act two (frozen towers, 300 steps), the same four quick seeds, percentages:
+#   VQA accuracy, every tower                  45.4-50.3                      -> > 35
+#   referring mIoU, every tower                 3.4-13.7                      -> > 2
+#   VQA's worst income bucket, every tower     $0-200 or $201-684 (12 of 12)  -> one of the
+#                                              two poorest
+#   globe-tl: better referring mIoU than en    +1.1, +0.9, +6.6, +1.0         -> > 0.5
+# No other comparison between towers keeps its sign on all four seeds; detection mAP < 1% for
+# every model (its comparisons are n/a). benchmarks/RESULTS.md, "Demo act two", has the table.
+ACT_TWO_FLOORS = {"world/vqa": 0.35, "world/refcoco": 0.02}
+ACT_TWO_MARGINS = {"globe-tl_beats_en_refcoco": 0.005}
 POOREST = ("$0-200", "$201-684")
 MARGINS = {
     "globe_beats_en_geode_country_10shot": 0.08,
-    "en_beats_globe_western": 0.03,
-    "globe-tl_beats_en_dollarstreet": 0.03,
-    "globe-tl_beats_en_geode": 0.05,
+    "en_beats_globe_western": 0.08,
+    "globe-tl_beats_en_dollarstreet": 0.02,
+    "globe_smaller_disparity": 0.02,
 }
+FAILS_BY = {"globe_beats_en_dollarstreet": -0.03, "globe_beats_en_geode": -0.05}
 
 
 @pytest.mark.slow
@@ -340,6 +342,8 @@ def test_demo_quick_end_to_end(tmp_path: Path, request: pytest.FixtureRequest) -
     f = summary["findings"]
     for name, margin in MARGINS.items():
         assert f[name]["margin"] > margin, (name, f[name])
+    for name, margin in FAILS_BY.items():
+        assert f[name]["status"] == "does not hold" and f[name]["margin"] < margin, f[name]
 
     html = (out / "report.html").read_text()
     for text in ("This world is synthetic", "Table 1", "Look-alike landmarks", "Milad Tower",
@@ -416,7 +420,9 @@ def _check_act_two(out: Path, summary: dict, html: str, output: str) -> None:
     for bench, floor in ACT_TWO_FLOORS.items():  # every tower learns more than a format
         assert all(gen["table"][t][bench]["value"] > floor for t in towers), bench
     worst = {gen["table"][t]["world/vqa"]["worst_income"] for t in towers}
-    assert len(worst) == 1 and worst <= set(POOREST), worst  # the world decides, not the tower
+    assert worst <= set(POOREST), worst  # every VQA model serves the poorest homes worst
+    for name, margin in ACT_TWO_MARGINS.items():
+        assert gen["findings"][name]["margin"] > margin, (name, gen["findings"][name])
     gallery = json.loads((out / "gallery.json").read_text())
     assert len(gallery["cells"]) >= 4
     for cell in gallery["cells"]:
