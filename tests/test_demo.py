@@ -295,11 +295,11 @@ QUICK_SEED = 11
 #   referring mIoU, every tower                 3.4-13.7                      -> > 2
 #   VQA's worst income bucket, every tower     $0-200 or $201-684 (12 of 12)  -> one of the
 #                                              two poorest
-#   globe-tl: better referring mIoU than en    +1.1, +0.9, +6.6, +1.0         -> > 0.5
-# No other comparison between towers keeps its sign on all four seeds; detection mAP < 1% for
-# every model (its comparisons are n/a). benchmarks/RESULTS.md, "Demo act two", has the table.
+# No comparison between towers is robust: the one that keeps its sign on the four quick
+# seeds, globe-tl over en on referring mIoU (+1.1, +0.9, +6.6, +1.0), reverses on the full
+# world's seeds 1 and 2 (+1.1, -2.3, -1.5); detection mAP < 1% for every model (its
+# comparisons are n/a). benchmarks/RESULTS.md, "Demo act two", has the tables.
 ACT_TWO_FLOORS = {"world/vqa": 0.35, "world/refcoco": 0.02}
-ACT_TWO_MARGINS = {"globe-tl_beats_en_refcoco": 0.005}
 POOREST = ("$0-200", "$201-684")
 MARGINS = {
     "globe_beats_en_geode_country_10shot": 0.08,
@@ -421,8 +421,6 @@ def _check_act_two(out: Path, summary: dict, html: str, output: str) -> None:
         assert all(gen["table"][t][bench]["value"] > floor for t in towers), bench
     worst = {gen["table"][t]["world/vqa"]["worst_income"] for t in towers}
     assert worst <= set(POOREST), worst  # every VQA model serves the poorest homes worst
-    for name, margin in ACT_TWO_MARGINS.items():
-        assert gen["findings"][name]["margin"] > margin, (name, gen["findings"][name])
     gallery = json.loads((out / "gallery.json").read_text())
     assert len(gallery["cells"]) >= 4
     for cell in gallery["cells"]:
