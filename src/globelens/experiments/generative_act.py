@@ -47,8 +47,8 @@ class ActTwoConfig:
     #: training steps and batch of every PaliGemma
     steps: int
     batch_size: int
-    #: a short run of a fresh decoder learns faster at 6e-3 than train-vlm's 2e-3 (loss 2.1
-    #: against 3.2 at step 300 measured on the quick world; benchmarks/RESULTS.md)
+    #: a short run of a fresh decoder learns faster at 6e-3 than train-vlm's 2e-3 (loss 2.6
+    #: against 3.2 after 120 steps on the quick world; benchmarks/RESULTS.md)
     lr: float = 6e-3
     #: the tower stays act one's weights: what differs between the models is then only the
     #: data the tower was pretrained on (and a frozen tower trains no slower or worse here)
