@@ -556,14 +556,16 @@ def summarise_act_two(study: Study) -> dict[str, Any]:
             if ci is None:
                 ci, interval = (found[0].get("ci95") or {}).get(metric), "bootstrap over examples"
             gaps = [g for g in (_income_gap(r, metric) for r in found) if g]
+            gap_values = [g["value"] for g in gaps]
+            # one seed: the bootstrap interval over examples; several: t over seeds
+            gap, gap_ci = mean_ci(gap_values) if gaps else (None, None)
+            if len(gaps) == 1:
+                gap_ci = gaps[0]["ci95"]
             region = (found[0].get("groups") or {}).get("region") or {}
             row[bench] = {
                 "label": label, "metric": metric, "value": value, "ci95": ci,
                 "interval": interval, "per_seed": vals, "n": found[0].get("n_evaluated"),
-                "disparity": (sum(g["value"] for g in gaps) / len(gaps)) if gaps else None,
-                "disparity_per_seed": [g["value"] for g in gaps],
-                "disparity_ci95": gaps[0]["ci95"] if len(gaps) == 1
-                else mean_ci([g["value"] for g in gaps])[1] if gaps else None,
+                "disparity": gap, "disparity_per_seed": gap_values, "disparity_ci95": gap_ci,
                 "worst_income": gaps[0]["worst"] if gaps else None,
                 "worst_region": region.get("worst"),
                 "invalid_rate": _finite(found[0]["metrics"].get("invalid_rate")),
