@@ -257,3 +257,25 @@ def test_score_group_report_means_and_statistics_agree() -> None:
     means = {n: x[g == n].mean() for n in set(g)}
     assert fast["spread"] == pytest.approx(max(means.values()) - min(means.values()))
     assert fast["worst"] == min(means, key=means.get)
+
+
+def test_weighted_groups_agree_with_a_mean_over_languages() -> None:
+    """Captions' headline is a mean over languages: its interval and every group weigh each
+    caption 1 / its language's count, so a group holding every caption reports the headline."""
+    from globelens.evaluate.tasks.gencommon import summarize
+
+    scores = np.array([1.0, 1.0, 1.0, 0.0])  # three English captions, one French
+    langs = ["en", "en", "en", "fr"]
+    weights = np.array([1 / 3, 1 / 3, 1 / 3, 1.0])
+    metas = [{"language": lang, "income_bucket": b} for lang, b in zip(langs, "aaab")]
+    metas[3]["income_bucket"] = "a"  # one bucket: the whole set
+    out = summarize(
+        {"CIDEr": scores}, "CIDEr", metas, ["language", "income_bucket"], 200, 0,
+        overall={"CIDEr": 0.5}, weights=weights,
+    )  # fmt: skip
+    assert out["metrics"]["CIDEr"] == 0.5
+    assert out["groups"]["income_bucket"]["groups"]["a"]["CIDEr"] == pytest.approx(0.5)
+    by_lang = out["groups"]["language"]["groups"]
+    assert by_lang["en"]["CIDEr"] == 1.0 and by_lang["fr"]["CIDEr"] == 0.0
+    lo, hi = out["ci95"]["CIDEr"]
+    assert lo <= 0.5 <= hi

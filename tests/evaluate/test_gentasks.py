@@ -74,7 +74,10 @@ def test_oracle_scores_perfectly_with_groups(bench, codec, tmp_path: Path) -> No
     res = _run(model, bench, tmp_path)
     cap = res["captioning"]
     assert set(cap["languages"]) == {"en", "fr"} and cap["metrics"]["CIDEr"] > 1.0
-    assert cap["groups"]["language"]["groups"].keys() == {"en", "fr"}
+    by_lang = cap["groups"]["language"]["groups"]
+    assert by_lang.keys() == {"en", "fr"}
+    for lang, corpus in cap["languages"].items():  # a language group is its corpus CIDEr
+        assert by_lang[lang]["CIDEr"] == pytest.approx(corpus["CIDEr"])
     vqa = res["vqa"]["metrics"]
     assert vqa["vqa_acc"] == 1.0 and vqa["vqa_acc_number"] == 1.0 and vqa["vqa_acc_yesno"] == 1.0
     det = res["detection"]

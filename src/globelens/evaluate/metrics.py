@@ -60,14 +60,17 @@ def group_ids(values: Sequence[Any]) -> tuple[np.ndarray, list[str]]:
 
 
 def group_means(
-    values: np.ndarray, gid: np.ndarray, n_groups: int
+    values: np.ndarray, gid: np.ndarray, n_groups: int, weights: np.ndarray | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Per-group mean of ``values`` and group sizes (ids of -1 are ignored)."""
+    """Per-group mean of ``values`` (weighted by ``weights`` where given) and group sizes
+    (ids of -1 are ignored)."""
     m = gid >= 0
     counts = np.bincount(gid[m], minlength=n_groups)
-    sums = np.bincount(gid[m], weights=values[m].astype(float), minlength=n_groups)
+    w = np.ones(int(m.sum())) if weights is None else weights[m].astype(float)
+    sums = np.bincount(gid[m], weights=values[m].astype(float) * w, minlength=n_groups)
+    totals = counts if weights is None else np.bincount(gid[m], weights=w, minlength=n_groups)
     with np.errstate(invalid="ignore", divide="ignore"):
-        return sums / counts, counts
+        return sums / totals, counts
 
 
 #: resampling indices drawn at a time (int64: 32 MB); 1000 resamples of 50k images would
@@ -230,24 +233,30 @@ def score_group_report(
     boot: Resamples | None,
     name: str,
     stat: Any = None,
+    weights: np.ndarray | None = None,
 ) -> dict[str, Any]:
     """Per-group ``name`` with 95% CIs, spread (best - worst), best, worst and the minimum.
 
-    The group value is the mean of ``scores`` over the group's examples, or ``stat(indices)``
-    when given (a statistic that is not a mean, such as COCO AP over the group's images;
-    indices may repeat under the bootstrap).
+    The group value is the mean of ``scores`` over the group's examples (weighted by
+    ``weights`` where given), or ``stat(indices)`` when given (a statistic that is not a
+    mean, such as COCO AP over the group's images; indices may repeat under the bootstrap).
     """
     gid, names = group_ids(values)
     g_n = len(names)
     if stat is None:
-        vals, counts = group_means(scores, gid, g_n)
+        vals, counts = group_means(scores, gid, g_n, weights)
     else:
         counts = np.bincount(gid[gid >= 0], minlength=g_n)
         vals = np.array([stat(np.flatnonzero(gid == j)) for j in range(g_n)])
     bvals = None
     if boot is not None and names:
         if stat is None:
-            bvals = np.stack([group_means(scores[b], gid[b], g_n)[0] for b in boot])
+            bvals = np.stack(
+                [
+                    group_means(scores[b], gid[b], g_n, None if weights is None else weights[b])[0]
+                    for b in boot
+                ]
+            )
         else:
             rows = []
             for b in boot:

@@ -67,6 +67,9 @@ def run(ctx: GenerativeContext) -> list[dict[str, Any]]:
         raise ValueError(f"benchmark {bench.name!r}: no answer could be evaluated ({skipped})")
     metas = [{**bench.records[requests[p].index].meta, "language": refs[p][0]} for p in rows]
     overall = {m: float(np.mean([v[m] for v in per_lang.values()])) for m in METRICS}
+    # The headline is a mean over languages: each caption counts 1 / its language's count,
+    # in the interval and in every group, as it does in the headline.
+    weights = np.array([1.0 / per_lang[refs[p][0]]["n"] for p in rows])
     summary = G.summarize(
         {m: per_example[m][rows] for m in METRICS},
         "CIDEr",
@@ -75,6 +78,7 @@ def run(ctx: GenerativeContext) -> list[dict[str, Any]]:
         ctx.n_bootstrap,
         ctx.seed,
         overall=overall,
+        weights=weights,
     )
     examples = [
         G.Example(

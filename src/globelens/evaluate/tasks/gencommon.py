@@ -46,9 +46,9 @@ def summarize(
     """metrics (means of ``scores``, or ``overall`` where given), ``ci95`` of the primary
     metric, per-group reports of it, ``disparity`` (best minus worst income bucket).
 
-    ``weights``: per-example weights of the overall number's interval (a mean over languages
-    of per-language means gives each example 1 / its language's count); groups are plain
-    means over their examples."""
+    ``weights``: per-example weights of the overall number (a mean over languages of
+    per-language means gives each example 1 / its language's count), used for its interval
+    and for every group's mean, so a group that is the whole set reports the overall number."""
     n = len(next(iter(scores.values()))) if scores else 0
     metrics: dict[str, Any] = {k: float(v.mean()) if n else float("nan") for k, v in scores.items()}
     metrics.update(overall or {})
@@ -73,7 +73,9 @@ def summarize(
     for key in keys:
         values = [m.get(key) for m in metas]
         if any(v not in (None, "") for v in values):
-            groups[key] = M.score_group_report(scores[primary], values, boot, primary, stat)
+            groups[key] = M.score_group_report(
+                scores[primary], values, boot, primary, stat, weights
+            )
     inc = groups.get("income_bucket", {})
     if len(inc.get("groups", {})) >= 2 and "spread" in inc:
         metrics["disparity"] = inc["spread"]
