@@ -427,7 +427,7 @@ def _check_act_two(out: Path, summary: dict, html: str, output: str) -> None:
         assert set(cell["models"]) == set(towers)
         for m in cell["models"].values():
             assert {"caption", "answer", "detect", "segment"} <= set(m)
-            assert m["detect"]["drawing"].startswith("data:image/png;base64,")
+            assert m["detect"]["drawing"].startswith("data:image/webp;base64,")
     for text in ("Act two: generative models on the same towers", "Act two: the gallery",
                  "whom the model serves", "Referring segmentation"):  # fmt: skip
         assert text in html, text

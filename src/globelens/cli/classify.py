@@ -11,7 +11,7 @@ import typer
 def _templates(value: str | None) -> list[str]:
     """A file with one template per line, or templates separated by ``|``; ``{c}`` marks the
     label (a template without it gets the label appended)."""
-    from globelens.evaluate.templates import BARE_TEMPLATE
+    from globelens.models.prompts import BARE_TEMPLATE
 
     if not value:
         return list(BARE_TEMPLATE)

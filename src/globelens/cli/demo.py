@@ -14,8 +14,8 @@ def register(app: typer.Typer) -> None:
         quick: bool = typer.Option(
             False,
             "--quick",
-            help="A smaller world and one training seed (intervals by bootstrap): ~4 min "
-            "instead of ~12 on 2 CPU cores.",
+            help="A smaller world and one training seed (intervals by bootstrap): ~7 min "
+            "instead of ~13 on 2 CPU cores.",
         ),
         seed: int = typer.Option(
             0, "--seed", help="World seed and first training seed (the full study uses 3)."

@@ -5,6 +5,10 @@
 
 from __future__ import annotations
 
+from globelens.models.prompts import BARE_TEMPLATE, fill
+
+__all__ = ["BARE_TEMPLATE", "OPENAI_IMAGENET_TEMPLATES", "fill"]
+
 # The 80 prompts of OpenAI CLIP's ImageNet zero-shot notebook (the default everywhere).
 OPENAI_IMAGENET_TEMPLATES: tuple[str, ...] = (
     "a bad photo of a {c}.",
@@ -88,15 +92,3 @@ OPENAI_IMAGENET_TEMPLATES: tuple[str, ...] = (
     "a photo of a small {c}.",
     "a tattoo of the {c}.",
 )
-
-# Class names in a language without its own templates are used bare.
-BARE_TEMPLATE: tuple[str, ...] = ("{c}",)
-
-
-def fill(template: str, classname: str) -> str:
-    """Put ``classname`` into ``template`` (``{c}`` or ``{}``)."""
-    if "{c}" in template:
-        return template.replace("{c}", classname)
-    if "{}" in template:
-        return template.replace("{}", classname)
-    raise ValueError(f"template {template!r} has no '{{c}}' placeholder for the class name")

@@ -13,10 +13,9 @@ import numpy as np
 import torch
 from PIL import Image
 
-from globelens.evaluate.tasks.zeroshot import classifier
-from globelens.evaluate.templates import BARE_TEMPLATE
 from globelens.models.base import DualEncoder
 from globelens.models.hf import ACTIVATIONS
+from globelens.models.prompts import BARE_TEMPLATE, class_weights
 
 #: ``Family.activation`` -> (N, M) logits -> probabilities
 PROBABILITIES = ACTIVATIONS
@@ -48,7 +47,9 @@ def classify_images(
     label) each label's text embedding is the normalised mean over its prompts."""
     if not labels:
         raise ValueError("classification needs at least one label")
-    weights = torch.from_numpy(classifier(model, list(labels), list(templates)))
+    weights = torch.from_numpy(
+        class_weights(labels, templates, lambda t: model.encode_texts(t).float().cpu().numpy())
+    )
     if not images:
         return np.zeros((0, len(labels)), np.float32)
     image_embeds = model.encode_images(model.preprocess(list(images)))

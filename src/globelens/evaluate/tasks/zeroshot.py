@@ -10,7 +10,8 @@ import numpy as np
 
 from globelens.evaluate import metrics as M
 from globelens.evaluate.embed import text_embeddings
-from globelens.evaluate.templates import BARE_TEMPLATE, fill
+from globelens.evaluate.templates import BARE_TEMPLATE
+from globelens.models.prompts import class_weights
 
 if TYPE_CHECKING:
     from globelens.evaluate.cache import EmbeddingCache
@@ -24,14 +25,9 @@ def classifier(
     templates: Sequence[str],
     cache: EmbeddingCache | None = None,
 ) -> np.ndarray:
-    """(C, D) zero-shot weights: per class, the normalised mean of its prompt embeddings."""
-    prompts = [fill(t, c) for c in classnames for t in templates]
-    unique = list(dict.fromkeys(prompts))  # encode each distinct prompt once
-    emb = text_embeddings(model, unique, cache)
-    pos = {p: i for i, p in enumerate(unique)}
-    full = emb[[pos[p] for p in prompts]].reshape(len(classnames), len(templates), -1)
-    w = full.mean(axis=1)
-    return w / np.linalg.norm(w, axis=1, keepdims=True).clip(1e-12)
+    """(C, D) zero-shot weights: per class, the normalised mean of its prompt embeddings
+    (text embeddings cached by ``cache``)."""
+    return class_weights(classnames, templates, lambda texts: text_embeddings(model, texts, cache))
 
 
 def evaluate_scores(
