@@ -29,6 +29,7 @@ from globelens.evaluate.generate import GenerationCache
 from globelens.evaluate.protocols import protocol_of
 from globelens.evaluate.tasks import TASKS, task_name, tasks_for
 from globelens.models.base import DualEncoder, Generator
+from globelens.models.kinds import load_model
 
 log = logging.getLogger("globelens.evaluate")
 
@@ -115,58 +116,6 @@ def _model_name(model: str | DualEncoder | Generator, names: set[str]) -> str:
         k += 1
     names.add(name)
     return name
-
-
-def _load_dual_encoder(path: str, device: str) -> DualEncoder:
-    from globelens.models import load_dual_encoder
-
-    return load_dual_encoder(path, device=device)
-
-
-def _load_generator(path: str, device: str) -> Generator:
-    from globelens.models.paligemma import load_generator
-
-    return load_generator(path, device=device)
-
-
-def _dual_encoder_types() -> set[str]:
-    from globelens.models.hf import FAMILIES
-
-    return set(FAMILIES)
-
-
-def _generator_types() -> set[str]:
-    try:
-        from globelens.models import paligemma
-    except ImportError:
-        return set()
-    return set(paligemma.GENERATOR_FAMILIES)
-
-
-# Model directories by config.model_type: (the types a loader knows, the loader).
-MODEL_LOADERS = (
-    (_dual_encoder_types, _load_dual_encoder),
-    (_generator_types, _load_generator),
-)
-
-
-def load_model(path: str | os.PathLike, device: str = "cpu") -> DualEncoder | Generator:
-    """A model directory -> DualEncoder or Generator by its ``config.model_type``, failing
-    fast on a directory that is neither."""
-    from globelens.models.hf import check_model_dir
-
-    p = check_model_dir(path)
-    try:
-        model_type = json.loads((p / "config.json").read_text()).get("model_type")
-    except (OSError, ValueError) as e:
-        raise ValueError(f"{p}/config.json is not valid JSON: {e}") from e
-    known: list[str] = []
-    for types, load in MODEL_LOADERS:
-        names = types()
-        if model_type in names:
-            return load(str(p), device)
-        known.extend(sorted(names))
-    raise ValueError(f"{p}: model_type {model_type!r} is not supported (known: {', '.join(known)})")
 
 
 def _attach_examples(result: dict[str, Any], bench: Benchmark) -> None:

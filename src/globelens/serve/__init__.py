@@ -3,11 +3,11 @@ routes, dynamic batching, limits) and a web page."""
 
 from globelens.serve.app import ServerState, build_app, create_app
 from globelens.serve.config import BatchConfig, Limits, ServeConfig
-from globelens.serve.models import KINDS, ModelSpec, discover
+from globelens.serve.models import SERVING, ModelSpec, discover
 from globelens.serve.server import BackgroundServer, run_forever
 
 __all__ = [
-    "KINDS",
+    "SERVING",
     "BackgroundServer",
     "BatchConfig",
     "Limits",

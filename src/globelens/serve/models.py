@@ -1,15 +1,15 @@
 """What the server serves: model directories found on disk, loaded by kind, each with its batcher.
 
-A model directory's ``config.json`` ``model_type`` picks its kind from :data:`KINDS`: dual
-encoders (SigLIP, CLIP: classify and embed) or generators (PaliGemma: the task language). A kind
-says how to load the model, how to run a batch of requests through it and how to warm it up, so
-adding a kind is one ``register_kind`` call and no route changes.
+A model directory's ``config.json`` ``model_type`` picks its kind from
+``globelens.models.kinds.KINDS`` (dual encoders: classify and embed; generators: the task
+language), which also loads it. :data:`SERVING` says how each kind runs a batch of requests and
+warms up, so a new kind is one entry there and no route changes.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Collection, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,6 +18,7 @@ import torch
 from PIL import Image
 
 from globelens.models.hf import TRAIN_MODEL_SUBDIR, config_model_type
+from globelens.models.kinds import KINDS, ModelKind, kind_of, known_model_types
 from globelens.serve.batching import Batcher, BatchFn, run_isolated
 from globelens.serve.config import BatchConfig
 
@@ -138,80 +139,21 @@ def _raise_first(results: Sequence[Any]) -> None:
 
 
 @dataclass(frozen=True)
-class ModelKind:
-    """How one kind of model is found, loaded, batched and warmed up."""
+class Serving:
+    """How one kind of model (``globelens.models.kinds.KINDS``) is served: how a batch of
+    requests runs through it, how it is warmed up, and what the web page offers for it."""
 
-    name: str
-    #: config.json model_type values of this kind (read lazily: registries fill on import)
-    model_types: Callable[[], Collection[str]]
-    load: Callable[[str, str], Any]
     batch_fn: Callable[[Any], BatchFn]
     warmup: Callable[[Any, Batcher], None]
-    #: what the web page offers for it
     tasks: tuple[str, ...]
 
 
-KINDS: dict[str, ModelKind] = {}
-
-
-def register_kind(kind: ModelKind) -> None:
-    KINDS[kind.name] = kind
-
-
-def _dual_types() -> Collection[str]:
-    from globelens.models.hf import FAMILIES
-
-    return FAMILIES
-
-
-def _load_dual(path: str, device: str) -> Any:
-    from globelens.models.hf import load_dual_encoder
-
-    return load_dual_encoder(path, device=device)
-
-
-def _generator_types() -> Collection[str]:
-    from globelens.models.paligemma import GENERATOR_FAMILIES
-
-    return GENERATOR_FAMILIES
-
-
-def _load_generator(path: str, device: str) -> Any:
-    from globelens.models.paligemma import load_generator
-
-    return load_generator(path, device=device)
-
-
-register_kind(
-    ModelKind(
-        "dual_encoder",
-        _dual_types,
-        _load_dual,
-        dual_encoder_batch,
-        _warm_dual,
-        ("classify", "embed"),
-    )
-)
-register_kind(
-    ModelKind(
-        "generator",
-        _generator_types,
-        _load_generator,
-        generator_batch,
-        _warm_generator,
-        ("caption", "answer", "detect", "segment", "prompt"),
-    )
-)
-
-
-def kind_of(model_type: str | None) -> ModelKind | None:
-    if model_type is None:
-        return None
-    return next((k for k in KINDS.values() if model_type in k.model_types()), None)
-
-
-def known_model_types() -> list[str]:
-    return sorted({t for k in KINDS.values() for t in k.model_types()})
+SERVING: dict[str, Serving] = {
+    "dual_encoder": Serving(dual_encoder_batch, _warm_dual, ("classify", "embed")),
+    "generator": Serving(
+        generator_batch, _warm_generator, ("caption", "answer", "detect", "segment", "prompt")
+    ),
+}
 
 
 # -- discovery ------------------------------------------------------------------------------
@@ -316,8 +258,8 @@ class ServedModel:
         return self.spec.name
 
     @property
-    def kind(self) -> ModelKind:
-        return KINDS[self.spec.kind]
+    def serving(self) -> Serving:
+        return SERVING[self.spec.kind]
 
     @property
     def activation(self) -> str:
@@ -332,7 +274,7 @@ class ServedModel:
             "created": self.created,
             "owned_by": "globelens",
             "kind": self.spec.kind,
-            "tasks": list(self.kind.tasks),
+            "tasks": list(self.serving.tasks),
             "image_size": int(getattr(self.model, "image_size", 0)),
             "fingerprint": getattr(self.model, "fingerprint", ""),
         }
@@ -346,16 +288,16 @@ def load_served(
     warmup: bool = True,
     on_batch: Callable[[str, int, float], None] | None = None,
 ) -> ServedModel:
-    kind = KINDS[spec.kind]
-    model = kind.load(spec.path, device)
+    model = KINDS[spec.kind].load(spec.path, device)
+    serving = SERVING[spec.kind]
     batcher = Batcher(
         spec.name,
-        kind.batch_fn(model),
+        serving.batch_fn(model),
         max_batch=batching.max_batch,
         max_delay_s=batching.max_delay_s,
         max_queue=batching.max_queue,
         on_batch=(lambda n, s: on_batch(spec.name, n, s)) if on_batch else None,
     )
     if warmup:
-        kind.warmup(model, batcher)
+        serving.warmup(model, batcher)
     return ServedModel(spec, model, batcher.start())

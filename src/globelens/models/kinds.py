@@ -1,0 +1,88 @@
+"""What a model directory holds, read from its ``config.json`` ``model_type``: a dual encoder
+(SigLIP, CLIP: pictures against phrases) or a generator (PaliGemma: text from a picture and a
+prompt). Evaluation, the CLI and the server all load models through :data:`KINDS`, so a new
+family is registered once (in ``FAMILIES`` or ``GENERATOR_FAMILIES``) and works everywhere."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Collection
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class ModelKind:
+    """One kind of model: the ``model_type`` values it covers and how it is loaded."""
+
+    name: str
+    #: config.json model_type values of this kind (read lazily: family registries fill on
+    #: import, and a generator needs the optional generative stack)
+    model_types: Callable[[], Collection[str]]
+    #: (model directory, device) -> the loaded model
+    load: Callable[[str, str], Any]
+
+
+def _dual_types() -> Collection[str]:
+    from globelens.models.hf import FAMILIES
+
+    return FAMILIES
+
+
+def _load_dual(path: str, device: str) -> Any:
+    from globelens.models.hf import load_dual_encoder
+
+    return load_dual_encoder(path, device=device)
+
+
+def _generator_types() -> Collection[str]:
+    from globelens.models.paligemma import GENERATOR_FAMILIES
+
+    return GENERATOR_FAMILIES
+
+
+def _load_generator(path: str, device: str) -> Any:
+    from globelens.models.paligemma import load_generator
+
+    return load_generator(path, device=device)
+
+
+KINDS: dict[str, ModelKind] = {
+    k.name: k
+    for k in (
+        ModelKind("dual_encoder", _dual_types, _load_dual),
+        ModelKind("generator", _generator_types, _load_generator),
+    )
+}
+
+
+def kind_of(model_type: str | None) -> ModelKind | None:
+    """The kind whose families include ``model_type``, or None."""
+    if model_type is None:
+        return None
+    return next((k for k in KINDS.values() if model_type in k.model_types()), None)
+
+
+def known_model_types() -> list[str]:
+    return sorted({t for k in KINDS.values() for t in k.model_types()})
+
+
+def load_model(path: str | os.PathLike, device: str = "cpu") -> Any:
+    """A model directory -> its DualEncoder or Generator by ``config.model_type``, failing
+    fast (with what is missing, or the known types) on a directory that is neither."""
+    from globelens.models.hf import check_model_dir, config_model_type
+
+    p = check_model_dir(path)
+    model_type = config_model_type(p)
+    if model_type is None:
+        raise ValueError(f"{p}/config.json is not valid JSON or has no model_type")
+    kind = kind_of(model_type)
+    if kind is None:
+        raise ValueError(
+            f"{p}: model_type {model_type!r} is not supported "
+            f"(known: {', '.join(known_model_types())})"
+        )
+    return kind.load(str(p), device)
+
+
+__all__ = ["KINDS", "ModelKind", "kind_of", "known_model_types", "load_model"]
