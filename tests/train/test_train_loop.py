@@ -281,6 +281,8 @@ def test_decoded_cache_gives_the_same_batches(
         assert a["bad"] == b["bad"]  # corrupt pictures are reported every time, never cached
     assert plain._decoded.bytes == 0
     assert 0 < cached._decoded.bytes <= 64 * 2**20
+    # the caption is kept with its picture: the second epoch reads neither again
+    assert all(isinstance(raw, str) for raw, _ in cached._decoded._items.values())
 
 
 def test_truncated_shards_are_counted_not_lost(

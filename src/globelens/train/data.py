@@ -177,22 +177,24 @@ def augment_image(
 
 
 class DecodedCache:
-    """Decoded pictures by address, filled until ``max_bytes`` of pixels and never evicted:
-    a multi-epoch run over a small dataset decodes each picture once, and a large one keeps
-    the first pictures it met (the hit rate is the share that fits)."""
+    """Decoded pictures by address, with what the collator read beside them (a caption),
+    filled until ``max_bytes`` of pixels and never evicted: a multi-epoch run over a small
+    dataset reads and decodes each sample once, and a large one keeps the first samples it
+    met (the hit rate is the share that fits)."""
 
     def __init__(self, max_bytes: int) -> None:
         self.max_bytes, self.bytes = max_bytes, 0
-        self._items: dict[tuple[str, int, int], Image.Image] = {}
+        self._items: dict[tuple[str, int, int], tuple[Any, Image.Image]] = {}
 
-    def get(self, key: tuple[str, int, int]) -> Image.Image | None:
+    def get(self, key: tuple[str, int, int]) -> tuple[Any, Image.Image] | None:
+        """(what the collator read, or None when it is not kept; the picture), or None."""
         return self._items.get(key)
 
-    def put(self, key: tuple[str, int, int], im: Image.Image) -> None:
+    def put(self, key: tuple[str, int, int], raw: Any, im: Image.Image) -> None:
         size = im.width * im.height * len(im.getbands())
         if self.bytes + size <= self.max_bytes:
             im.load()
-            self._items[key] = im
+            self._items[key] = (raw, im)
             self.bytes += size
 
 
@@ -216,6 +218,9 @@ class Collator(Protocol):
     #: hand ``collate`` the randomly cropped/flipped (``data.augment``) uint8 pictures; a
     #: collator that preprocesses the decoded pictures itself gets an empty list
     augments: bool
+    #: keep what ``read`` returned with the decoded picture, not read it again (for small
+    #: values that ``prepare`` does not change)
+    keeps_raw: bool
 
     def read(self, dataset: BatchDataset, source: str, ref: Ref) -> Any: ...
 
@@ -230,6 +235,8 @@ class CaptionCollator:
 
     draft = True
     augments = True
+    #: a caption is a small immutable string: kept with its decoded picture
+    keeps_raw = True
 
     def __init__(
         self,
@@ -343,13 +350,17 @@ class BatchDataset(torch.utils.data.Dataset):
             try:
                 if ref.image is None:
                     raise SampleError("missing_image")
-                raw = self.collator.read(self, source, ref)
                 key = (source, ref.shard, ref.image[0])
-                pil = self._decoded.get(key)
-                if pil is None:
+                cached = self._decoded.get(key)
+                raw = cached[0] if cached is not None else None
+                if raw is None:
+                    raw = self.collator.read(self, source, ref)
+                if cached is not None:
+                    pil = cached[1]
+                else:
                     data = self._read(source, ref, ref.image)
                     pil = decode_image(data, target_size=draft)
-                    self._decoded.put(key, pil)
+                    self._decoded.put(key, raw if self.collator.keeps_raw else None, pil)
                 item = self.collator.prepare(
                     raw, pil, random.Random(derive_seed(self.seed, "target", step, lo + i))
                 )

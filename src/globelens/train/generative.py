@@ -90,6 +90,8 @@ class VLMCollator:
 
     draft = False  # boxes are normalised by the picture's true size
     augments = False
+    #: a scene's metadata (objects, masks) is re-read each time, not kept with its picture
+    keeps_raw = False
 
     def __init__(
         self,
