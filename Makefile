@@ -18,7 +18,7 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 
 test: setup browser java
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q --durations=15
 
 # Browser tests use Debian's chromium + chromium-driver; install them when missing (as root,
 # ~20 s). Without root the browser tests skip and say why.
