@@ -1,7 +1,7 @@
 """What a model directory holds, read from its ``config.json`` ``model_type``: a dual encoder
 (SigLIP, CLIP: pictures against phrases) or a generator (PaliGemma: text from a picture and a
-prompt). Evaluation, the CLI and the server all load models through :data:`KINDS`, so a new
-family is registered once (in ``FAMILIES`` or ``GENERATOR_FAMILIES``) and works everywhere."""
+prompt). Evaluation and the server load models through :data:`KINDS`, so a new family is
+registered once (``register_family`` or ``register_generator``) and works in both."""
 
 from __future__ import annotations
 
@@ -16,8 +16,8 @@ class ModelKind:
     """One kind of model: the ``model_type`` values it covers and how it is loaded."""
 
     name: str
-    #: config.json model_type values of this kind (read lazily: family registries fill on
-    #: import, and a generator needs the optional generative stack)
+    #: config.json model_type values of this kind (read lazily: the family registries fill
+    #: when their modules are imported)
     model_types: Callable[[], Collection[str]]
     #: (model directory, device) -> the loaded model
     load: Callable[[str, str], Any]

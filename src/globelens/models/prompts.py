@@ -1,6 +1,6 @@
 """A dual encoder's zero-shot head from words: class names put into prompt templates, and
 each class's weight the normalised mean of its prompts' text embeddings (CLIP's prompt
-ensembling). Evaluation, ``globelens classify`` and the server build their heads here."""
+ensembling). Evaluation and ``globelens classify`` build their heads here."""
 
 from __future__ import annotations
 
