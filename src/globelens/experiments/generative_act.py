@@ -356,10 +356,10 @@ def stage_vlm_evaluate(study: Study) -> dict[str, Any]:
                         seconds=round(seconds, 2))  # fmt: skip
 
     run_jobs(jobs, _evaluate_vlm_one, cfg.parallel, on_start=start, on_finish=finish)
+    order = {t: i for i, t in enumerate(cfg.towers)}
     for s, results in by_seed.items():
         out = results_dir(study, s)
         shutil.rmtree(out, ignore_errors=True)
-        order = {t: i for i, t in enumerate(cfg.towers)}
         write_results(sorted(results, key=lambda r: (order[r["model"]], r["dataset"])), out)
     gallery = build_gallery(study, seeds[0], cfg)
     (study.out / "gallery.json").write_text(

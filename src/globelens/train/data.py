@@ -352,15 +352,14 @@ class BatchDataset(torch.utils.data.Dataset):
                     raise SampleError("missing_image")
                 key = (source, ref.shard, ref.image[0])
                 cached = self._decoded.get(key)
-                raw = cached[0] if cached is not None else None
-                if raw is None:
+                if cached is None:
                     raw = self.collator.read(self, source, ref)
-                if cached is not None:
-                    pil = cached[1]
-                else:
-                    data = self._read(source, ref, ref.image)
-                    pil = decode_image(data, target_size=draft)
+                    pil = decode_image(self._read(source, ref, ref.image), target_size=draft)
                     self._decoded.put(key, raw if self.collator.keeps_raw else None, pil)
+                else:
+                    raw, pil = cached
+                    if raw is None:  # not kept: read it again
+                        raw = self.collator.read(self, source, ref)
                 item = self.collator.prepare(
                     raw, pil, random.Random(derive_seed(self.seed, "target", step, lo + i))
                 )
