@@ -363,6 +363,11 @@ def test_demo_quick_end_to_end(tmp_path: Path, request: pytest.FixtureRequest) -
     assert events.count("trained") == 5
     assert events.count("vlm_trained") == 3
 
+    # The study's result as figures, saved beside summary.json and inlined in the report.
+    assert {"dollarstreet", "geode"} <= set(summary["by_group"])
+    for stem in ("accuracy_by_income", "accuracy_by_region", "finding_margins"):
+        assert (out / f"{stem}.png").stat().st_size > 0 and (out / f"{stem}.svg").is_file()
+        assert f'id="{stem}"' in html, stem
     _check_act_two(out, summary, html, res.output)
     _report_opens_in_chromium(out / "report.html", request)
 

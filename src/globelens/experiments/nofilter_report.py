@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from globelens.data.images import thumbnail_data_uri
+from globelens.data.images import data_uri, thumbnail_data_uri
 from globelens.experiments.nofilter_summary import METRIC_BY_KEY, MIN_GAP
-from globelens.report import esc, figure_to_data_uri, html_table, write_report
+from globelens.report import esc, figure_to_data_uri, html_table, plots, write_report
 
 if TYPE_CHECKING:
     from globelens.experiments.nofilter import Study
@@ -181,6 +183,103 @@ def _share(x: Any) -> str:
     return f"{100 * x:.0f}%" if isinstance(x, int | float) and x == x else "n/a"
 
 
+def _group_figure(bench: str, title: str, draw: Callable[..., Any]) -> Callable[..., Any]:
+    """A drawer of ``summary["by_group"][bench]``: one line or bar colour per model."""
+
+    def figure(summary: dict[str, Any]) -> Any | None:
+        entry = summary.get("by_group", {}).get(bench)
+        if not entry:
+            return None
+        series = {
+            model: {g: {"acc1": v["value"], "acc1_ci95": v.get("ci95")} for g, v in gs.items()}
+            for model, gs in entry["models"].items()
+        }
+        return draw(series, entry["by"], title)
+
+    return figure
+
+
+def _margins_figure(summary: dict[str, Any]) -> Any | None:
+    # Shares of a gap have no per-seed values (they are ratios of means): the table has them.
+    margins = [
+        plots.Margin(f["statement"], f["per_seed"], f["margin"], f.get("ci95"), f["holds"])
+        for f in summary.get("findings", {}).values()
+        if f.get("per_seed")
+    ]
+    if not margins:
+        return None
+    return plots.margins_figure(
+        margins, "margin (accuracy or disparity points)", "Each finding's margin, per seed"
+    )
+
+
+@dataclass(frozen=True)
+class StudyFigure:
+    """One figure of the study's result, saved as ``<stem>.png`` and ``<stem>.svg`` beside
+    ``summary.json`` and drawn from it alone."""
+
+    stem: str
+    caption: str
+    #: summary -> matplotlib figure, or None when the summary lacks what it draws
+    draw: Callable[[dict[str, Any]], Any | None]
+
+
+STUDY_FIGURES: tuple[StudyFigure, ...] = (
+    StudyFigure(
+        "accuracy_by_income",
+        "Dollar Street zero-shot top-1 by monthly household income (USD PPP), one line per "
+        "model; the No Filter paper's headline figure.",
+        _group_figure("dollarstreet", "Dollar Street: top-1 by income", plots.group_lines_figure),
+    ),
+    StudyFigure(
+        "accuracy_by_region",
+        "GeoDE zero-shot top-1 by region, one bar per model.",
+        _group_figure("geode", "GeoDE: top-1 by region", plots.group_bars_figure),
+    ),
+    StudyFigure(
+        "finding_margins",
+        "The margin of each finding measured per seed (a paired difference; right of zero: "
+        "it holds). Dots: one training seed each; diamonds: the mean with its interval. "
+        "Findings stated as a share of a gap are in the findings table only.",
+        _margins_figure,
+    ),
+)
+
+
+def _interval_note(summary: dict[str, Any]) -> str:
+    n = len(summary.get("seeds", []))
+    if n >= 2:
+        return f"Error bars: 95% t interval over {n} training seeds."
+    return "Error bars: 95% bootstrap interval over images (one training seed)."
+
+
+def write_figures(summary: dict[str, Any], out_dir: Path) -> list[tuple[StudyFigure, list[Path]]]:
+    """Draw every figure the summary has data for into ``out_dir``; returns each figure
+    with its saved paths (PNG first)."""
+    saved = []
+    for spec in STUDY_FIGURES:
+        fig = spec.draw(summary)
+        if fig is None:
+            continue
+        saved.append((spec, plots.save_figure(fig, out_dir / spec.stem)))
+    return saved
+
+
+def figures_html(summary: dict[str, Any], out_dir: Path) -> str:
+    """The study's figures, written beside ``summary.json`` in ``out_dir`` and inlined
+    (the report stays one self-contained file), each with links to its PNG and SVG."""
+    parts = [f"<p class=note>{esc(_interval_note(summary))}</p>"]
+    for spec, paths in write_figures(summary, out_dir):
+        links = " · ".join(f'<a href="{esc(p.name)}">{esc(p.suffix[1:])}</a>' for p in paths)
+        uri = data_uri(paths[0].read_bytes(), "image/png")
+        parts.append(
+            f'<figure class="fig" id="{esc(spec.stem)}"><img alt="{esc(spec.stem)}" '
+            f'src="{uri}"><figcaption class="note">{esc(spec.caption)} ({links})'
+            "</figcaption></figure>"
+        )
+    return "".join(parts) if len(parts) > 1 else ""
+
+
 def audit_html(data_dir: Path) -> str:
     from globelens.curate import audit_data, compare_figure
 
@@ -330,6 +429,7 @@ def write_study_report(study: Study, summary: dict[str, Any]) -> Path:
     results = study.load_results()[first]
     sections = [
         ("Table 1: the models side by side", table1_html(summary)),
+        ("The result in figures", figures_html(summary, study.out)),
         ("Look-alike landmarks", lookalike_html(study, first)),
         ("The filter audit: whom English-only filtering removes", audit_html(study.data)),
     ]
@@ -340,7 +440,7 @@ def write_study_report(study: Study, summary: dict[str, Any]) -> Path:
     sections.append(("Per-group results", note))
     from globelens.experiments.generative_act import report_sections
 
-    sections[3:3] = report_sections(study, summary)  # act two, before act one's details
+    sections[4:4] = report_sections(study, summary)  # act two, before act one's details
     return write_report(
         study.results / f"seed{first}",
         study.out / "report.html",

@@ -91,6 +91,17 @@ def mean_ci(values: Sequence[float]) -> tuple[float, list[float] | None]:
     return mean, [mean - half, mean + half]
 
 
+def with_interval(per_seed: list[float], boot: Sequence[float] | None) -> dict[str, Any]:
+    """Mean over seeds with its t interval, or the one seed's bootstrap interval."""
+    mean, ci = mean_ci(per_seed)
+    out: dict[str, Any] = {"value": mean, "per_seed": per_seed}
+    if ci is not None:
+        out.update(ci95=ci, interval="t over seeds")
+    elif boot:
+        out.update(ci95=list(boot), interval="bootstrap over images")
+    return out
+
+
 def metric_values(
     results_by_seed: dict[int, list[dict[str, Any]]], model: str, m: Metric
 ) -> dict[str, Any]:
@@ -108,12 +119,7 @@ def metric_values(
                 worst_groups.append(groups)
     if not per_seed:
         return {}
-    mean, ci = mean_ci(per_seed)
-    out: dict[str, Any] = {"value": mean, "per_seed": per_seed}
-    if ci is not None:
-        out.update(ci95=ci, interval="t over seeds")
-    elif boot:
-        out.update(ci95=list(boot), interval="bootstrap over images")
+    out = with_interval(per_seed, boot)
     if worst_groups:
         # The worst group by mean accuracy over seeds.
         names = set.intersection(*(set(g) for g in worst_groups))
@@ -121,6 +127,36 @@ def metric_values(
         if means:
             name = min(means, key=lambda n: (means[n], n))
             out["group"] = {"by": m.group, "name": name, "acc1": means[name]}
+    return out
+
+
+#: The study's accuracy-by-group figures: (benchmark, group field), each drawn per model.
+GROUP_FIGURES: tuple[tuple[str, str], ...] = (
+    ("world/dollarstreet", "income_bucket"),
+    ("world/geode", "region"),
+)
+
+
+def group_accuracy(
+    results_by_seed: dict[int, list[dict[str, Any]]], models: Sequence[str]
+) -> dict[str, dict[str, Any]]:
+    """Zero-shot top-1 per group for each benchmark of :data:`GROUP_FIGURES`:
+    ``{benchmark: {"by": field, "models": {model: {group: {value, per_seed, ci95}}}}}``."""
+    out: dict[str, dict[str, Any]] = {}
+    for dataset, field in GROUP_FIGURES:
+        metric = Metric(dataset, dataset, ZS, "acc1", dataset)
+        by_model: dict[str, dict[str, Any]] = {}
+        for model in models:
+            per_group: dict[str, tuple[list[float], Any]] = {}
+            for _seed, results in sorted(results_by_seed.items()):
+                r = _find(results, model, metric) or {}
+                for name, g in r.get("groups", {}).get(field, {}).get("groups", {}).items():
+                    values, _ = per_group.get(name, ([], None))
+                    per_group[name] = ([*values, float(g["acc1"])], g.get("acc1_ci95"))
+            if per_group:
+                by_model[model] = {n: with_interval(v, b) for n, (v, b) in per_group.items()}
+        if by_model:
+            out[metric.bench] = {"by": field, "models": by_model}
     return out
 
 
@@ -305,5 +341,6 @@ def summarise(
         "models": models,
         "table": table,
         "findings": findings(table),
+        "by_group": group_accuracy(results_by_seed, list(table)),
         "filter_audit": audit_summary(data) if data is not None else {},
     }

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import matplotlib
@@ -34,8 +36,33 @@ def _group_order(key: str, names: set[str]) -> list[str]:
     return sorted(names)
 
 
+#: formats a figure is saved in beside the data it draws: PNG to look at, SVG to print
+SAVE_FORMATS = ("png", "svg")
+
+
+def save_figure(fig: Any, stem: str | Path, dpi: int = 110) -> list[Path]:
+    """Save ``fig`` as ``stem.png`` and ``stem.svg`` and close it; returns the paths."""
+    paths = []
+    for fmt in SAVE_FORMATS:
+        path = Path(f"{stem}.{fmt}")
+        # No date and fixed element ids: the SVG's bytes are a function of the data.
+        meta = {"Date": None} if fmt == "svg" else {}
+        with matplotlib.rc_context({"svg.hashsalt": "globelens"}):
+            fig.savefig(path, format=fmt, dpi=dpi, bbox_inches="tight", metadata=meta)
+        paths.append(path)
+    plt.close(fig)
+    return paths
+
+
 def group_lines(series: dict[str, dict[str, dict[str, Any]]], key: str, title: str) -> str:
-    """Accuracy per group as one line per model (income buckets read left to right)."""
+    """Accuracy per group as one line per model (income buckets read left to right), as a
+    ``data:`` URI."""
+    return figure_to_data_uri(group_lines_figure(series, key, title))
+
+
+def group_lines_figure(series: dict[str, dict[str, dict[str, Any]]], key: str, title: str) -> Any:
+    """Accuracy per group as one line per model: ``{model: {group: {"acc1", "acc1_ci95"}}}``;
+    error bars are the 95% intervals."""
     names = _group_order(key, {g for s in series.values() for g in s})
     fig, ax = plt.subplots(figsize=(6.4, 3.6))
     x = np.arange(len(names))
@@ -56,11 +83,17 @@ def group_lines(series: dict[str, dict[str, dict[str, Any]]], key: str, title: s
     ax.set_title(title)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
-    return figure_to_data_uri(fig)
+    return fig
 
 
 def group_bars(series: dict[str, dict[str, dict[str, Any]]], key: str, title: str) -> str:
-    """Grouped bars: accuracy per group (region, country), one bar colour per model."""
+    """Grouped bars: accuracy per group (region, country), one bar colour per model, as a
+    ``data:`` URI."""
+    return figure_to_data_uri(group_bars_figure(series, key, title))
+
+
+def group_bars_figure(series: dict[str, dict[str, dict[str, Any]]], key: str, title: str) -> Any:
+    """Grouped bars of accuracy per group (same input as :func:`group_lines_figure`)."""
     names = _group_order(key, {g for s in series.values() for g in s})
     n_models = max(1, len(series))
     width = 0.8 / n_models
@@ -90,7 +123,7 @@ def group_bars(series: dict[str, dict[str, dict[str, Any]]], key: str, title: st
     ax.set_title(title)
     ax.grid(axis="y", alpha=0.3)
     ax.legend(fontsize=8)
-    return figure_to_data_uri(fig)
+    return fig
 
 
 def value_bars(
@@ -125,3 +158,40 @@ def value_bars(
     ax.grid(axis="y", alpha=0.3)
     ax.legend(fontsize=8)
     return figure_to_data_uri(fig)
+
+
+@dataclass(frozen=True)
+class Margin:
+    """One paired comparison: its per-seed differences, their mean and 95% interval
+    (fractions), and whether the claim holds (None: not decided)."""
+
+    label: str
+    per_seed: Sequence[float]
+    mean: float
+    ci95: Sequence[float] | None = None
+    holds: bool | None = None
+
+
+#: marker colour by verdict: holds, does not hold, undecided
+VERDICT_COLORS = {True: "#1a7f37", False: "#b42318", None: "#6e7781"}
+
+
+def margins_figure(margins: Sequence[Margin], xlabel: str, title: str) -> Any:
+    """One row per comparison: each seed's difference as a dot, the mean as a bar with its
+    interval; the zero line separates "holds" from "does not hold"."""
+    fig, ax = plt.subplots(figsize=(7.2, 0.42 * len(margins) + 1.3))
+    ys = np.arange(len(margins))[::-1]
+    for y, m in zip(ys, margins, strict=True):
+        color = VERDICT_COLORS[m.holds]
+        lo, hi = _err(m.mean, m.ci95)
+        ax.errorbar(
+            [100 * m.mean], [y], xerr=[[100 * lo], [100 * hi]], fmt="D", color=color, capsize=4
+        )
+        seeds = [100 * v for v in m.per_seed]
+        ax.scatter(seeds, [y] * len(seeds), s=14, color=color, alpha=0.5, zorder=3)
+    ax.axvline(0, color="#222", lw=0.8)
+    ax.set_yticks(ys, [m.label for m in margins], fontsize=8)
+    ax.set_xlabel(xlabel)
+    ax.set_title(title)
+    ax.grid(axis="x", alpha=0.3)
+    return fig
