@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 # CPU PyTorch; on a CUDA machine, install the torch build you want into the venv first.
 TORCH  ?= torch==2.13.0
 
-.PHONY: setup test lint bench demo world clean browser java
+.PHONY: setup test lint bench demo world docs clean browser java
 
 setup: $(STAMP)
 
@@ -64,5 +64,10 @@ demo: setup
 world: setup
 	$(BIN)/globelens world build out/world
 
+# The documentation site, offline (no fonts or scripts from the network), warnings as errors;
+# open site/index.html. The command-line reference is generated from the commands.
+docs: setup
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir site
+
 clean:
-	rm -rf $(VENV) out runs .pytest_cache .ruff_cache
+	rm -rf $(VENV) out runs site .pytest_cache .ruff_cache

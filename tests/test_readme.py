@@ -1,12 +1,15 @@
-"""The README's Python examples run as written, and print what the README shows.
+"""The Python examples of the README and of the documentation pages run as written, and
+print what the text shows.
 
-Every ```python block of the README runs. The blocks of one ``## `` section run in order in
-one namespace, in a fresh working directory that :data:`SETUPS` prepares with the files the
-section's examples read (a small world at ``out/world``, model directories at
-``runs/*/model``), as a reader who followed the README up to there would have them. A block
-directly followed by an ```output block must print that output (doctest's rules: ``...``
-matches anything, runs of whitespace compare equal). A block that cannot run here says so
-on the line before it, ``<!-- not run: REASON -->``; the reason is required.
+Every ```python block of README.md and of docs/**/*.md runs. The blocks of one group run in
+order in one namespace: a documentation page is one group (a reader follows it top to
+bottom), the README one group per ``## `` section. Each group runs in a fresh working
+directory that :data:`SETUPS` prepares with the files its examples read (a small world at
+``out/world``, model directories at ``runs/*/model``), as a reader who followed the guide up
+to there would have them. A block directly followed by an ```output block must print that
+output (doctest's rules: ``...`` matches anything, runs of whitespace compare equal). A block
+that cannot run here says so on the line before it, ``<!-- not run: REASON -->``; the reason
+is required.
 """
 
 from __future__ import annotations
@@ -22,7 +25,9 @@ from pathlib import Path
 
 import pytest
 
-README = Path(__file__).resolve().parent.parent / "README.md"
+ROOT = Path(__file__).resolve().parent.parent
+README = ROOT / "README.md"
+DOCS = ROOT / "docs"
 NOT_RUN = re.compile(r"^<!-- not run: (.+\S) -->$")
 
 
@@ -35,16 +40,17 @@ class Block:
     not_run: str | None = None
 
 
-def readme_blocks(text: str) -> dict[str, list[Block]]:
-    """{section title: [python block, ...]} with each block's expected output."""
+def readme_blocks(text: str, level: str = "## ") -> dict[str, list[Block]]:
+    """{section title: [python block, ...]} with each block's expected output; a section
+    starts at each heading line that begins with ``level``."""
     blocks: dict[str, list[Block]] = {}
     section = ""
     previous = ""  # last non-blank line outside code blocks
     last: Block | None = None  # the python block an ```output block would belong to
     lines = iter(text.splitlines())
     for line in lines:
-        if line.startswith("## "):
-            section, last = line[3:].strip(), None
+        if line.startswith(level):
+            section, last = line[len(level) :].strip(), None
         fence = re.match(r"^(`{3,})\s*(\w*)", line)
         if fence:
             body = []
@@ -69,7 +75,20 @@ def readme_blocks(text: str) -> dict[str, list[Block]]:
     return blocks
 
 
-BLOCKS = readme_blocks(README.read_text(encoding="utf-8"))
+def all_blocks() -> dict[str, list[Block]]:
+    """Every group of blocks, named ``README.md: <section>`` or ``docs/<page>.md``."""
+    groups = {
+        f"README.md: {section}": blocks
+        for section, blocks in readme_blocks(README.read_text(encoding="utf-8")).items()
+    }
+    for page in sorted(DOCS.rglob("*.md")):
+        # A page is one group: its one "# " title heads it, its "## " sections share it.
+        for blocks in readme_blocks(page.read_text(encoding="utf-8"), level="# ").values():
+            groups.setdefault(str(page.relative_to(ROOT)), []).extend(blocks)
+    return groups
+
+
+BLOCKS = all_blocks()
 
 
 # -- what each section's examples read -----------------------------------------------------
@@ -95,12 +114,13 @@ def _world_and_models(tmp_path: Path, request: pytest.FixtureRequest) -> None:
     _models(tmp_path, request)
 
 
-#: section title prefix -> what to put in its working directory first
+#: group name prefix -> what to put in its working directory first
 SETUPS: dict[str, Callable[[Path, pytest.FixtureRequest], None]] = {
-    "Quick tour": _models,
-    "Curation": _world,
-    "Training": _world,
-    "Evaluation": _world_and_models,
+    "README.md: Quick tour": _models,
+    "docs/getting-started.md": _models,
+    "docs/curation.md": _world,
+    "docs/training.md": _world,
+    "docs/evaluation.md": _world_and_models,
 }
 
 
@@ -117,7 +137,9 @@ def test_blocks_outputs_and_reasons_are_found() -> None:
     got = readme_blocks(text)
     assert got["Shards: x"] == [Block("a = 1\nprint(a)\n", "1\n")]
     assert got["Other"] == [Block("b\n", not_run="needs a GPU"), Block("c = 2\n")]
-    assert sum(len(b) for b in BLOCKS.values()) >= 6
+    assert list(readme_blocks("# Page\n```python\nd\n```\n## Part\n```python\ne\n```\n",
+                              level="# ")) == ["Page"]  # fmt: skip
+    assert sum(len(b) for b in BLOCKS.values()) >= 15
     assert all(b.not_run is None for bs in BLOCKS.values() for b in bs if "pipeline(" in b.code)
 
 
@@ -134,7 +156,7 @@ def test_run_blocks_talk_only_to_servers_they_start() -> None:
         for block in blocks
         if block.not_run is None and (url := FIXED_LOCAL_URL.search(block.code))
     ]
-    assert fixed == [], f"runnable README blocks address a fixed local port: {fixed}"
+    assert fixed == [], f"runnable blocks address a fixed local port: {fixed}"
 
 
 def _matches(want: str, got: str) -> bool:
@@ -161,9 +183,8 @@ def test_readme_examples_run(
             continue
         out = io.StringIO()
         with contextlib.redirect_stdout(out):
-            exec(compile(block.code, f"README.md [{section} #{i + 1}]", "exec"), namespace)
+            exec(compile(block.code, f"{section} [#{i + 1}]", "exec"), namespace)
         if block.output is not None:
             assert _matches(block.output, out.getvalue()), (
-                f"README.md [{section} #{i + 1}] printed:\n{out.getvalue()}\n"
-                f"the README shows:\n{block.output}"
+                f"{section} [#{i + 1}] printed:\n{out.getvalue()}\nthe text shows:\n{block.output}"
             )
