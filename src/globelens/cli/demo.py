@@ -25,7 +25,7 @@ def register(app: typer.Typer) -> None:
             "--steps",
             min=1,
             help="Training steps per model (default 800). More steps show more of the "
-            "pattern and take proportionally longer (see README).",
+            "pattern and take proportionally longer (docs/study.md).",
         ),
         quiet: bool = typer.Option(False, "--quiet", help="No progress output on stderr."),
     ) -> None:

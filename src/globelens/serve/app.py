@@ -1,6 +1,6 @@
 """The HTTP app: OpenAI- and Hugging Face-shaped routes, native routes, the page, health.
 
-Routes (see the README for examples):
+Routes (docs/serving.md has examples):
 
 - ``GET /health`` (liveness), ``GET /ready`` (503 until every model is loaded, warmed up and its
   batching worker alive), ``GET /metrics`` (Prometheus), ``GET /v1/models``;

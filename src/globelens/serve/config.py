@@ -10,7 +10,7 @@ API_KEY_ENV = "GLOBELENS_API_KEY"
 
 @dataclass(frozen=True)
 class Limits:
-    """What one request may ask for; each limit has its own status code (see the README)."""
+    """What one request may ask for; each limit has its own status code (docs/serving.md)."""
 
     #: request body in bytes, counted while it streams in (413)
     max_body_bytes: int = 16 << 20
