@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 # CPU PyTorch; on a CUDA machine, install the torch build you want into the venv first.
 TORCH  ?= torch==2.13.0
 
-.PHONY: setup test lint bench demo world docs clean browser java
+.PHONY: setup test lint bench demo world docs docs-serve clean browser java
 
 setup: $(STAMP)
 
@@ -68,6 +68,11 @@ world: setup
 # open site/index.html. The command-line reference is generated from the commands.
 docs: setup
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir site
+
+# The built site on http://127.0.0.1:8000 (search needs a server: browsers refuse its worker
+# to pages opened from file://).
+docs-serve: docs
+	$(BIN)/python -m http.server --bind 127.0.0.1 --directory site 8000
 
 clean:
 	rm -rf $(VENV) out runs site .pytest_cache .ruff_cache

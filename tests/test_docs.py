@@ -4,6 +4,7 @@ build, and the command-line reference shows exactly what each command's ``--help
 
 from __future__ import annotations
 
+import functools
 import html
 import importlib.util
 import os
@@ -11,7 +12,10 @@ import re
 import shutil
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import Iterator
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -139,3 +143,47 @@ def test_the_cli_reference_shows_each_commands_help(site: Path) -> None:
         for param in cmd.command.params:
             for opt in param.opts if param.param_type_name == "option" else ():
                 assert f"<code>{html.escape(opt)}</code>" in page, (cmd.name, opt)
+
+
+class _QuietHandler(SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:  # no access log in test output
+        pass
+
+
+@pytest.fixture(scope="module")
+def served(site: Path) -> Iterator[str]:
+    """The built site on a loopback HTTP server (as ``make docs-serve`` serves it)."""
+    server = ThreadingHTTPServer(
+        ("127.0.0.1", 0), functools.partial(_QuietHandler, directory=str(site))
+    )
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_port}/"
+    server.shutdown()
+    server.server_close()
+
+
+def test_the_site_opens_and_searches_in_chromium(
+    site: Path, served: str, request: pytest.FixtureRequest
+) -> None:
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    from conftest import console_errors
+
+    chrome = request.getfixturevalue("chrome")  # skips, saying why, without Chromium
+    for page in ("index.html", "reference/cli.html", "reference/api.html", "study.html"):
+        chrome.get(served + page)
+        assert chrome.find_element("tag name", "h1").text, page
+        assert console_errors(chrome) == [], page
+    # Straight from the file system too (without search: its worker needs a server).
+    chrome.get((site / "data.html").as_uri())
+    assert chrome.find_element("tag name", "h1").text == "Shards: the data layer"
+    assert console_errors(chrome) == []
+    chrome.get(served + "index.html")
+    query = chrome.find_element("css selector", "input[data-md-component='search-query']")
+    query.click()
+    query.send_keys("ShardWriter")
+    results = WebDriverWait(chrome, 20).until(
+        lambda d: d.find_elements("css selector", ".md-search-result__item")
+    )
+    assert any("ShardWriter" in r.text for r in results), [r.text for r in results]
+    assert console_errors(chrome) == []

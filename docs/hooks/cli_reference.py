@@ -20,7 +20,7 @@ from globelens.cli.main import app
 #: where the page appears in the site (a nav entry in mkdocs.yml)
 PAGE = "reference/cli.md"
 #: the terminal width the help texts are rendered at
-WIDTH = 100
+WIDTH = 80
 #: the environment of a plain terminal: no colour codes, a fixed width
 HELP_ENV = {"COLUMNS": str(WIDTH), "NO_COLOR": "1", "TERM": "dumb"}
 
