@@ -156,12 +156,11 @@ def findings_html(summary: dict[str, Any]) -> str:
     """Every finding: whether it holds here, our number, the paper's, and whether the
     direction matches."""
     rows = []
-    colors = {True: "#1a7f37", False: "#b42318", None: "#6e7781"}
     for f in summary["findings"].values():
         mark = {True: "✔ ", False: "✘ ", None: ""}[f["holds"]] + finding_status(f)
         rows.append([
             esc(f["statement"]),
-            f'<span style="color:{colors[f["holds"]]}"><b>{esc(mark)}</b></span>',
+            f'<span style="color:{plots.VERDICT_COLORS[f["holds"]]}"><b>{esc(mark)}</b></span>',
             esc(finding_ours(f)),
             esc(finding_paper(f)),
             esc(finding_match(f)),

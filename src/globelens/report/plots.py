@@ -172,13 +172,13 @@ class Margin:
     holds: bool | None = None
 
 
-#: marker colour by verdict: holds, does not hold, undecided
+#: colour by verdict (holds, does not hold, undecided), in figures and the findings table
 VERDICT_COLORS = {True: "#1a7f37", False: "#b42318", None: "#6e7781"}
 
 
 def margins_figure(margins: Sequence[Margin], xlabel: str, title: str) -> Any:
-    """One row per comparison: each seed's difference as a dot, the mean as a bar with its
-    interval; the zero line separates "holds" from "does not hold"."""
+    """One row per comparison: each seed's difference as a dot, the mean as a diamond with
+    its interval; the zero line separates "holds" from "does not hold"."""
     fig, ax = plt.subplots(figsize=(7.2, 0.42 * len(margins) + 1.3))
     ys = np.arange(len(margins))[::-1]
     for y, m in zip(ys, margins, strict=True):
