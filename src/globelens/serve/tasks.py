@@ -109,9 +109,11 @@ async def classify(
     return served, ranked
 
 
-def check_decoding(state: ServerState, max_new_tokens: Any, num_beams: Any) -> None:
+def check_decoding(
+    state: ServerState, max_new_tokens: Any, num_beams: Any, tokens_param: str
+) -> None:
     for value, name, hi in (
-        (max_new_tokens, "max_new_tokens", state.limits.max_new_tokens),
+        (max_new_tokens, tokens_param, state.limits.max_new_tokens),
         (num_beams, "num_beams", 8),
     ):
         if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= hi:
@@ -129,10 +131,11 @@ async def generate(
     num_beams: Any,
     *,
     prompt_param: str = "prompt",
+    tokens_param: str = "max_new_tokens",
 ) -> tuple[ServedModel, Any, dict[str, Any]]:
     served = state.get(model, "generator", "generation")
     prompt = check_prompt(prompt, state.limits, prompt_param)
-    check_decoding(state, max_new_tokens, num_beams)
+    check_decoding(state, max_new_tokens, num_beams, tokens_param)
     im, (width, height) = await picture(state, served, image, "image")
     gen = await submit(served, GenerateJob(im, prompt, max_new_tokens, num_beams))
     parsed = await run_in_threadpool(

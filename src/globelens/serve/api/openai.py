@@ -140,12 +140,13 @@ def _user_parts(body: ChatBody) -> tuple[list[bytes], list[str]]:
     return images, texts
 
 
-def _max_tokens(body: ChatBody) -> Any:
-    # 0 is a value (refused as out of range), not "unset"
-    for value in (body.max_completion_tokens, body.max_tokens):
-        if value is not None:
-            return value
-    return DEFAULT_MAX_TOKENS
+def _max_tokens(body: ChatBody) -> tuple[Any, str]:
+    """The token limit the request sets, and its field; 0 is a value (refused as out of
+    range), not "unset"."""
+    for name in ("max_completion_tokens", "max_tokens"):
+        if getattr(body, name) is not None:
+            return getattr(body, name), name
+    return DEFAULT_MAX_TOKENS, "max_tokens"
 
 
 async def _chat(state: ServerState, body: ChatBody) -> dict[str, Any]:
@@ -159,7 +160,7 @@ async def _chat(state: ServerState, body: ChatBody) -> dict[str, Any]:
             f"the user message needs exactly one image_url part (got {len(images)})",
             param="messages",
         )
-    max_new = _max_tokens(body)
+    max_new, tokens_param = _max_tokens(body)
     served, gen, parsed = await generate(
         state,
         body.model,
@@ -168,6 +169,7 @@ async def _chat(state: ServerState, body: ChatBody) -> dict[str, Any]:
         max_new,
         body.num_beams,
         prompt_param="messages",
+        tokens_param=tokens_param,
     )
     prompt_tokens = await run_in_threadpool(token_count, served.model, [" ".join(texts)])
     n_out = len(gen.token_ids)
