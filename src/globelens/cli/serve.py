@@ -111,7 +111,9 @@ def register(app: typer.Typer) -> None:
         body_timeout: float = typer.Option(
             15.0, "--body-timeout", help="Seconds for a request body to arrive (then 408)."
         ),
-        max_decodes: int = typer.Option(4, "--max-decodes", help="Images decoded at once."),
+        max_decodes: int | None = typer.Option(
+            None, "--max-decodes", help="Large images decoded at once (default: half the CPUs)."
+        ),
         decode_budget_mb: float = typer.Option(
             512.0, "--decode-budget-mb", help="Memory for pixels being decoded at once."
         ),
@@ -165,7 +167,7 @@ def register(app: typer.Typer) -> None:
                 max_concurrency=max_concurrency,
                 request_timeout_s=timeout,
                 body_timeout_s=body_timeout,
-                max_decodes=max_decodes,
+                **({"max_decodes": max_decodes} if max_decodes else {}),
                 decode_budget_bytes=int(decode_budget_mb * (1 << 20)),
             ),
             batching=BatchConfig(max_batch, max_delay_ms / 1000, max_queue),

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import os
+from dataclasses import dataclass, field
 
 #: environment variable holding the bearer token when ``--api-key`` is not given
 API_KEY_ENV = "GLOBELENS_API_KEY"
@@ -41,9 +42,10 @@ class Limits:
     max_concurrency: int = 64
     #: seconds a request may take before it gets 504
     request_timeout_s: float = 30.0
-    #: pictures decoded at once, and the bytes their pixels may hold together; a picture
-    #: waits for its turn (within the request's time), one larger than the budget gets 413
-    max_decodes: int = 4
+    #: pictures decoded at once (default: half the CPUs, so decoding leaves the models CPU),
+    #: and the bytes their pixels may hold together; a picture waits for its turn (within the
+    #: request's time); one larger than the budget gets 413
+    max_decodes: int = field(default_factory=lambda: max(1, (os.cpu_count() or 2) // 2))
     decode_budget_bytes: int = 512 << 20
     #: nesting of JSON arrays and objects (400 ``json_too_deep``)
     max_json_depth: int = 32

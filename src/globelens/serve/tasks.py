@@ -21,7 +21,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from globelens.models import tasklang
 from globelens.models.hf import ACTIVATIONS
 from globelens.serve.batching import BatcherStoppedError, QueueFullError
-from globelens.serve.decode import decode, original_size, plan
+from globelens.serve.decode import Plan, decode, original_size, plan
 from globelens.serve.errors import APIError
 from globelens.serve.inputs import b64_image_bytes, check_prompt, check_texts, fill_template
 from globelens.serve.models import EncodeJob, GenerateJob, ServedModel
@@ -70,10 +70,16 @@ async def picture(
     return im, original_size(p, im)
 
 
+def _decode_pixels(served: ServedModel, data: bytes, p: Plan, size: int, param: str) -> Any:
+    return served.model.preprocess([decode(data, p, size, param)])
+
+
 async def pixels(state: ServerState, served: ServedModel, data: bytes, param: str) -> torch.Tensor:
-    """The picture as the dual encoder's input tensor."""
-    im, _ = await picture(state, served, data, param)
-    return served.model.preprocess([im])
+    """The picture as the dual encoder's input tensor: decoded and resized in one turn of the
+    decode gate (resizing a large picture on the event loop would stall every request)."""
+    size = int(served.model.image_size)
+    p = plan(data, state.limits, size, param)
+    return await state.decodes.run(p, _decode_pixels, served, data, p, size, param)
 
 
 def reply(body: Any, status: int = 200) -> Response:
