@@ -15,11 +15,12 @@ is sampled every 1,000 requests. Bounded: every phase stops after its request co
 time limit), and every server is stopped. Without ``--model`` a tiny random SigLIP is built.
 
 ``--soak``: one server (default limits, ``--body-timeout 2``) answers ``--concurrency`` normal
-clients for ``--soak-seconds`` alone, then as long again beside hostile clients: stalled bodies
-(headers and one byte, reconnecting after each 408), decode bombs (a solid 6000x6000 PNG, a
-picture at the pixel limit, embeddings of 40 such pictures). Reported: requests/s, p50/p99 and
-status codes of the normal clients in both phases, the hostile clients' status codes, and the
-server's RSS when warm, at its peak, and after the burst.
+clients for ``--soak-seconds`` alone; then as long beside attacks it refuses (64 stalled bodies,
+each sending headers and one byte and reconnecting after its 408; a solid 6000x6000 PNG; JSON
+nested 1,000 deep; a lone surrogate); then as long beside the heaviest requests within the
+limits (a picture at the pixel limit; embeddings of 40 of them). Reported per phase:
+requests/s, p50/p99 and status codes of each kind of client; and the server's RSS after warm-up,
+at its peak and after the bursts.
 """
 
 from __future__ import annotations
@@ -177,23 +178,26 @@ def solid_png(width: int, height: int) -> bytes:
     return buf.getvalue()
 
 
-def hostile_bodies(side: int) -> dict[str, tuple[str, bytes]]:
-    """Decode bombs: name -> (route, JSON body)."""
+def hostile_bodies(side: int) -> dict[str, dict[str, tuple[str, bytes]]]:
+    """Hostile requests, name -> (route, JSON body), in two groups: ``refused`` ones (a decode
+    bomb over the pixel limit, JSON nested 1,000 deep, a lone surrogate) and ``heavy`` ones
+    that are within the limits and cost the most (pictures at the pixel limit)."""
     bomb = base64.b64encode(solid_png(6000, 6000)).decode()
     at_limit = base64.b64encode(solid_png(side, side)).decode()
+    small = base64.b64encode(solid_png(64, 64)).decode()
     return {
-        "bomb_6000px": (
-            "/v1/classify",
-            json.dumps({"image": bomb, "labels": LABELS}).encode(),
-        ),
-        "at_pixel_limit": (
-            "/v1/classify",
-            json.dumps({"image": at_limit, "labels": LABELS}).encode(),
-        ),
-        "embed_40_at_limit": (
-            "/v1/embeddings",
-            json.dumps({"input": [at_limit] * 40, "modality": "image"}).encode(),
-        ),
+        "refused": {
+            "bomb_6000px": ("/v1/classify", json.dumps({"image": bomb, "labels": LABELS})),
+            "deep_json": ("/v1/classify", "[" * 1000 + "]" * 1000),
+            "lone_surrogate": ("/v1/classify", f'{{"image": "{small}", "labels": ["\\ud800"]}}'),
+        },
+        "heavy": {
+            "at_pixel_limit": ("/v1/classify", json.dumps({"image": at_limit, "labels": LABELS})),
+            "embed_40_at_limit": (
+                "/v1/embeddings",
+                json.dumps({"input": [at_limit] * 40, "modality": "image"}),
+            ),
+        },
     }
 
 
@@ -257,69 +261,75 @@ async def _sample_rss(server: Server, samples: list[float], until: float) -> Non
 
 
 async def soak_phase(
-    server: Server, seconds: float, concurrency: int, hostile: dict[str, tuple[str, bytes]] | None
+    server: Server,
+    seconds: float,
+    concurrency: int,
+    hostile: dict[str, tuple[str, str]],
+    stalled: int = 0,
 ) -> dict[str, Any]:
-    """Normal clients for ``seconds``, with the hostile ones beside them when given."""
+    """Normal clients for ``seconds``, with ``stalled`` stalled bodies and one client for each
+    hostile request beside them."""
     import aiohttp
 
     host, port = server.url.removeprefix("http://").rsplit(":", 1)
     until = time.monotonic() + seconds
-    normal, rss = Tally(), [server.rss_mb()]
-    tallies = {name: Tally() for name in hostile or {}}
-    stalled = Tally()
-    connector = aiohttp.TCPConnector(limit=concurrency + 16)
+    normal, stalls, rss = Tally(), Tally(), [server.rss_mb()]
+    tallies = {name: Tally() for name in hostile}
+    connector = aiohttp.TCPConnector(limit=concurrency + len(hostile))
     timeout = aiohttp.ClientTimeout(total=120)
     t0 = time.perf_counter()
     async with aiohttp.ClientSession(server.url, connector=connector, timeout=timeout) as s:
-        tasks = [
-            _poster(s, "/v1/classify", request_body(), normal, until) for _ in range(concurrency)
-        ]
+        body = request_body()
+        tasks = [_poster(s, "/v1/classify", body, normal, until) for _ in range(concurrency)]
         tasks.append(_sample_rss(server, rss, until))
-        if hostile:
-            tasks += [_staller(host, int(port), stalled, until) for _ in range(STALLED)]
-            tasks += [_poster(s, r, b, tallies[n], until) for n, (r, b) in hostile.items()]
+        tasks += [_staller(host, int(port), stalls, until) for _ in range(stalled)]
+        tasks += [_poster(s, r, b.encode(), tallies[n], until) for n, (r, b) in hostile.items()]
         await asyncio.gather(*tasks)
     elapsed = time.perf_counter() - t0
     out: dict[str, Any] = {"normal": normal.summary(elapsed), "rss_peak_mb": round(max(rss), 1)}
-    if hostile:
-        out["stalled_bodies"] = stalled.summary(elapsed)
-        out |= {name: t.summary(elapsed) for name, t in tallies.items()}
-    return out
+    if stalled:
+        out["stalled_bodies"] = stalls.summary(elapsed)
+    return out | {name: t.summary(elapsed) for name, t in tallies.items()}
 
 
 def soak(model: Path, args: argparse.Namespace) -> dict[str, Any]:
-    """The normal clients alone, then beside hostile ones; RSS warm, peak, and after."""
-    extra = ["--body-timeout", "2", "--timeout", "30"]
-    server = Server(model, 32, args.concurrency, extra=extra)
+    """The normal clients alone, beside refused attacks, beside heavy pictures; RSS warm,
+    peak, and after."""
+    from globelens.serve.config import Limits
+
+    side = int(Limits().pixel_limit(48) ** 0.5)  # the tiny model looks at 48 px
+    hostile = hostile_bodies(side)
+    server = Server(model, 32, args.concurrency, extra=["--body-timeout", "2", "--timeout", "30"])
+    phases: dict[str, Any] = {}
     try:
         asyncio.run(load(server.url, request_body(), 500, args.concurrency, args.time_limit))
         first_warm = server.rss_mb()
-        from globelens.serve.config import Limits
-
-        side = int(Limits().pixel_limit(48) ** 0.5)  # the tiny model looks at 48 px
-        hostile = hostile_bodies(side)
         # warm every code path once (the PNG decoder, resizing large pictures): a one-time
         # ~60 MB that stays flat over any number of bursts after it
-        for route, body in hostile.values():
+        for route, body in (*hostile["refused"].values(), *hostile["heavy"].values()):
             httpx.post(server.url + route, content=body, timeout=120, headers=JSON_TYPE)
-        alone = asyncio.run(soak_phase(server, args.soak_seconds, args.concurrency, None))
-        warm = server.rss_mb()  # after as long a run of normal traffic as the hostile one
-        beside = asyncio.run(soak_phase(server, args.soak_seconds, args.concurrency, hostile))
+        run = args.soak_seconds, args.concurrency
+        phases["normal_alone"] = asyncio.run(soak_phase(server, *run, {}))
+        warm = server.rss_mb()  # after as long a run of normal traffic as the hostile ones
+        phases["with_refused_attacks"] = asyncio.run(
+            soak_phase(server, *run, hostile["refused"], STALLED)
+        )
+        phases["with_heavy_pictures"] = asyncio.run(soak_phase(server, *run, hostile["heavy"]))
         time.sleep(3)  # the burst is over: what is kept
         after = server.rss_mb()
         cpu = server.cpu_seconds()
     finally:
         server.stop()
+    peak = max(p["rss_peak_mb"] for p in phases.values())
     return {
         "seconds_per_phase": args.soak_seconds,
         "concurrency": args.concurrency,
         "stalled_connections": STALLED,
-        "normal_alone": alone,
-        "with_hostile": beside,
+        **phases,
         "rss_mb": {
             "after_normal_warmup": round(first_warm, 1),
             "warm": round(warm, 1),
-            "peak": beside["rss_peak_mb"],
+            "peak": peak,
             "after": round(after, 1),
         },
         "rss_after_vs_warm": round(after / warm, 3),
