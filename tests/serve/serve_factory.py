@@ -167,3 +167,22 @@ def taught_generator_dir(out: Path) -> Path:
         _TAUGHT["dir"] = built
     shutil.copytree(_TAUGHT["dir"], out, dirs_exist_ok=True)
     return out
+
+
+def solid_png(width: int, height: int, rgb: tuple[int, int, int] = (200, 30, 30)) -> bytes:
+    """A real PNG of one colour (a decode bomb: 6000x6000 is ~0.5 MB on disk, 144 MB decoded),
+    written row by row so building it costs no picture-sized memory."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        crc = zlib.crc32(kind + data) & 0xFFFFFFFF
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", crc)
+
+    first = b"\x00" + bytes(rgb) * width  # filter type 0, then the row's pixels
+    same = b"\x02" + bytes(3 * width)  # filter "up": every pixel as the row above
+    comp = zlib.compressobj(1)
+    idat = comp.compress(first) + b"".join(comp.compress(same) for _ in range(height - 1))
+    idat += comp.flush()
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)  # 8-bit RGB
+    return (
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", idat) + chunk(b"IEND", b"")
+    )

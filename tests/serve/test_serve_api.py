@@ -91,10 +91,11 @@ def test_openai_embeddings_match_the_model(served) -> None:
     assert default.usage.prompt_tokens > 0 and default.model == SIGLIP
     from globelens.data.images import decode_image
 
-    # a small picture and a large one, each as a data URI among texts
+    # a small picture and a large one, each as a data URI among texts; a JPEG is draft-decoded
+    # to the model's size, as `globelens eval` decodes it
     for png in (picture(70, 90), picture(400, 300, "JPEG")):
         im = client.embeddings.create(model=SIGLIP, input=[data_uri(png), "a dog"])
-        want_img = enc.encode_images(enc.preprocess([decode_image(png)]))[0]
+        want_img = enc.encode_images(enc.preprocess([decode_image(png, enc.image_size)]))[0]
         assert torch.allclose(torch.tensor(im.data[0].embedding), want_img, atol=1e-5)
     assert torch.allclose(
         torch.tensor(im.data[1].embedding), enc.encode_texts(["a dog"])[0], atol=1e-5
@@ -230,7 +231,11 @@ def test_hostile_requests_beyond_classify(served) -> None:
         "/v1/embeddings", content=chunks(), headers={"content-type": "application/json"}
     )
     assert r.status_code == 413
-    assert client.post("/v1/classify", content=b"{not json").status_code == 400
+    json_type = {"content-type": "application/json"}
+    assert client.post("/v1/classify", content=b"{not json", headers=json_type).status_code == 400
+    # a JSON route refuses other content types (a web page can send text/plain unasked)
+    r = client.post("/v1/classify", content=b"{}", headers={"content-type": "text/plain"})
+    assert r.status_code == 415 and r.json()["error"]["code"] == "unsupported_media_type"
     assert client.post("/v1/classify", json=[1, 2]).status_code == 422
     r = client.post("/v1/embeddings", json={"model": SIGLIP, "input": "x" * 100_000})
     assert r.status_code == 422 and r.json()["error"]["param"] == "input[0]"

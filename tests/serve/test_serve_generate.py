@@ -150,5 +150,13 @@ def test_hostile_chat_then_still_serving(gen_server) -> None:
         _chat(client, "caption en", n=2)
     with pytest.raises(BadRequestError):
         _chat(client, "caption en", image=b"not an image at all")
+    # 0 is a value, refused, not "unset" (which would mean the default)
+    for field in ("max_tokens", "max_completion_tokens"):
+        with pytest.raises(UnprocessableEntityError, match=field) as e:
+            _chat(client, "caption en", **{field: 0})
+        assert e.value.code == "invalid_value" and e.value.param == field
+    # sampling settings are accepted and have no effect: decoding is greedy
+    sampled = _chat(client, "caption en", temperature=1.5, top_p=0.5, seed=3)
+    assert sampled.choices[0].message.content == "a red stove"
     assert httpx.get(server.url + "/ready").status_code == 200
     assert _chat(client, "caption en").choices[0].message.content == "a red stove"

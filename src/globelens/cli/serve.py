@@ -32,6 +32,20 @@ def _run_local(specs: Sequence[ModelSpec], config: ServeConfig, opts: EngineOpti
     run_forever(build_app(specs, config), opts.host, opts.port, opts.log_level)
 
 
+#: the names a server bound to loopback answers to (any other ``Host`` is refused)
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
+
+
+def allowed_hosts(host: str, extra: Sequence[str]) -> tuple[str, ...] | None:
+    """Host names to accept: the loopback names when bound to loopback, plus ``extra``
+    (``*``: any); None (any) when bound elsewhere and none are named."""
+    if "*" in extra:
+        return None
+    if host in LOOPBACK_HOSTS or host.startswith("127."):
+        return (*LOOPBACK_HOSTS, host, *extra)
+    return tuple(extra) or None
+
+
 def _run_ray(specs: Sequence[ModelSpec], config: ServeConfig, opts: EngineOptions) -> None:
     from globelens.serve.ray_engine import run_ray
 
@@ -88,9 +102,40 @@ def register(app: typer.Typer) -> None:
             64, "--max-concurrency", help="Requests in progress at once (then 429)."
         ),
         max_body_mb: float = typer.Option(16.0, "--max-body-mb", help="Request body limit (413)."),
-        max_pixels: int = typer.Option(
-            40_000_000, "--max-pixels", help="Image pixel limit, read from the header (413)."
+        max_pixels: int | None = typer.Option(
+            None,
+            "--max-pixels",
+            help="Pixels an image may decode to, after JPEG draft scaling (413; default: "
+            "(32 x the model's image size)^2, at most 40 M).",
         ),
+        body_timeout: float = typer.Option(
+            15.0, "--body-timeout", help="Seconds for a request body to arrive (then 408)."
+        ),
+        max_decodes: int | None = typer.Option(
+            None, "--max-decodes", help="Large images decoded at once (default: half the CPUs)."
+        ),
+        decode_budget_mb: float = typer.Option(
+            512.0, "--decode-budget-mb", help="Memory for pixels being decoded at once."
+        ),
+        allowed_host: list[str] = typer.Option(
+            [],
+            "--allowed-host",
+            help="Host name to answer to (repeatable; default: the loopback names when bound "
+            "to loopback, any otherwise; '*': any).",
+        ),
+        cors_origin: list[str] = typer.Option(
+            [],
+            "--cors-origin",
+            help="Origin whose web pages may call the API, e.g. https://app.example "
+            "(repeatable; '*': any). Others get 403.",
+        ),
+        skip_failed_models: bool = typer.Option(
+            False,
+            "--skip-failed-models",
+            help="Serve the models that load when one fails (it answers 503 model_failed); "
+            "default: stop with an error.",
+        ),
+        debug: bool = typer.Option(False, "--debug", help="Show tracebacks of errors."),
         max_labels: int = typer.Option(
             256, "--max-labels", help="Labels per classification (422)."
         ),
@@ -105,7 +150,7 @@ def register(app: typer.Typer) -> None:
         /models/NAME speak the OpenAI and Hugging Face APIs."""
         import logging
 
-        from globelens.serve import BatchConfig, Limits, ServeConfig, discover
+        from globelens.serve import BatchConfig, Limits, ServeConfig, ServeError, discover
         from globelens.serve.config import API_KEY_ENV, apply_threads
 
         logging.basicConfig(level=logging.INFO, format="%(message)s")
@@ -121,12 +166,18 @@ def register(app: typer.Typer) -> None:
                 max_labels=max_labels,
                 max_concurrency=max_concurrency,
                 request_timeout_s=timeout,
+                body_timeout_s=body_timeout,
+                **({"max_decodes": max_decodes} if max_decodes else {}),
+                decode_budget_bytes=int(decode_budget_mb * (1 << 20)),
             ),
             batching=BatchConfig(max_batch, max_delay_ms / 1000, max_queue),
             api_key=api_key or os.environ.get(API_KEY_ENV) or None,
             device=device,
             warmup=warmup,
             threads=threads,
+            skip_failed_models=skip_failed_models,
+            allowed_hosts=allowed_hosts(host, allowed_host),
+            cors_origins=tuple(cors_origin),
         )
         apply_threads(config)
         for s in specs:
@@ -136,4 +187,10 @@ def register(app: typer.Typer) -> None:
             known = " or ".join(sorted(ENGINES))
             typer.echo(f"error: unknown engine {engine!r}; use {known}", err=True)
             raise typer.Exit(2)
-        run(specs, config, EngineOptions(host, port, log_level, replicas, replica_cpus))
+        try:
+            run(specs, config, EngineOptions(host, port, log_level, replicas, replica_cpus))
+        except ServeError as e:
+            if debug:
+                raise
+            typer.echo(f"error: {e}", err=True)
+            raise typer.Exit(2) from None

@@ -1,10 +1,11 @@
 """``globelens serve``: the models over HTTP (OpenAI- and Hugging Face-shaped routes, native
 routes, dynamic batching, limits) and a web page."""
 
-from globelens.serve.app import ServerState, build_app, create_app
+from globelens.serve.app import build_app, create_app
 from globelens.serve.config import BatchConfig, Limits, ServeConfig
 from globelens.serve.models import SERVING, ModelSpec, discover
-from globelens.serve.server import BackgroundServer, run_forever
+from globelens.serve.server import BackgroundServer, ServeError, run_forever
+from globelens.serve.state import ServerState
 
 __all__ = [
     "SERVING",
@@ -13,6 +14,7 @@ __all__ = [
     "Limits",
     "ModelSpec",
     "ServeConfig",
+    "ServeError",
     "ServerState",
     "build_app",
     "create_app",

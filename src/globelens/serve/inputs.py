@@ -1,7 +1,7 @@
 """Request inputs made safe: images (bytes, base64, data URIs) and text fields, with limits.
 
-Images are sized from their header before any pixel is decoded, then decoded by
-``globelens.data.images.decode_image``; every refusal is an :class:`APIError` with a reason.
+Image bytes are taken from base64 or data URIs here (``globelens.serve.decode`` decodes them);
+every refusal is an :class:`APIError` with a reason.
 """
 
 from __future__ import annotations
@@ -11,9 +11,6 @@ import binascii
 from collections.abc import Sequence
 from typing import Any
 
-from PIL import Image
-
-from globelens.data.images import ImageDecodeError, decode_image, image_size
 from globelens.serve.config import Limits
 from globelens.serve.errors import APIError
 
@@ -53,37 +50,45 @@ def b64_image_bytes(value: str, param: str) -> bytes:
     return data
 
 
-def load_image(data: bytes, limits: Limits, param: str = "image") -> Image.Image:
-    """Decode image bytes to RGB, refusing corrupt, tiny and oversized pictures."""
-    if not data:
-        raise APIError(400, "empty_image", "image is empty", param=param)
+def check_unicode(value: str, param: str) -> str:
+    """``value`` if it is valid Unicode text: JSON's ``\\ud800`` escapes decode to lone
+    surrogates, which no tokenizer or encoder accepts (400 ``invalid_unicode``)."""
     try:
-        width, height = image_size(data)
-    except ImageDecodeError as e:
-        raise _decode_error(e, param) from e
-    if width * height > limits.max_pixels:
-        raise APIError(
-            413,
-            "too_many_pixels",
-            f"image is {width}x{height}; the limit is {limits.max_pixels} pixels",
-            param=param,
-        )
-    if min(width, height) < limits.min_image_side:
+        value.encode("utf-8")
+    except UnicodeEncodeError as e:
         raise APIError(
             400,
-            "image_too_small",
-            f"image is {width}x{height}; both sides must be at least {limits.min_image_side} px",
+            "invalid_unicode",
+            f"{param} holds a lone surrogate at character {e.start} (not valid Unicode text)",
             param=param,
-        )
-    try:
-        return decode_image(data, max_pixels=limits.max_pixels)
-    except ImageDecodeError as e:
-        raise _decode_error(e, param) from e
+        ) from None
+    return value
 
 
-def _decode_error(e: ImageDecodeError, param: str) -> APIError:
-    status = 413 if e.reason == "too_many_pixels" else 400
-    return APIError(status, e.reason, f"cannot read the image: {e.detail}", param=param)
+def check_json(value: Any, max_depth: int) -> Any:
+    """``value`` (parsed JSON) if it nests at most ``max_depth`` deep and every string in it
+    is valid Unicode; walked without recursion, so no input can exhaust the stack."""
+    stack: list[tuple[Any, int, str]] = [(value, 0, "body")]
+    while stack:
+        item, depth, path = stack.pop()
+        if isinstance(item, str):
+            check_unicode(item, path)
+            continue
+        if not isinstance(item, dict | list):
+            continue
+        if depth >= max_depth:
+            raise APIError(
+                400, "json_too_deep", f"the JSON body nests deeper than {max_depth} levels"
+            )
+        pairs = item.items() if isinstance(item, dict) else enumerate(item)
+        for key, child in pairs:
+            if isinstance(key, str):
+                check_unicode(key, path)
+            if isinstance(item, list):
+                stack.append((child, depth + 1, f"{path}[{key}]"))
+            else:
+                stack.append((child, depth + 1, key if path == "body" else f"{path}.{key}"))
+    return value
 
 
 def check_texts(
@@ -118,7 +123,7 @@ def check_texts(
                 f"{param}[{i}] has {len(v)} characters; the limit is {max_chars}",
                 param=f"{param}[{i}]",
             )
-        out.append(v)
+        out.append(check_unicode(v, f"{param}[{i}]"))
     return out
 
 
@@ -134,7 +139,7 @@ def check_prompt(value: Any, limits: Limits, param: str = "prompt") -> str:
             f"{param} has {len(value)} characters; the limit is {limits.max_prompt_chars}",
             param=param,
         )
-    return value
+    return check_unicode(value, param)
 
 
 def fill_template(template: str, labels: Sequence[str], param: str = "template") -> list[str]:

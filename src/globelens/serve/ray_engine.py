@@ -13,9 +13,10 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from globelens.serve.app import ServerState, create_app
+from globelens.serve.app import create_app
 from globelens.serve.config import ServeConfig, apply_threads
 from globelens.serve.models import ModelSpec
+from globelens.serve.state import ServerState
 
 APP_NAME = "globelens"
 

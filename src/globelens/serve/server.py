@@ -32,12 +32,30 @@ def _config(app: Any, log_level: str) -> uvicorn.Config:
     )
 
 
+class ServeError(RuntimeError):
+    """The server cannot run (its port is taken, its models failed to load): one line."""
+
+
 def run_forever(
     app: Any, host: str = "127.0.0.1", port: int = 8000, log_level: str = "info"
 ) -> None:
-    sock = bind_socket(host, port)
+    """Serve ``app`` until stopped; :class:`ServeError` if the port cannot be bound or the
+    models fail to load (the server stops at once rather than answer 503 forever)."""
+    try:
+        sock = bind_socket(host, port)
+    except OSError as e:
+        raise ServeError(f"cannot listen on {host}:{port}: {e.strerror or e}") from None
+    server = uvicorn.Server(_config(app, log_level))
+    state = getattr(app.state, "globelens", None)
+    if state is not None:
+        state.on_failed = lambda _: setattr(server, "should_exit", True)
     print(f"globelens serve: listening on {socket_url(sock)}", flush=True)
-    uvicorn.Server(_config(app, log_level)).run(sockets=[sock])
+    try:
+        server.run(sockets=[sock])
+    finally:
+        sock.close()
+    if state is not None and state.error is not None:
+        raise ServeError(state.error)
 
 
 class BackgroundServer:
