@@ -15,6 +15,8 @@ scores, caps per language) give the same answer as running the recipe on one big
    dropped by a local step after a global one is still a candidate of the global step, so the
    result equals the sequential one. Written to ``decisions.parquet`` (one row per input
    sample: where it ended and why, plus its language/script/country/region/income).
+   A global step's report of its decision (``metadata_balance``: thresholds, per-entry
+   keep rates) goes to ``reports/`` first, since the decisions mark the reduce done.
 3. **Pass 2** (parallel, one task per output shard): kept samples are numbered in input order
    and output shard ``j`` takes numbers ``[j*S, (j+1)*S)``; its task copies them from the
    staging files (no decoding, no step re-run), sets the global steps' metadata, writes

@@ -195,6 +195,10 @@ def format_summary(summary: dict[str, Any], out_dir: str | os.PathLike | None = 
         f"{b} {crawl.get('by_income_bucket', {}).get(b, 0)}" for b in INCOME_BUCKET_NAMES))  # fmt: skip
     for name in ("western", "dollarstreet", "geode", "landmarks", "xm3600"):
         lines.append(f"  benchmark {name}: {counts[name]['total']} images")
+    if summary.get("metadata"):
+        lists = summary["metadata"]
+        lines.append(f"  metadata: {len(lists)} lists, {sum(lists.values())} entries "
+                     "(metadata/{lang}.txt, for the metaclip recipes)")  # fmt: skip
     scenes, bench = counts.get("scenes"), counts.get("scene_benchmarks")
     if scenes and scenes["total"]:
         lines.append(f"  scenes (training): {scenes['total']} pictures in {scenes['shards']} shards, "

@@ -11,6 +11,7 @@ reproducible and a resumed run identical. The released MetaCLIP code draws from 
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 from collections import defaultdict
 from collections.abc import Callable, Sequence
@@ -83,11 +84,21 @@ def _mix(x: np.ndarray) -> np.ndarray:
     return x ^ (x >> np.uint64(31))
 
 
+def _uid_words(uid: str) -> tuple[int, int]:
+    """The two 64-bit halves of a 128-bit uid (32 hex digits), or of the sha256 of any other
+    identifier (an in-memory sample's key)."""
+    if len(uid) == 32:
+        with contextlib.suppress(ValueError):
+            return int(uid[:16], 16), int(uid[16:], 16)
+    digest = hashlib.sha256(uid.encode()).hexdigest()
+    return int(digest[:16], 16), int(digest[16:32], 16)
+
+
 def uniform_draws(uids: Sequence[str], entries: np.ndarray, seed: int) -> np.ndarray:
     """One uniform in [0, 1) per (uid, entry id) pair, a pure function of (seed, uid, entry):
     the keep draws never depend on workers, order or which other samples exist."""
-    hi = np.array([int(u[:16], 16) for u in uids], dtype=np.uint64)
-    lo = np.array([int(u[16:32], 16) for u in uids], dtype=np.uint64)
+    words = np.array([_uid_words(u) for u in uids], dtype=np.uint64).reshape(-1, 2)
+    hi, lo = words[:, 0], words[:, 1]
     with np.errstate(over="ignore"):
         key = _mix(
             _mix(hi ^ _mix(np.array([seed & 0xFFFFFFFFFFFFFFFF], dtype=np.uint64) + _GOLDEN)) ^ lo
