@@ -91,11 +91,13 @@ def spaced_entry(entry: str) -> str:
 
 
 def clean_entries(raw: Iterable[str]) -> list[str]:
-    """Entries stripped, blanks dropped, duplicates dropped (the first keeps its id)."""
+    """Entries stripped; blanks, entries of punctuation only (MetaCLIP's metadata builder
+    skips them too: ``.`` would match every sentence) and repeats dropped (the first keeps
+    its id)."""
     seen: dict[str, None] = {}
     for item in raw:
         entry = item.strip()
-        if entry and entry not in seen:
+        if entry and entry not in seen and not all(ch in _PUNCTUATION for ch in entry):
             seen[entry] = None
     return list(seen)
 
