@@ -254,15 +254,15 @@ def _cell(value: Any) -> str:
 
 
 def report_tables_html(audit: dict[str, Any]) -> str:
-    """Each step report's ``table`` rows as an HTML table (shares as percentages)."""
+    """Each step report's ``table`` ({columns, rows}) as an HTML table (shares as percents)."""
     parts = []
     for report in audit.get("reports", []):
-        rows = report.get("table") or []
-        if not rows:
+        table = report.get("table") or {}
+        if not table.get("rows"):
             continue
-        head = "".join(f"<th>{html.escape(str(k))}</th>" for k in rows[0])
+        head = "".join(f"<th>{html.escape(str(c))}</th>" for c in table["columns"])
         body = "".join(
-            "<tr>" + "".join(f"<td>{_cell(v)}</td>" for v in row.values()) + "</tr>" for row in rows
+            "<tr>" + "".join(f"<td>{_cell(v)}</td>" for v in row) + "</tr>" for row in table["rows"]
         )
         parts.append(f"<h2>{html.escape(report['name'])}</h2><table><tr>{head}</tr>{body}</table>")
     return "".join(parts)

@@ -38,8 +38,9 @@ class StepResult:
 @dataclass
 class StepReport:
     """How a global step decided, for the manifest and the audit: ``summary`` is JSON (its
-    ``table``, a list of rows, is shown as a table on the audit page) and ``tables`` are row
-    lists written beside the decisions as ``reports/NN_<type>_<name>.parquet``."""
+    ``table``, ``{"columns": [...], "rows": [[...], ...]}``, is shown on the audit page) and
+    ``tables`` are row lists written beside the decisions as
+    ``reports/NN_<type>_<name>.parquet``."""
 
     summary: dict[str, Any]
     tables: dict[str, list[dict[str, Any]]] = field(default_factory=dict)

@@ -357,21 +357,20 @@ class MetadataBalance(GlobalStep):
         reasons: dict[str, int] = defaultdict(int)
         for why in drops.values():
             reasons[why] += 1
-        table = [
-            {
-                "language": r["lang"],
-                "t": r["t"],
-                "texts": r["texts"],
-                "matched": r["matched_share"],
-                "kept": r["kept_share"],
-                "head entries (count → kept share)": ", ".join(
+        # columns and rows, not row dicts: the report's JSON is written with sorted keys
+        columns = ["language", "t", "texts", "matched share", "kept share",
+                   "head entries (count → kept share)"]  # fmt: skip
+        table_rows = [
+            [
+                r["lang"], r["t"], r["texts"], r["matched_share"], r["kept_share"],
+                ", ".join(
                     f"{h['entry']} {h['count']} → {1 - h['cut']:.0%}"
                     for h in r["top_head"][:3]
                     if h["cut"] is not None
                 ),
-            }
+            ]
             for r in rows
-        ]
+        ]  # fmt: skip
         summary = {
             "tail_mass": None if np.isnan(p) else round(p, 6),
             "t_en": self.t_en,
@@ -379,7 +378,7 @@ class MetadataBalance(GlobalStep):
             "threshold": self.threshold,
             "languages": rows,
             "drops": dict(sorted(reasons.items())),
-            "table": table,
+            "table": {"columns": columns, "rows": table_rows},
         }
         entries = sorted(entry_rows, key=lambda r: (r["lang"], r["entry_id"]))
         return StepReport(summary=summary, tables={"entries": entries})
