@@ -10,11 +10,16 @@
    ``--in-shard-size`` samples; output shards hold ``--out-shard-size`` samples.
 2. Speed of the three language-ID backends (one core) and their agreement on the captions,
    with accuracy against the metadata's true ``language``.
+3. MetaCLIP metadata matching (``metadata_balance``'s pass-1 work) on one core, beside
+   read + full decode of the same samples on one core, ``--repeats`` times; and the balance
+   draws on a synthetic pool of ``--draws`` pairs: per-entry keep counts against their
+   expectation (z-scores; within 3 sigma for ~99.7% of entries if the draws are right).
 
     .venv/bin/python benchmarks/bench_curate.py --size default --workers 2 --repeats 3
     # lingua is an optional extra; to include it without installing it into the venv:
     pip install --target /tmp/lingua_pkgs lingua-language-detector
     .venv/bin/python benchmarks/bench_curate.py --crawl OUT/crawl --extra-path /tmp/lingua_pkgs
+    .venv/bin/python benchmarks/bench_curate.py --crawl OUT/crawl --parts metadata --draws 1000000
 
 Without ``--crawl`` it builds the embedded world's crawl (``globelens world build``) when
 that is available, else a synthetic multilingual crawl from the test factory.
@@ -208,6 +213,90 @@ def bench_langid(crawl: str, max_texts: int) -> dict:
     return out
 
 
+def bench_metadata(crawl: str, metadata: str | None, tmp: Path, repeats: int, draws: int) -> dict:
+    """Matching speed on the crawl's captions (one core) beside decode-only, and the keep
+    draws' per-entry z-scores on a synthetic pool of ``draws`` pairs."""
+    from globelens.curate import build_step
+    from globelens.data import read_shards
+
+    if metadata is None:  # the lists `globelens world build` writes
+        from globelens.world.lexicon import metadata_lists
+
+        metadata = str(tmp / "metadata")
+        Path(metadata).mkdir(exist_ok=True)
+        for lang, entries in metadata_lists().items():
+            (Path(metadata) / f"{lang}.txt").write_text("".join(f"{e}\n" for e in entries))
+    step = build_step("metadata_balance", metadata=metadata, t_en=10**9, lang_field="language")
+    samples = list(read_shards(crawl))
+    step.features(samples[:2000])  # builds every language's automaton once
+    match_s, features_s, decode_s = [], [], []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        n_matched = sum(1 for s in samples if step.matcher(step.group_of(s)).match(s.caption))
+        match_s.append(time.perf_counter() - t)
+        t = time.perf_counter()
+        step.features(samples)
+        features_s.append(time.perf_counter() - t)
+        t = time.perf_counter()
+        for sample in read_shards(crawl):
+            with contextlib.suppress(Exception):
+                sample.image()
+        decode_s.append(time.perf_counter() - t)
+    n = len(samples)
+    out: dict = {
+        "texts": n,
+        "matched_share": round(n_matched / n, 4),
+        "match_texts_per_s_one_core": round(n / statistics.median(match_s), 1),
+        "features_per_s_one_core": round(n / statistics.median(features_s), 1),
+        "decode_only_per_s_one_core": round(n / statistics.median(decode_s), 1),
+        "match_per_s_repeats": [round(n / x, 1) for x in match_s],
+        "decode_per_s_repeats": [round(n / x, 1) for x in decode_s],
+    }
+    out["draws"] = bench_draws(draws, tmp)
+    return out
+
+
+def bench_draws(n: int, tmp: Path, n_entries: int = 50) -> dict:
+    """Per-entry keep counts of ``select`` on ``n`` synthetic pairs vs their expectation."""
+    import numpy as np
+
+    from globelens.curate import build_step
+
+    rng = np.random.default_rng(0)
+    md = tmp / "draws_metadata"
+    md.mkdir(exist_ok=True)
+    (md / "en.txt").write_text("".join(f"entry{i}\n" for i in range(n_entries)))
+    ids = np.minimum(rng.zipf(1.4, size=n), n_entries) - 1  # a long tail and a few heads
+    feats = [["en", [int(e)], None] for e in ids]
+    uids = [f"{a:016x}{b:016x}" for a, b in rng.integers(0, 2**63, size=(n, 2))]
+    step = build_step("metadata_balance", metadata=str(md), tail_mass=0.2, one_text_per="sample")
+    t = time.perf_counter()
+    step.select(feats, uids)
+    select_s = time.perf_counter() - t
+    rows = step.report().tables["entries"]
+    z = [(r["kept"] - r["expected"]) / max(r["variance"], 1e-12) ** 0.5 for r in rows]
+    head = [r for r in rows if r["p"] < 1]
+    return {
+        "pairs": n,
+        "entries": len(rows),
+        "head_entries": len(head),
+        "min_p": round(min(r["p"] for r in rows), 5),
+        "max_abs_z": round(max(abs(x) for x in z), 3),
+        "entries_within_3_sigma": sum(abs(x) <= 3 for x in z),
+        "select_s": round(select_s, 2),
+        "head": [
+            {
+                "entry": r["entry"],
+                "texts": r["texts"],
+                "p": round(r["p"], 5),
+                "kept": r["kept"],
+                "expected": round(r["expected"], 1),
+            }
+            for r in sorted(head, key=lambda r: -r["texts"])[:5]
+        ],
+    }
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -229,6 +318,9 @@ def main() -> None:
         "--extra-path", help="folder prepended to sys.path (e.g. a --target install of lingua)"
     )
     ap.add_argument("--json", help="write results here")
+    ap.add_argument("--parts", default="throughput,langid,metadata", help="which benchmarks")
+    ap.add_argument("--metadata", help="metadata folder (default: the world's lists)")
+    ap.add_argument("--draws", type=int, default=1_000_000, help="pairs for the keep-rate check")
     args = ap.parse_args()
     if args.extra_path:
         sys.path.insert(0, args.extra_path)
@@ -240,13 +332,18 @@ def main() -> None:
         if len(expand_shards(crawl)) < 2 * args.workers:
             crawl = reshard(crawl, tmp / "crawl_resharded", args.in_shard_size)
             source += f", cut into shards of {args.in_shard_size}"
-        results = {
-            "data": source,
-            "throughput": bench_throughput(
+        parts = args.parts.split(",")
+        results: dict = {"data": source}
+        if "throughput" in parts:
+            results["throughput"] = bench_throughput(
                 crawl, args.workers, tmp, args.repeats, args.out_shard_size
-            ),
-            "langid": bench_langid(crawl, args.max_texts),
-        }
+            )
+        if "langid" in parts:
+            results["langid"] = bench_langid(crawl, args.max_texts)
+        if "metadata" in parts:
+            results["metadata"] = bench_metadata(
+                crawl, args.metadata, tmp, args.repeats, args.draws
+            )
     text = json.dumps(results, indent=2, ensure_ascii=False)
     print(text)
     if args.json:

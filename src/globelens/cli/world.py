@@ -26,7 +26,9 @@ def register(app: typer.Typer) -> None:
         ),
         quiet: bool = typer.Option(False, "--quiet", help="No progress bar."),
     ) -> None:
-        """Write OUT/crawl and OUT/scenes shards, OUT/benchmarks/*, OUT/world.json and OUT/contact_sheet.png."""
+        """Write OUT/crawl and OUT/scenes shards, OUT/benchmarks/*, OUT/metadata/{lang}.txt
+        (MetaCLIP metadata lists, one entry a line, for the metaclip recipes), OUT/world.json
+        and OUT/contact_sheet.png."""
         from globelens.world.builder import build_world, format_summary, resolve_size
 
         try:

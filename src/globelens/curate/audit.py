@@ -120,6 +120,12 @@ def audit_from_tables(decisions: pd.DataFrame, manifest: dict[str, Any]) -> dict
         "fields": fields,
         "overall": overall,
         "steps": steps,
+        # what global steps decided (e.g. metadata_balance: t_l, matched and kept shares)
+        "reports": [
+            {"index": s["index"], "name": s["name"], "type": s["type"], **s["report"]}
+            for s in manifest["steps"]
+            if s.get("report")
+        ],
     }
 
 
@@ -241,6 +247,27 @@ def figure_to_data_uri(fig: Any) -> str:
     return images.figure_to_data_uri(fig, dpi=100, tight=False)
 
 
+def _cell(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.1%}" if 0 <= value <= 1 else f"{value:g}"
+    return html.escape("" if value is None else str(value))
+
+
+def report_tables_html(audit: dict[str, Any]) -> str:
+    """Each step report's ``table`` ({columns, rows}) as an HTML table (shares as percents)."""
+    parts = []
+    for report in audit.get("reports", []):
+        table = report.get("table") or {}
+        if not table.get("rows"):
+            continue
+        head = "".join(f"<th>{html.escape(str(c))}</th>" for c in table["columns"])
+        body = "".join(
+            "<tr>" + "".join(f"<td>{_cell(v)}</td>" for v in row) + "</tr>" for row in table["rows"]
+        )
+        parts.append(f"<h2>{html.escape(report['name'])}</h2><table><tr>{head}</tr>{body}</table>")
+    return "".join(parts)
+
+
 def audit_html(audit: dict[str, Any], figures: dict[str, Any] | None = None) -> str:
     """A self-contained HTML page (plots inlined as PNG data URIs)."""
     figures = audit_figures(audit) if figures is None else figures
@@ -275,6 +302,7 @@ td:first-child{{text-align:left}}img{{max-width:100%}}</style></head><body>
 Dropped: {c["dropped_total"]}. Unreadable or corrupt: {c["corrupt_total"]} ({corrupt}).</p>
 <h2>Steps</h2><table><tr><th>step</th><th>reached</th><th>kept</th><th>kept %</th></tr>{rows}</table>
 <ul>{drops}</ul>
+{report_tables_html(audit)}
 <h2>Who is kept</h2>{imgs}
 <p>Fractions are of the samples with that metadata value; n is their number.</p>
 </body></html>

@@ -35,6 +35,17 @@ class StepResult:
     corrupt: list[tuple[Sample, str]] = field(default_factory=list)
 
 
+@dataclass
+class StepReport:
+    """How a global step decided, for the manifest and the audit: ``summary`` is JSON (its
+    ``table``, ``{"columns": [...], "rows": [[...], ...]}``, is shown on the audit page) and
+    ``tables`` are row lists written beside the decisions as
+    ``reports/NN_<type>_<name>.parquet``."""
+
+    summary: dict[str, Any]
+    tables: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+
+
 class Step:
     """Base class of curation steps. Subclasses set ``name`` and implement ``__call__``."""
 
@@ -69,6 +80,10 @@ class GlobalStep(Step):
         """Decide over all candidates, given in input order: ({index: drop reason},
         {index: metadata fields to set on the kept sample})."""
         raise NotImplementedError
+
+    def report(self) -> StepReport | None:
+        """How the last ``select`` decided (thresholds, counts), or None: nothing to report."""
+        return None
 
     def __call__(self, batch: Sequence[Sample]) -> StepResult:
         feats = self.features(batch)

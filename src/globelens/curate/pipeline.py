@@ -15,6 +15,8 @@ scores, caps per language) give the same answer as running the recipe on one big
    dropped by a local step after a global one is still a candidate of the global step, so the
    result equals the sequential one. Written to ``decisions.parquet`` (one row per input
    sample: where it ended and why, plus its language/script/country/region/income).
+   A global step's report of its decision (``metadata_balance``: thresholds, per-entry
+   keep rates) goes to ``reports/`` first, since the decisions mark the reduce done.
 3. **Pass 2** (parallel, one task per output shard): kept samples are numbered in input order
    and output shard ``j`` takes numbers ``[j*S, (j+1)*S)``; its task copies them from the
    staging files (no decoding, no step re-run), sets the global steps' metadata, writes
@@ -69,6 +71,8 @@ WORK = "_work"
 DECISIONS = "decisions.parquet"
 MANIFEST = "manifest.json"
 KEPT_UIDS = "kept_uids.npy"
+#: global steps' reports (thresholds, per-entry tables): ``reports/NN_<type>.json`` + parquet
+REPORTS = "reports"
 LOG = "curate_log.jsonl"
 #: metadata fields the audit groups by (``language`` is the caption's true language where the
 #: data says it, ``lang`` the detected one)
@@ -649,11 +653,43 @@ def _decide(
         tables = [pq.read_table(work / "pass1" / f"{i:05d}.parquet") for i in range(len(inputs))]
         table = pa.concat_tables(tables) if tables else _pass1_schema(steps).empty_table()
         decisions, _ = reduce_decisions(table, steps)
+        # Before the decisions: they mark the reduce done, so a resumed run skips it.
+        _write_reports(steps, out)
         _atomic_write_table(decisions, decisions_path)
         tasks2 = _pass2_tasks(decisions, shard_size, out, work)
     assert tasks2 is not None
     log("reduce", samples=decisions.num_rows)
     return decisions, tasks2, t1
+
+
+def _report_stem(index: int, step: Step) -> str:
+    return f"{index:02d}_{step.name}"
+
+
+def _write_reports(steps: Sequence[Step], out: Path) -> None:
+    """Each global step's report of its last ``select``: summary JSON and row tables."""
+    for si, step in enumerate(steps):
+        report = step.report() if step.is_global else None  # type: ignore[attr-defined]
+        if report is None:
+            continue
+        stem = out / REPORTS / _report_stem(si, step)
+        stem.parent.mkdir(parents=True, exist_ok=True)
+        for name, rows in report.tables.items():
+            table = pa.Table.from_pylist(rows) if rows else pa.table({})
+            _atomic_write_table(table, stem.with_name(f"{stem.name}_{name}.parquet"))
+        atomic_write_text(
+            stem.with_suffix(".json"),
+            json.dumps(report.summary, indent=1, ensure_ascii=False, sort_keys=True) + "\n",
+        )
+
+
+def _read_reports(steps: Sequence[Step], out: Path) -> dict[int, dict[str, Any]]:
+    reports = {}
+    for si, step in enumerate(steps):
+        path = out / REPORTS / f"{_report_stem(si, step)}.json"
+        if path.exists():
+            reports[si] = json.loads(path.read_text(encoding="utf-8"))
+    return reports
 
 
 def _write_kept_uids(decisions: pa.Table, out: Path) -> None:
@@ -666,6 +702,7 @@ def _write_kept_uids(decisions: pa.Table, out: Path) -> None:
 def _manifest(
     recipe: Recipe, inputs: list[str], engine: str, workers: int, decisions: pa.Table,
     n_out: int, shard_size: int, total_kept: int, times: tuple[float, float, float, float],
+    reports: dict[int, dict[str, Any]],
 ) -> dict[str, Any]:  # fmt: skip
     t0, t1, t2, t3 = times
     manifest: dict[str, Any] = {
@@ -689,6 +726,8 @@ def _manifest(
             "total": round(t3 - t0, 3),
         },
     }
+    for si, report in reports.items():
+        manifest["steps"][si]["report"] = report
     n_in = manifest["counts"]["in"]
     manifest["throughput_samples_per_s"] = round(n_in / max(t3 - t0, 1e-9), 1)
     return manifest
@@ -745,7 +784,7 @@ def run_recipe(
         shutil.rmtree(work / "stage", ignore_errors=True)
     _write_kept_uids(decisions, out)
     manifest = _manifest(recipe, inputs, engine, workers, decisions, len(tasks2), shard_size,
-                         total_kept, (t0, t1, t2, t3))  # fmt: skip
+                         total_kept, (t0, t1, t2, t3), _read_reports(steps, out))  # fmt: skip
     atomic_write_text(out / MANIFEST, json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
     log("done", **manifest["counts"], seconds=manifest["timing_s"]["total"])
     if audit:

@@ -1,6 +1,6 @@
 """Build the embedded world: the training crawl, five classification/retrieval benchmarks,
-the scenes (generative training shards and four generative benchmarks), world.json and a
-contact sheet.
+the scenes (generative training shards and four generative benchmarks), MetaCLIP metadata
+lists (``metadata/{lang}.txt``), world.json and a contact sheet.
 
 Every picture is planned and drawn from its own generator, seeded by (seed, stream, index),
 so pictures can be drawn in any process, in any order, and the output stays byte-identical.
@@ -30,6 +30,7 @@ from globelens.world.lexicon import (
     CONCEPT_BY_ID,
     LANDMARKS,
     lexicon_dict,
+    metadata_lists,
 )
 from globelens.world.places import (
     COUNTRIES,
@@ -136,6 +137,9 @@ def build_world(
             pool.close()
             pool.join()
 
+    metadata = metadata_lists()
+    for lang, entries in metadata.items():
+        write_text(out / "metadata" / f"{lang}.txt", "".join(f"{e}\n" for e in entries))
     sheet = contact_sheet(seed)
     sheet.save(out / "contact_sheet.png", optimize=True)
     summary = {
@@ -159,6 +163,8 @@ def build_world(
         "languages": {k: asdict(v) for k, v in LANGUAGES.items()},
         "income_buckets": list(INCOME_BUCKET_NAMES),
         "counts": summary_parts,
+        # MetaCLIP metadata for the metadata_balance curation step: metadata/{lang}.txt
+        "metadata": {lang: len(entries) for lang, entries in sorted(metadata.items())},
         "lexicon": lexicon_dict(),
     }
     write_text(
@@ -189,6 +195,10 @@ def format_summary(summary: dict[str, Any], out_dir: str | os.PathLike | None = 
         f"{b} {crawl.get('by_income_bucket', {}).get(b, 0)}" for b in INCOME_BUCKET_NAMES))  # fmt: skip
     for name in ("western", "dollarstreet", "geode", "landmarks", "xm3600"):
         lines.append(f"  benchmark {name}: {counts[name]['total']} images")
+    if summary.get("metadata"):
+        lists = summary["metadata"]
+        lines.append(f"  metadata: {len(lists)} lists, {sum(lists.values())} entries "
+                     "(metadata/{lang}.txt, for the metaclip recipes)")  # fmt: skip
     scenes, bench = counts.get("scenes"), counts.get("scene_benchmarks")
     if scenes and scenes["total"]:
         lines.append(f"  scenes (training): {scenes['total']} pictures in {scenes['shards']} shards, "

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from globelens.world.places import COUNTRY_BY_NAME, LANGUAGES
+from globelens.world.places import COUNTRIES, COUNTRY_BY_NAME, LANGUAGES
 
 
 @dataclass(frozen=True)
@@ -370,6 +370,27 @@ UNRELATED: dict[str, tuple[str, ...]] = {
 
 # Languages written without spaces between words: fillers join without a space.
 NO_SPACE_LANGS: frozenset[str] = frozenset({"zh", "ja", "th"})
+
+
+def metadata_lists() -> dict[str, list[str]]:
+    """MetaCLIP-style metadata of every world language, in the spirit of WordNet lemmas and
+    Wikipedia titles and unigrams: concept names, the names of landmarks and countries as
+    captions in that language write them, the word for "photo" and the filler words."""
+    photo = TEMPLATES["en"].index("photo: {c}")
+    lists: dict[str, list[str]] = {}
+    for lang in LANGUAGES:
+        words = [c.names[lang] for c in CONCEPTS]
+        if lang == "en":  # English captions name every landmark and country in English
+            words += [lm.name for lm in LANDMARKS] + [c.name for c in COUNTRIES]
+        else:
+            words += [
+                lm.local_name for lm in LANDMARKS if COUNTRY_BY_NAME[lm.country].language == lang
+            ]
+            words += [c.local_name for c in COUNTRIES if c.language == lang]
+        words.append(TEMPLATES[lang][photo].replace("{c}", "").strip(" :："))
+        words += FILLERS[lang]
+        lists[lang] = list(dict.fromkeys(w.strip() for w in words if w.strip()))
+    return lists
 
 
 def lexicon_dict() -> dict[str, object]:
