@@ -125,12 +125,14 @@ class Dist:
         except Exception:  # the store lives in rank 0's process: it is gone with it
             return f"rank 0 of {self.world_size} stopped (its rendezvous store is gone; {what})"
         gone = [
-            f"rank {r} failed: {msg}" if msg else f"rank {r} stopped without a word"
+            f"rank {r} of {self.world_size} failed: {msg}"
+            if msg
+            else f"rank {r} of {self.world_size} stopped without a word (killed? out of memory?)"
             for r, msg in failed.items()
             if msg or not self.store.check([f"alive/{r}"])
         ]
         names = "; ".join(gone) or f"a rank stopped ({what})"
-        return f"{names} (of {self.world_size} ranks); a rerun resumes from the cache"
+        return f"{names}; a rerun resumes from the cache"
 
     def _answered(self, r: int) -> bool:
         return self.store.check([f"alive/{r}"]) or self.store.check([f"failed/{r}"])
