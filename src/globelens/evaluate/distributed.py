@@ -262,28 +262,33 @@ def lead(dist: Dist) -> Iterator[None]:
 
 class Progress:
     """Rank 0 shows one bar for the whole piece of work, fed by every rank through the
-    store; the throughput it shows is the total."""
+    store: the rates it shows (items/s, and answers/s for generation) are the totals."""
 
     def __init__(self, dist: Dist, total: int, desc: str, unit: str, show: bool) -> None:
         self.dist, self.key, self.bar = dist, f"progress/{dist.seq}", None
         self.t0 = time.perf_counter()
-        self.done = 0
+        self.done = [0, 0]  # items, answers
         if show and dist.is_main:
             from tqdm import tqdm
 
             self.bar = tqdm(total=total, desc=desc, unit=unit, leave=False)
 
-    def update(self, n: int) -> None:
-        self.done += n
-        total = self.done
+    def update(self, n: int, answers: int = 0) -> None:
+        self.done = [self.done[0] + n, self.done[1] + answers]
+        totals = self.done
         if self.dist.active and self.dist.store is not None:
             with contextlib.suppress(Exception):  # a bar is never worth failing a run
-                total = int(self.dist.store.add(self.key, n))
+                totals = [
+                    int(self.dist.store.add(f"{self.key}/{i}", v))
+                    for i, v in enumerate((n, answers))
+                ]
         if self.bar is not None:
-            self.bar.update(total - self.bar.n)
+            self.bar.update(totals[0] - self.bar.n)
             el = max(time.perf_counter() - self.t0, 1e-9)
-            rate = f"{total / el:.1f} {self.bar.unit}/s"
-            self.bar.set_postfix_str(f"{rate} on {self.dist.world_size} ranks")
+            rates = [f"{totals[0] / el:.1f} {self.bar.unit}/s"]
+            rates += [f"{totals[1] / el:.1f} answers/s"] if totals[1] else []
+            ranks = f" on {self.dist.world_size} ranks" if self.dist.active else ""
+            self.bar.set_postfix_str(", ".join(rates) + ranks)
 
     def close(self) -> None:
         if self.bar is not None:

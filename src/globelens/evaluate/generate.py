@@ -311,7 +311,7 @@ def _generate_share(
             share.generated += len(good)
         n_img = len({requests[pos].index for pos, _, _ in chunk})
         share.images += n_img
-        bar.update(n_img)
+        bar.update(n_img, len(good))
         if checkpoint is not None and time.monotonic() - last_save > 30:
             checkpoint[0].save_part(checkpoint[1], dist.rank, new)
             last_save = time.monotonic()
