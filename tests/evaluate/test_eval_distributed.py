@@ -121,3 +121,25 @@ def test_a_rank_that_dies_is_named_and_a_rerun_resumes(setup) -> None:
     assert again == {k: v for k, v in one.items() if k.startswith("pg__")}
     cached = sum(t["cached"] for t in _timings(root / "resumed").values())
     assert cached > 0  # at least rank 0's first share was kept
+
+
+@pytest.mark.parametrize("world", [1, 2, 3, 8])
+def test_shares_are_disjoint_blocks_of_whole_chunks(world: int) -> None:
+    from globelens.evaluate.distributed import Dist
+    from globelens.evaluate.generate import _plan, _take_requests
+
+    for n in (0, 1, 7, 64):
+        blocks = [list(Dist(r, world).share(n)) for r in range(world)]
+        assert [i for b in blocks for i in b] == list(range(n))  # disjoint, in order, all
+    # (record, requests): the chunks one process cuts are the chunks the ranks' blocks hold
+    todo = {i: list(range(10 * i, 10 * i + 1 + i % 4)) for i in range(0, 40, 3)}
+    chunks = _plan(todo, 5)
+    one = _take_requests(iter((i, None, "") for i in sorted(todo)), todo, 5)
+    assert [pos for pos, _, _ in one] == [p for i in chunks[0] for p in todo[i]]
+    for r in range(world):
+        mine = {i: todo[i] for k in Dist(r, world).share(len(chunks)) for i in chunks[k]}
+        images = iter((i, None, "") for i in sorted(mine))
+        cut = []
+        while chunk := _take_requests(images, mine, 5):
+            cut.append(sorted({pos // 10 for pos, _, _ in chunk}))
+        assert cut == [c for k in Dist(r, world).share(len(chunks)) for c in [chunks[k]]]
