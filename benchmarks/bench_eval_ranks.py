@@ -1,13 +1,15 @@
 """Evaluation throughput at 1, 2, ... ranks: ``torchrun --nproc-per-node N globelens eval``.
 
-    .venv/bin/python benchmarks/bench_eval_ranks.py [--ranks 1,2] [--repeats 2]
+    .venv/bin/python benchmarks/bench_eval_ranks.py [--ranks 1,1x1,2] [--repeats 2]
         [--size tiny] [--limit 64] [--benchmarks world/dollarstreet,world/vqa]
         [--model DIR ...] [--data-root DIR] [--device cpu] [--out DIR]
 
 Without ``--model`` it builds a tiny random SigLIP and a tiny random PaliGemma; without
-``--data-root`` it builds the embedded world at ``--size``. Each repeat runs every rank count
-in turn (interleaved, so load from other jobs hits all of them), each with a cold cache, and
-checks that the result JSONs equal the first rank count's, timing fields aside. Reported per
+``--data-root`` it builds the embedded world at ``--size``. ``--ranks`` lists configurations:
+``N`` ranks with the available CPUs divided among them as torch threads (``OMP_NUM_THREADS``),
+or ``NxT`` with T threads each. Each repeat runs every configuration in turn (interleaved, so
+load from other jobs hits all of them), each with a cold cache, and checks that the result
+JSONs equal the first configuration's, timing fields aside. Reported per
 run: wall time of the whole command (start-up, loading, work, metrics) and, from the result
 JSONs, the shared work's throughput: image embeddings per second (dual encoders) and answers
 per second (generators), in total and per rank (per GPU with ``--device cuda``). One JSON
@@ -53,8 +55,16 @@ def tiny_models(root: Path) -> list[Path]:
     return [Path(siglip), tiny_paligemma_dir(root / "paligemma")]
 
 
-def run(args: argparse.Namespace, ranks: int, models: list[Path], work: Path) -> dict[str, Any]:
-    out, cache = work / f"out-{ranks}", work / f"cache-{ranks}"
+def parse_config(spec: str) -> tuple[int, int]:
+    """``N`` (the CPUs shared out) or ``NxT`` -> (ranks, torch threads per rank)."""
+    ranks, _, threads = spec.partition("x")
+    n = int(ranks)
+    return n, int(threads) if threads else max(1, len(os.sched_getaffinity(0)) // n)
+
+
+def run(args: argparse.Namespace, spec: str, models: list[Path], work: Path) -> dict[str, Any]:
+    ranks, threads = parse_config(spec)
+    out, cache = work / f"out-{spec}", work / f"cache-{spec}"
     for p in (out, cache):
         shutil.rmtree(p, ignore_errors=True)
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone"]
@@ -64,13 +74,13 @@ def run(args: argparse.Namespace, ranks: int, models: list[Path], work: Path) ->
     cmd += ["-b", args.benchmarks, "--data-root", str(args.data_root), "--limit", str(args.limit)]
     cmd += ["--out", str(out), "--cache-dir", str(cache), "--device", args.device]
     cmd += ["--bootstrap", "100", "--max-new-tokens", str(args.max_new_tokens)]
-    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "OMP_NUM_THREADS": str(threads)}
     load = loadavg()
     t0 = time.perf_counter()
     p = subprocess.run(cmd, env=env, capture_output=True, text=True)
     wall = time.perf_counter() - t0
     if p.returncode != 0:
-        raise SystemExit(f"{ranks} ranks failed:\n{p.stderr[-3000:]}")
+        raise SystemExit(f"{spec} failed:\n{p.stderr[-3000:]}")
     results = {f.name: json.loads(f.read_text()) for f in sorted(out.glob("*.json"))}
     images = seconds = answers = gen_s = 0.0
     seen: set[tuple[str, str]] = set()
@@ -85,7 +95,9 @@ def run(args: argparse.Namespace, ranks: int, models: list[Path], work: Path) ->
             answers += t["generated"]
             gen_s += t["generation_s"]
     return {
+        "config": spec,
         "ranks": ranks,
+        "threads_per_rank": threads,
         "wall_s": round(wall, 2),
         "images_per_s": round(images / seconds, 1) if seconds else None,
         "answers_per_s": round(answers / gen_s, 1) if gen_s else None,
@@ -98,7 +110,7 @@ def run(args: argparse.Namespace, ranks: int, models: list[Path], work: Path) ->
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--ranks", default="1,2", help="Comma-separated rank counts.")
+    ap.add_argument("--ranks", default="1,1x1,2", help="Configurations: N or NxT (threads).")
     ap.add_argument("--repeats", type=int, default=2)
     ap.add_argument("--size", default="tiny", help="World size when --data-root is not given.")
     ap.add_argument("--limit", type=int, default=64, help="Records per benchmark.")
@@ -118,8 +130,8 @@ def main() -> None:
         args.data_root = work / "world"
         if not (args.data_root / "world.json").exists():
             build_world(args.data_root, seed=0, size=args.size, progress=False)
-    counts = [int(n) for n in args.ranks.split(",")]
-    runs: dict[int, list[dict[str, Any]]] = {n: [] for n in counts}
+    counts = args.ranks.split(",")
+    runs: dict[str, list[dict[str, Any]]] = {n: [] for n in counts}
     reference = None
     for rep in range(args.repeats):
         for n in counts:
@@ -127,13 +139,13 @@ def main() -> None:
             same = reference is None or r["results"] == reference
             reference = reference or r["results"]
             if not same:
-                raise SystemExit(f"{n} ranks gave other results than {counts[0]}")
+                raise SystemExit(f"{n} gave other results than {counts[0]}")
             line = {k: v for k, v in r.items() if k != "results"}
             print(json.dumps({"repeat": rep, **line, "results_equal": same}), flush=True)
             runs[n].append(line)
     base = statistics.median(r["wall_s"] for r in runs[counts[0]])
     for n, rs in runs.items():
-        summary: dict[str, Any] = {"summary": True, "ranks": n}
+        summary: dict[str, Any] = {"summary": True, "config": n}
         for k in ("wall_s", "images_per_s", "answers_per_s"):
             vals = [r[k] for r in rs if r[k] is not None]
             summary[k] = statistics.median(vals) if vals else None

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as _dt
+import json
 import logging
 import os
 import time
@@ -205,13 +206,18 @@ def register_op(name: str, fn: Callable[..., Any]) -> None:
     OPS[name] = fn
 
 
-def _attempt(name: str, model: Any, bench: Any, dist: Dist, payload: dict[str, Any]) -> Any:
+def _attempt(
+    name: str, model: Any, bench: Any, dist: Dist, payload: dict[str, Any]
+) -> tuple[float, Any]:
+    """(seconds, this rank's share or the error it raised)."""
     dist.seq += 1
+    t0 = time.perf_counter()
     try:
-        return OPS[name](model, bench, dist, **payload)
+        part = OPS[name](model, bench, dist, **payload)
     except Exception as e:  # handed back, so rank 0 names it and nobody waits forever
         log.debug("share failed", exc_info=True)
-        return OpError(dist.rank, f"{type(e).__name__}: {e}")
+        part = OpError(dist.rank, f"{type(e).__name__}: {e}")
+    return time.perf_counter() - t0, part
 
 
 def run_op(name: str, model: Any, bench: Any, **payload: Any) -> list[Any]:
@@ -221,12 +227,17 @@ def run_op(name: str, model: Any, bench: Any, **payload: Any) -> list[Any]:
     if not dist.active:
         dist.seq += 1
         return [OPS[name](model, bench, dist, **payload)]
+    t0 = time.perf_counter()
     dist.broadcast((name, payload))
-    parts = dist.gather(_attempt(name, model, bench, dist, payload)) or []
-    for p in parts:
+    timed = dist.gather(_attempt(name, model, bench, dist, payload)) or []
+    for _, p in timed:
         if isinstance(p, OpError):
             raise RankFailure(f"rank {p.rank} of {dist.world_size} failed in {name}: {p.message}")
-    return parts
+    # How long each rank took shows an uneven split (a slow GPU, a node under load).
+    event = {"event": "shares", "op": name, "benchmark": getattr(bench, "name", None)}
+    event |= {"ranks": dist.world_size, "seconds": round(time.perf_counter() - t0, 3)}
+    log.info(json.dumps(event | {"rank_seconds": [round(s, 3) for s, _ in timed]}))
+    return [p for _, p in timed]
 
 
 def follow(dist: Dist, model: Any, bench: Any) -> None:
