@@ -46,8 +46,8 @@ from eval_factory import CLASSNAMES, WNIDS, image
 from conftest import TINY_CAPTIONS
 from globelens.evaluate import load_benchmark, run_suite
 from globelens.evaluate.embed import (
-    _batches,
     _encode,
+    _image_batches,
     _prepare,
     available_cpus,
     encode_benchmark_images,
@@ -144,7 +144,8 @@ def main() -> None:
         model.encode_texts(["warm up"])
     pipe(paths[:bs], candidate_labels=bench.classnames, batch_size=bs)
     # Pre-decoded, preprocessed tensors for the pure-forward baseline (same decode path).
-    pixels = [_prepare(model, b, True)[1] for b in _batches(bench.iter_image_sources(), bs)]
+    every = range(-(-len(bench.records) // bs))
+    pixels = [_prepare(model, b, True)[1] for b in _image_batches(bench, bs, every)]
 
     def forward_workers() -> None:
         with torch_threads(1):

@@ -103,9 +103,13 @@ def register(app: typer.Typer) -> None:
             typer.echo("error: give at least one --model DIR", err=True)
             raise typer.Exit(2)
         from globelens.evaluate.benchmarks.base import BenchmarkFormatError, read_lines
+        from globelens.evaluate.distributed import RankFailure, init_from_env
         from globelens.evaluate.suite import SuiteOptions, format_table, run_suite
 
-        logging.basicConfig(level=logging.INFO, format="%(message)s")
+        dist = init_from_env()  # under torchrun: this process's rank; else one process
+        # Rank 0 speaks for the run; the other ranks only warn.
+        logging.basicConfig(level=logging.INFO if dist.is_main else logging.WARNING,
+                            format="%(message)s")  # fmt: skip
         opts = SuiteOptions(
             data_root=str(data_root) if data_root else None,
             tasks=[t.strip() for t in tasks.split(",") if t.strip()] if tasks else None,
@@ -132,9 +136,18 @@ def register(app: typer.Typer) -> None:
             dirs.append(str(resolved))
         names = [b.strip() for b in benchmarks.split(",") if b.strip()]
         try:
-            results = run_suite(dirs, names, out, opts)
-        except (ValueError, FileNotFoundError, BenchmarkFormatError) as e:
-            typer.echo(f"error: {e}", err=True)
+            results = run_suite(dirs, names, out, opts, dist=dist)
+        except (ValueError, FileNotFoundError, BenchmarkFormatError, RankFailure) as e:
+            dist.report_failure(e)
+            rank = f"rank {dist.rank}: " if dist.active else ""
+            typer.echo(f"error: {rank}{e}", err=True)
             raise typer.Exit(2) from e
+        except BaseException as e:  # the other ranks name this one when they find it gone
+            dist.report_failure(e)
+            raise
+        finally:
+            dist.close()
+        if not dist.is_main:
+            return
         typer.echo(format_table(results))
         typer.echo(f"\nwrote {len(results)} result files and {out / 'results.csv'}")

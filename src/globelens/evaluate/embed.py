@@ -17,7 +17,8 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from itertools import islice
+from dataclasses import dataclass
+from itertools import groupby, islice
 from typing import Any
 
 import numpy as np
@@ -26,6 +27,7 @@ import torch
 from globelens.data import ImageDecodeError, decode_image
 from globelens.evaluate.benchmarks.base import Benchmark
 from globelens.evaluate.cache import CachedImages, EmbeddingCache, cache_key
+from globelens.evaluate.distributed import Dist, Progress, register_op, run_op
 from globelens.models.base import DualEncoder
 
 log = logging.getLogger(__name__)
@@ -78,9 +80,13 @@ def parallel_ordered(
             yield result
 
 
-def _batches(it: Iterator, size: int) -> Iterator[list]:
-    while batch := list(islice(it, size)):
-        yield batch
+def _image_batches(bench: Benchmark, size: int, batches: range) -> Iterator[list]:
+    """Batches ``batches`` of (record index, source): batch k holds records [k * size,
+    (k + 1) * size) that have a source, whichever process reads it."""
+    lo, hi = batches.start * size, batches.stop * size
+    sources = ((i, s) for i, s in bench.iter_image_sources() if lo <= i < hi)
+    for _, group in groupby(sources, key=lambda item: item[0] // size):
+        yield list(group)
 
 
 def _prepare(
@@ -114,32 +120,31 @@ def _encode(model: DualEncoder, pixels: torch.Tensor | None) -> np.ndarray | Non
         return model.encode_images(pixels).float().cpu().numpy()
 
 
-def encode_benchmark_images(
+@dataclass
+class ImageShare:
+    """One rank's image embeddings: rows for the records in ``indices`` (those decoded)."""
+
+    indices: list[int]
+    embeddings: np.ndarray | None
+    problems: list[dict]
+
+
+def _encode_share(
     model: DualEncoder,
     bench: Benchmark,
+    dist: Dist,
     *,
     batch_size: int = 64,
     workers: int | None = None,
     draft: bool = True,
     progress: bool = False,
-) -> CachedImages:
-    """(N, D) image embeddings of every record, in record order; failures are zero rows
-    marked invalid, each with a reason.
-
-    ``workers``: threads (default: one per available CPU; on CPU each runs whole batches).
-    """
-    n = len(bench.records)
+) -> ImageShare:
+    """This rank's block of the benchmark's image batches, encoded."""
     cpu = on_cpu(model)
     workers = workers or (available_cpus() if cpu else max(1, min(4, available_cpus())))
-    emb: np.ndarray | None = None
-    valid = np.zeros(n, dtype=bool)
-    problems: list[dict] = []
-    bar = None
-    if progress:
-        from tqdm import tqdm
-
-        bar = tqdm(total=n, desc=f"images {bench.name}", unit="img", leave=False)
-    batches = _batches(bench.iter_image_sources(), batch_size)
+    n = len(bench.records)
+    bar = Progress(dist, n, f"images {bench.name}", "img", progress)
+    batches = _image_batches(bench, batch_size, dist.share(-(-n // batch_size)))
     if cpu:
         # One intra-op thread per worker (see the module docstring); a single worker keeps
         # the caller's thread count and overlaps nothing.
@@ -155,22 +160,59 @@ def encode_benchmark_images(
             lambda b: _prepare(model, b, draft), batches, workers, workers + 1
         )
         results = ((i, _encode(model, px), pr) for i, px, pr in prepared)
+    indices: list[int] = []
+    rows: list[np.ndarray] = []
+    problems: list[dict] = []
     with threads:
         for idx, out, probs in results:
             problems.extend(probs)
             if out is not None:
-                if emb is None:
-                    emb = np.zeros((n, out.shape[1]), dtype=np.float32)
-                emb[idx] = out
-                valid[idx] = True
-            if bar is not None:
-                bar.update(len(idx) + len(probs))
-    if bar is not None:
-        bar.close()
-    if emb is None:
+                indices.extend(idx)
+                rows.append(out)
+            bar.update(len(idx) + len(probs))
+    bar.close()
+    return ImageShare(indices, np.concatenate(rows) if rows else None, problems)
+
+
+register_op("images", _encode_share)
+
+
+def encode_benchmark_images(
+    model: DualEncoder,
+    bench: Benchmark,
+    *,
+    batch_size: int = 64,
+    workers: int | None = None,
+    draft: bool = True,
+    progress: bool = False,
+) -> CachedImages:
+    """(N, D) image embeddings of every record, in record order; failures are zero rows
+    marked invalid, each with a reason. Under ``torchrun`` every rank encodes its share.
+
+    ``workers``: threads (default: one per available CPU; on CPU each runs whole batches).
+    """
+    shares = run_op(
+        "images",
+        model,
+        bench,
+        batch_size=batch_size,
+        workers=workers,
+        draft=draft,
+        progress=progress,
+    )
+    n = len(bench.records)
+    problems = [p for s in shares for p in s.problems]
+    dims = [s.embeddings.shape[1] for s in shares if s.embeddings is not None]
+    if not dims:
         raise ValueError(
             f"benchmark {bench.name!r}: no image could be decoded ({len(problems)} problems)"
         )
+    emb = np.zeros((n, dims[0]), dtype=np.float32)
+    valid = np.zeros(n, dtype=bool)
+    for s in shares:
+        if s.embeddings is not None:
+            emb[s.indices] = s.embeddings
+            valid[s.indices] = True
     for p in problems:
         p["id"] = bench.records[p["index"]].id
     return CachedImages(emb, valid, problems)
@@ -207,6 +249,29 @@ def image_embeddings(
     return item, False
 
 
+def _encode_text_share(
+    model: DualEncoder, bench: Any, dist: Dist, *, texts: list[str], size: int, workers: int
+) -> np.ndarray | None:
+    """This rank's block of the chunks of ``size`` texts, encoded (None: no chunk)."""
+    n_chunks = -(-len(texts) // size)
+    chunks = [texts[k * size : (k + 1) * size] for k in dist.share(n_chunks)]
+    if not chunks:
+        return None
+    workers = workers if on_cpu(model) else 1
+
+    def work(chunk: list[str]) -> np.ndarray:
+        with torch.inference_mode():
+            return model.encode_texts(chunk).float().cpu().numpy()
+
+    threads = torch_threads(1) if workers > 1 else contextlib.nullcontext()
+    with threads:
+        out = list(parallel_ordered(work, iter(chunks), min(workers, len(chunks)), len(chunks)))
+    return np.concatenate(out)
+
+
+register_op("texts", _encode_text_share)
+
+
 def text_embeddings(
     model: DualEncoder,
     texts: Sequence[str],
@@ -223,19 +288,12 @@ def text_embeddings(
     if cache is not None and (hit := cache.get_texts(key)) is not None:
         return hit
     texts = list(texts)
-    cpu = on_cpu(model)
-    workers = (workers or available_cpus()) if cpu else 1
-    # Split evenly so every worker gets a share of a set smaller than workers * batch_size.
+    workers = (workers or available_cpus()) if on_cpu(model) else 1
+    # Split evenly so every worker gets a share of a set smaller than workers * batch_size;
+    # the split is made here, once, so that every rank encodes the same chunks.
     size = max(1, min(batch_size, -(-len(texts) // workers)))
-    chunks = [texts[i : i + size] for i in range(0, len(texts), size)]
-
-    def work(chunk: list[str]) -> np.ndarray:
-        with torch.inference_mode():
-            return model.encode_texts(chunk).float().cpu().numpy()
-
-    threads = torch_threads(1) if cpu and workers > 1 else contextlib.nullcontext()
-    with threads:
-        out = list(parallel_ordered(work, iter(chunks), min(workers, len(chunks)), len(chunks)))
+    shares = run_op("texts", model, None, texts=texts, size=size, workers=workers)
+    out = [s for s in shares if s is not None]
     emb = np.concatenate(out) if out else np.zeros((0, 0), np.float32)
     if cache is not None:
         cache.put_texts(key, emb)

@@ -25,6 +25,7 @@ from globelens.data import ImageDecodeError, decode_image
 from globelens.data.atomic import atomic_write_text
 from globelens.evaluate.benchmarks.base import Benchmark
 from globelens.evaluate.cache import cache_key
+from globelens.evaluate.distributed import Dist, Progress, register_op, run_op
 from globelens.evaluate.embed import available_cpus, parallel_ordered
 from globelens.models.base import Generator
 
@@ -119,12 +120,30 @@ class GenerationCache:
     def path(self, key: str) -> Path:
         return self.root / f"{key}.json"
 
+    def parts(self, key: str) -> list[Path]:
+        """Checkpoints of runs still generating (or stopped): ``KEY.part-RANK.json``."""
+        return sorted(self.root.glob(f"{key}.part-*.json"))
+
     def load(self, key: str) -> dict[str, Any]:
-        try:
-            obj = json.loads(self.path(key).read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            return {}
-        return obj.get("entries", {}) if isinstance(obj, dict) else {}
+        """Every answer stored under ``key``: the finished file and any checkpoints."""
+        entries: dict[str, Any] = {}
+        for path in [self.path(key), *self.parts(key)]:
+            try:
+                obj = json.loads(path.read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                continue
+            if isinstance(obj, dict) and isinstance(obj.get("entries"), dict):
+                entries.update(obj["entries"])
+        return entries
+
+    def save_part(self, key: str, rank: int, entries: dict[str, Any]) -> None:
+        """A checkpoint of one process's new answers, so that a stopped run resumes."""
+        self.save(f"{key}.part-{rank}", entries, {"checkpoint": True})
+
+    def drop_parts(self, key: str) -> None:
+        """Remove the checkpoints once :meth:`save` holds their answers."""
+        for path in self.parts(key):
+            path.unlink(missing_ok=True)
 
     def save(self, key: str, entries: dict[str, Any], info: dict[str, Any]) -> None:
         self.root.mkdir(parents=True, exist_ok=True)  # made on first use, not by every run
@@ -153,6 +172,34 @@ def _images(bench: Benchmark, wanted: set[int], workers: int) -> Iterator[tuple[
     yield from parallel_ordered(_decode, sources, workers, 4 * workers)
 
 
+@dataclass
+class GenerationShare:
+    """One rank's answers, by request position."""
+
+    answers: dict[int, Answer]
+    generated: int = 0
+    images: int = 0
+
+
+def _plan(todo: dict[int, list[int]], n: int) -> list[list[int]]:
+    """Record indices in chunks of at least ``n`` requests, whole images at a time, cut as
+    :func:`_take_requests` cuts them: a share of whole chunks holds the same chunks."""
+    chunks: list[list[int]] = [[]]
+    count = 0
+    for i in sorted(todo):
+        chunks[-1].append(i)
+        count += len(todo[i])
+        if count >= n:
+            chunks.append([])
+            count = 0
+    return [c for c in chunks if c]
+
+
+def _entry(ans: Answer) -> dict[str, Any]:
+    return {"text": ans.text, "logprob": ans.logprob, "n_tokens": ans.n_tokens,
+            "size": list(ans.size or ())}  # fmt: skip
+
+
 def run_generation(
     model: Generator,
     bench: Benchmark,
@@ -165,7 +212,8 @@ def run_generation(
     progress: bool = False,
     desc: str = "generate",
 ) -> GenerationRun:
-    """Answers to every request (cached ones first), generated in chunks of ``batch_size``."""
+    """Answers to every request (cached ones first), generated in chunks of ``batch_size``;
+    under ``torchrun`` every rank generates its share of the chunks."""
     if model.fingerprint in UNCACHEABLE:
         cache = None  # an in-memory model that keeps training: its answers go stale
     key = cache_key(
@@ -188,48 +236,30 @@ def run_generation(
     run = GenerationRun([], cached=len(requests) - sum(len(v) for v in todo.values()))
     if todo:
         t0 = time.perf_counter()
-        bar = None
-        if progress:
-            from tqdm import tqdm
-
-            bar = tqdm(total=len(todo), desc=f"{desc} {bench.name}", unit="img", leave=False)
-        last_save = time.monotonic()
-        images = _images(bench, set(todo), workers or max(1, min(4, available_cpus())))
-        while chunk := _take_requests(images, todo, batch_size):
-            good = [(pos, im) for pos, im, _ in chunk if im is not None]
-            for pos, _im, reason in chunk:
-                if reason:
-                    answers[pos] = Answer(None, error=reason)
-            if good:
-                texts = _generate(model, good, requests, settings, batch_size, run)
-                for (pos, im), gen in zip(good, texts, strict=True):
-                    if gen is None:
-                        answers[pos] = Answer(None, size=im.size, error="generation_error")
-                        continue
-                    text, lp, n_tok = gen
-                    ans = Answer(text, lp, n_tok, im.size)
-                    answers[pos] = ans
-                    entries[_entry_key(ids[pos], requests[pos].prompt)] = {
-                        "text": ans.text,
-                        "logprob": ans.logprob,
-                        "n_tokens": ans.n_tokens,
-                        "size": list(im.size),
-                    }
-                run.generated += len(good)
-            n_img = len({requests[pos].index for pos, _, _ in chunk})
-            run.images += n_img
-            if bar is not None:
-                bar.update(n_img)
-                el = time.perf_counter() - t0
-                bar.set_postfix_str(f"{run.generated / max(el, 1e-9):.1f} answers/s")
-            if cache is not None and time.monotonic() - last_save > 30:
-                cache.save(key, entries, {"benchmark": bench.name, "model": model.fingerprint})
-                last_save = time.monotonic()
-        if bar is not None:
-            bar.close()
+        shares = run_op(
+            "generate",
+            model,
+            bench,
+            requests=list(requests),
+            todo=todo,
+            settings=settings,
+            batch_size=batch_size,
+            workers=workers,
+            progress=progress,
+            desc=desc,
+            checkpoint=(cache, key) if cache is not None else None,
+        )
+        for share in shares:
+            for pos, ans in share.answers.items():
+                answers[pos] = ans
+                if ans.text is not None:
+                    entries[_entry_key(ids[pos], requests[pos].prompt)] = _entry(ans)
+            run.generated += share.generated
+            run.images += share.images
         run.seconds = time.perf_counter() - t0
         if cache is not None:
             cache.save(key, entries, {"benchmark": bench.name, "model": model.fingerprint})
+            cache.drop_parts(key)
     for pos, a in enumerate(answers):
         if a is None:  # the image never came out of the benchmark's sources
             answers[pos] = Answer(None, error="missing_image")
@@ -238,6 +268,60 @@ def run_generation(
         if a.text is None:
             run.problems.append({"id": ids[pos], "prompt": requests[pos].prompt, "reason": a.error})
     return run
+
+
+def _generate_share(
+    model: Generator,
+    bench: Benchmark,
+    dist: Dist,
+    *,
+    requests: Sequence[Request],
+    todo: dict[int, list[int]],
+    settings: DecodeSettings,
+    batch_size: int,
+    workers: int | None,
+    progress: bool,
+    desc: str,
+    checkpoint: tuple[GenerationCache, str] | None,
+) -> GenerationShare:
+    """This rank's block of the chunks of ``todo``, generated; new answers are checkpointed
+    every 30 s and when the share is done (another rank may still fail)."""
+    chunks = _plan(todo, batch_size)
+    mine = {i: todo[i] for k in dist.share(len(chunks)) for i in chunks[k]}
+    share = GenerationShare({})
+    new: dict[str, Any] = {}
+    bar = Progress(dist, len(todo), f"{desc} {bench.name}", "img", progress)
+    last_save = time.monotonic()
+    images = _images(bench, set(mine), workers or max(1, min(4, available_cpus())))
+    while chunk := _take_requests(images, mine, batch_size):
+        good = [(pos, im) for pos, im, _ in chunk if im is not None]
+        for pos, _im, reason in chunk:
+            if reason:
+                share.answers[pos] = Answer(None, error=reason)
+        if good:
+            texts = _generate(model, good, requests, settings, batch_size)
+            for (pos, im), gen in zip(good, texts, strict=True):
+                if gen is None:
+                    share.answers[pos] = Answer(None, size=im.size, error="generation_error")
+                    continue
+                ans = share.answers[pos] = Answer(*gen, size=im.size)
+                new[_entry_key(bench.records[requests[pos].index].id, requests[pos].prompt)] = (
+                    _entry(ans)
+                )
+            share.generated += len(good)
+        n_img = len({requests[pos].index for pos, _, _ in chunk})
+        share.images += n_img
+        bar.update(n_img, len(good))
+        if checkpoint is not None and time.monotonic() - last_save > 30:
+            checkpoint[0].save_part(checkpoint[1], dist.rank, new)
+            last_save = time.monotonic()
+    bar.close()
+    if checkpoint is not None and dist.active and new:
+        checkpoint[0].save_part(checkpoint[1], dist.rank, new)
+    return share
+
+
+register_op("generate", _generate_share)
 
 
 def _take_requests(
@@ -269,7 +353,6 @@ def _generate(
     requests: Sequence[Request],
     settings: DecodeSettings,
     batch_size: int,
-    run: GenerationRun,
 ) -> list[Any]:
     """One ``generate`` call; a failing model call is counted per request, never raised."""
     images = [im for _, im in good]

@@ -25,6 +25,7 @@ from globelens.data.images import ImageDecodeError, thumbnail_data_uri
 from globelens.evaluate.benchmarks import Benchmark, load_benchmark
 from globelens.evaluate.benchmarks.registry import resolve
 from globelens.evaluate.cache import EmbeddingCache
+from globelens.evaluate.distributed import Dist, current, follow, lead, using
 from globelens.evaluate.generate import GenerationCache
 from globelens.evaluate.protocols import protocol_of
 from globelens.evaluate.tasks import TASKS, task_name, tasks_for
@@ -184,6 +185,7 @@ def run_suite(
     out_dir: str | os.PathLike | None = None,
     options: SuiteOptions | None = None,
     model_names: Sequence[str] | None = None,
+    dist: Dist | None = None,
     **overrides: Any,
 ) -> list[dict[str, Any]]:
     """Evaluate every model on every benchmark; write JSONs + results.csv to ``out_dir``.
@@ -191,17 +193,35 @@ def run_suite(
     ``models`` are model directories or loaded :class:`DualEncoder` objects; ``benchmarks``
     are names (``world/geode``), ``FORMAT:PATH`` or folders. ``overrides`` set
     :class:`SuiteOptions` fields. Returns the result dicts (also written as files).
+
+    ``dist``: this process's rank under ``torchrun`` (``distributed.init_from_env``): rank 0
+    returns and writes the results; the other ranks do their shares and return nothing.
     """
     opts = options or SuiteOptions()
     for k, v in overrides.items():
         if not hasattr(opts, k):
             raise TypeError(f"run_suite got an unknown option {k!r}")
         setattr(opts, k, v)
+    with using(dist or current()) as d:
+        results = _run(models, benchmarks, opts, model_names, d)
+    if out_dir is not None and d.is_main:
+        write_results(results, out_dir)
+    return results
+
+
+def _run(
+    models: Sequence[str | os.PathLike | DualEncoder],
+    benchmarks: Sequence[str],
+    opts: SuiteOptions,
+    model_names: Sequence[str] | None,
+    dist: Dist,
+) -> list[dict[str, Any]]:
     # Fail fast, before any model is loaded: every benchmark and task name must resolve.
     for spec in benchmarks:
         resolve(spec, opts.data_root)
     forced = [task_name(t) for t in opts.tasks] if opts.tasks else None
-    caches = Caches.from_option(opts.cache_dir)
+    # Only rank 0 reads and writes caches: the others are told what is left to compute.
+    caches = Caches.from_option(opts.cache_dir) if dist.is_main else Caches()
     from globelens.models.hf import check_model_dir
 
     for m in models:
@@ -212,7 +232,7 @@ def run_suite(
         for b in loaded_benches.values():
             b.records = b.records[: opts.limit]
     for spec, b in loaded_benches.items():
-        if b.report.problems:
+        if b.report.problems and dist.is_main:
             log.warning(
                 json.dumps({"event": "benchmark_problems", "benchmark": spec, **b.report.counts()})
             )
@@ -224,7 +244,8 @@ def run_suite(
             if model_names
             else _model_name(m if not isinstance(m, os.PathLike) else str(m), names)
         )
-        model = load_model(m, opts.device) if isinstance(m, str | os.PathLike) else m
+        device = dist.device(opts.device)
+        model = load_model(m, device) if isinstance(m, str | os.PathLike) else m
         proto = protocol_of(model).name
         for bench in loaded_benches.values():
             tasks = tasks_for(bench, proto, forced)
@@ -233,7 +254,12 @@ def run_suite(
                     json.dumps({"event": "no_task", "benchmark": bench.name, "protocol": proto})
                 )
                 continue
-            for res in evaluate_model_on_benchmark(model, bench, tasks, opts, caches):
+            if not dist.is_main:
+                follow(dist, model, bench)
+                continue
+            with lead(dist):
+                done = evaluate_model_on_benchmark(model, bench, tasks, opts, caches)
+            for res in done:
                 res = {
                     "dataset": bench.name,
                     "model": mname,
@@ -244,8 +270,6 @@ def run_suite(
                 results.append(res)
                 if opts.progress:
                     log.info(json.dumps({"event": "result", **_row(res)}, ensure_ascii=False))
-    if out_dir is not None:
-        write_results(results, out_dir)
     return results
 
 
