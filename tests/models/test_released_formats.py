@@ -127,3 +127,43 @@ def test_fine_tuning_follows_the_family(
     if release == "siglip1":
         assert (model_dir / "spiece.model").read_bytes() == (init / "spiece.model").read_bytes()
         assert load_dual_encoder(model_dir).text.name == "siglip1"
+
+
+def _hub_cache(root: Path, repo_id: str, model_dir: Path) -> Path:
+    """The Hugging Face cache layout for one repo: refs/main -> snapshots/<commit>/files."""
+    import shutil
+
+    repo = root / f"models--{repo_id.replace('/', '--')}"
+    commit = "0123456789abcdef0123456789abcdef01234567"
+    (repo / "refs").mkdir(parents=True)
+    (repo / "refs" / "main").write_text(commit)
+    shutil.copytree(model_dir, repo / "snapshots" / commit)
+    return root
+
+
+def test_hub_ids_resolve_from_the_local_cache_offline(
+    releases: dict, photo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cache = _hub_cache(tmp_path / "hub", "google/siglip-base-patch16-224", releases["siglip1"])
+    monkeypatch.setenv("HF_HUB_CACHE", str(cache))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    got = _classify("google/siglip-base-patch16-224", photo)  # type: ignore[arg-type]
+    assert got == pytest.approx(_classify(releases["siglip1"], photo), abs=1e-7)
+    res = CliRunner().invoke(
+        app, ["classify", "google/siglip-so400m-patch14-384", str(photo), "--labels", "a dog"]
+    )
+    assert res.exit_code == 2
+    (line,) = res.stderr.strip().splitlines()  # one line, no traceback
+    assert "not in the Hugging Face cache" in line and "HF_HUB_OFFLINE" in line
+    assert "hf download google/siglip-so400m-patch14-384" in line
+
+
+def test_cli_failures_are_one_line_and_debug_shows_the_traceback(tmp_path: Path) -> None:
+    (tmp_path / "m").mkdir()
+    (tmp_path / "m" / "config.json").write_text('{"model_type": "siglip"}')
+    args = ["classify", str(tmp_path / "m"), "x.png", "--labels", "a"]
+    res = CliRunner().invoke(app, args)
+    assert res.exit_code == 2 and res.stderr.count("\n") == 1
+    assert res.stderr.startswith("error: ") and "missing weights" in res.stderr
+    debug = CliRunner().invoke(app, ["--debug", *args])
+    assert isinstance(debug.exception, FileNotFoundError)  # raised for the traceback

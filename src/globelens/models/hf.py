@@ -18,6 +18,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
+from globelens.models.hub import local_model_path
 from globelens.models.preprocess import ImageTransform
 from globelens.models.textpositions import text_context
 
@@ -183,8 +184,9 @@ TRAIN_MODEL_SUBDIR = "model"
 
 def resolve_model_dir(path: str | os.PathLike) -> Path:
     """``path``, or ``path/model`` when ``path`` is a training output folder (``globelens
-    train --out PATH`` writes its model there) rather than a model directory."""
-    p = Path(path)
+    train --out PATH`` writes its model there) rather than a model directory; a Hub id's
+    local snapshot (:mod:`globelens.models.hub`)."""
+    p = local_model_path(path)
     inner = p / TRAIN_MODEL_SUBDIR
     if not (p / "config.json").is_file() and (inner / "config.json").is_file():
         return inner
@@ -205,8 +207,9 @@ def config_model_type(path: str | os.PathLike) -> str | None:
 
 
 def check_model_dir(path: str | os.PathLike) -> Path:
-    """Raise a clear error naming what is missing from a model directory."""
-    p = Path(path)
+    """The model directory ``path`` names (a Hub id resolved, :mod:`globelens.models.hub`);
+    raises a clear error naming what is missing from it."""
+    p = local_model_path(path)
     if not p.is_dir():
         raise FileNotFoundError(f"model directory {str(p)!r} does not exist")
     if not (p / "config.json").is_file():

@@ -20,6 +20,7 @@ from PIL import Image
 
 from globelens.models.base import Generation
 from globelens.models.hf import check_model_dir, config_model_type, model_fingerprint
+from globelens.models.maskcodec import load_codec
 from globelens.models.vlm import (
     CODEC_FILE,
     GEMMA_PRESETS,
@@ -115,6 +116,7 @@ class HFGenerator:
         path: str | os.PathLike,
         device: str | torch.device = "cpu",
         dtype: torch.dtype | None = None,
+        codec: str | os.PathLike | None = None,
     ) -> None:
         from transformers import AutoProcessor
 
@@ -131,12 +133,7 @@ class HFGenerator:
             p, local_files_only=True, use_safetensors=True, dtype=dtype
         )
         processor = AutoProcessor.from_pretrained(p, local_files_only=True)
-        codec = None
-        if (p / CODEC_FILE).is_file():
-            from globelens.models.maskcodec import load_codec
-
-            codec = load_codec(p / CODEC_FILE)
-        self._setup(model.to(device), processor, codec)
+        self._setup(model.to(device), processor, _find_codec(p, codec))
         self.path = str(p)
         self.fingerprint = model_fingerprint(p)
 
@@ -273,11 +270,28 @@ class HFGenerator:
         return results
 
 
+#: where a model directory may hold its mask codec: globelens' own file, or big_vision's
+#: ``vae-oid.npz`` put beside the weights as downloaded (no release ships either)
+CODEC_FILES = (CODEC_FILE, "vae-oid.npz")
+
+
+def _find_codec(model_dir: Path, codec: str | os.PathLike | None) -> Any | None:
+    """The mask codec: ``codec`` (a codec file or the official npz) or the model
+    directory's own (:data:`CODEC_FILES`); None when there is none (masks are then not
+    decoded, their boxes are kept)."""
+    if codec is not None:
+        return load_codec(codec)
+    found = next((model_dir / f for f in CODEC_FILES if (model_dir / f).is_file()), None)
+    return load_codec(found) if found is not None else None
+
+
 def load_generator(
     path: str | os.PathLike,
     device: str | torch.device = "cpu",
     dtype: torch.dtype | None = None,
+    codec: str | os.PathLike | None = None,
 ) -> HFGenerator:
-    """Load a local PaliGemma 1/2 directory (safetensors only) as a ``Generator``; bf16 on
-    CUDA unless ``dtype`` says otherwise."""
-    return HFGenerator(path, device=device, dtype=dtype)
+    """Load a PaliGemma 1/2 directory (safetensors only) or Hub id as a ``Generator``; bf16
+    on CUDA unless ``dtype`` says otherwise. ``codec``: a mask codec (``.safetensors`` or
+    big_vision's ``vae-oid.npz``) instead of the one in the directory."""
+    return HFGenerator(path, device=device, dtype=dtype, codec=codec)
