@@ -167,3 +167,40 @@ def test_cli_failures_are_one_line_and_debug_shows_the_traceback(tmp_path: Path)
     assert res.stderr.startswith("error: ") and "missing weights" in res.stderr
     debug = CliRunner().invoke(app, ["--debug", *args])
     assert isinstance(debug.exception, FileNotFoundError)  # raised for the traceback
+
+
+def test_paligemma2_release_format_asks_and_parses_real_ids(photo: Path, tmp_path: Path) -> None:
+    """A PaliGemma 2 in the released layout (257,216-row vocabulary, ``<loc0000>`` = 256,000,
+    ``<seg000>`` = 257,024, bf16 shards + index, 224 px, 256 image tokens) runs ``ask``; the
+    ids a released model says for a mask decode, through its tokenizer and ``vae-oid.npz``'s
+    layout, into the box and the mask big_vision would paste."""
+    from test_maskcodec import _fake_vae_oid
+    from vlm_factory import LOC0, SEG0, released_paligemma_dir
+
+    from globelens.models import tasklang
+    from globelens.models.maskcodec import codes_to_mask, load_codec
+    from globelens.models.paligemma import load_generator
+
+    model = released_paligemma_dir(tmp_path / "paligemma2-3b-mix-224")
+    assert len(list(model.glob("model-*-of-*.safetensors"))) > 1
+    _fake_vae_oid(tmp_path / "vae-oid.npz")
+    res = CliRunner().invoke(
+        app, ["ask", str(model), str(photo), "segment bed", "--json", "--max-new-tokens", "4",
+              "--codec", str(tmp_path / "vae-oid.npz")],
+    )  # fmt: skip
+    assert res.exit_code == 0, res.output
+    (result,) = json.loads(res.stdout)["results"]
+    assert result["task"] == "segment" and (result["objects"] or result["invalid_counts"])
+    gen = load_generator(model, codec=tmp_path / "vae-oid.npz")
+    assert gen.model.config.text_config.vocab_size == 257_216
+    codes = [3, 1, 4, 1, 5, 9, 2, 6, 5, 3, 5, 8, 9, 7, 9, 3]
+    said = [LOC0 + 100, LOC0 + 200, LOC0 + 700, LOC0 + 900] + [SEG0 + c for c in codes]
+    said += gen.tokenizer(" bed", add_special_tokens=False)["input_ids"]
+    text = gen.tokenizer.decode(said, skip_special_tokens=True)
+    (obj,) = tasklang.parse("segment bed", text, 50, 40, codec=gen.codec).objects
+    assert obj.label == "bed"
+    assert obj.box == pytest.approx(
+        (200 / 1023 * 50, 100 / 1023 * 40, 900 / 1023 * 50, 700 / 1023 * 40)
+    )
+    want = codes_to_mask(load_codec(tmp_path / "vae-oid.npz"), codes, obj.box, 40, 50)
+    np.testing.assert_array_equal(obj.mask, want)
