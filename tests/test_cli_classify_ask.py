@@ -183,3 +183,31 @@ def test_ask_caption_on_several_pictures_with_beams(fitted, pictures) -> None:
     assert doc["results"][0]["answer"] == "a blue room"
     assert _run("ask", path, "caption en").exit_code == 2  # no picture
     assert _run("ask", pictures["red"].parent, pictures["red"], "ocr").exit_code == 2
+
+
+def test_ask_takes_the_official_npz_and_keeps_boxes_without_a_codec(
+    fitted, pictures, tmp_path: Path
+) -> None:
+    """Releases ship no codec: without one the box is kept (and ``no_codec`` counted);
+    ``--codec vae-oid.npz`` (big_vision's file, as downloaded) decodes the mask."""
+    import shutil
+
+    from globelens.models.maskcodec import load_codec
+    from globelens.models.vlm import CODEC_FILE
+
+    path, seg_text = fitted
+    bare = Path(shutil.copytree(path, tmp_path / "release"))
+    (bare / CODEC_FILE).unlink()
+    state = load_codec(path / CODEC_FILE).state_dict()
+    np.savez(tmp_path / "vae-oid.npz", **{k: v.numpy() for k, v in state.items()})
+    args = ["ask", bare, pictures["blue"], "segment bed", "--json", "--max-new-tokens", "24"]
+    (boxed,) = json.loads(_run(*args).stdout)["results"]
+    assert boxed["invalid_counts"] == {"no_codec": 1}
+    (obj,) = boxed["objects"]
+    assert obj["label"] == "bed" and "mask" not in obj
+    (masked,) = json.loads(_run(*args, "--codec", tmp_path / "vae-oid.npz").stdout)["results"]
+    want = tasklang.parse("segment bed", seg_text, 80, 60, codec=load_codec(path / CODEC_FILE))
+    np.testing.assert_array_equal(
+        tasklang.rle_to_mask(masked["objects"][0]["mask"]), want.objects[0].mask
+    )
+    assert masked["objects"][0]["box"] == obj["box"] and not masked["invalid_counts"]

@@ -125,6 +125,20 @@ def test_convert_rejects_wrong_files(tmp_path, drop, reshape, match) -> None:
     assert not (tmp_path / "x.safetensors").exists()
 
 
+def test_the_official_npz_is_a_codec_as_it_is(tmp_path) -> None:
+    """``vae-oid.npz`` loads directly (no conversion step); arrays beyond the codec's are
+    left out and named, not refused."""
+    arrays = _fake_vae_oid(tmp_path / "vae-oid.npz")
+    codec = mc.load_codec(tmp_path / "vae-oid.npz")
+    assert all(np.array_equal(v.numpy(), arrays[k]) for k, v in codec.state_dict().items())
+    np.savez(tmp_path / "more.npz", **arrays, **{"ema.decoder.0.weight": np.zeros(3, np.float32)})
+    out = mc.convert_vae_oid(tmp_path / "more.npz", tmp_path / "more.safetensors")
+    assert mc.codec_metadata(out)["ignored"] == ["ema.decoder.0.weight"]
+    (tmp_path / "notes.txt").write_text("not a codec")
+    with pytest.raises(ValueError, match="neither a mask codec"):
+        mc.load_codec(tmp_path / "notes.txt")
+
+
 def test_convert_never_unpickles(tmp_path) -> None:
     np.save(tmp_path / "evil.npy", np.array([{"a": 1}], dtype=object), allow_pickle=True)
     np.savez(tmp_path / "evil.npz", **{"_vq_vae._embedding": np.array([{"a": 1}], dtype=object)})
@@ -153,9 +167,43 @@ def test_crop_and_paste_stay_in_the_box() -> None:
     assert crop.shape == (1, 64, 64) and torch.allclose(crop, torch.ones_like(crop))
     (back,) = mc.paste_masks(crop, [box], 50, 80)
     assert np.array_equal(back, mask)
-    # a degenerate box still covers a pixel
-    (tiny,) = mc.paste_masks(torch.ones(1, 64, 64), [(5.0, 5.0, 5.0, 5.0)], 10, 10)
-    assert tiny.sum() == 1
+    # a box under a pixel wide pastes nothing (big_vision: invalid); it is still cut from
+    (tiny,) = mc.paste_masks(torch.ones(1, 64, 64), [(5.0, 5.0, 5.9, 5.0)], 10, 10)
+    assert tiny.sum() == 0
+    assert mc.crop_masks([mask], [(5.0, 5.0, 5.0, 5.0)]).shape == (1, 64, 64)
+
+
+def _big_vision_paste(m64: np.ndarray, bins: tuple[int, ...], h: int, w: int) -> np.ndarray:
+    """big_vision's segmentation evaluator, step by step (``evaluators/proj/paligemma/
+    transfers/segmentation.py``): bins / 1023, times the size, ``int``; PIL bilinear; > 0."""
+    from PIL import Image
+
+    y1, x1, y2, x2 = (b / 1023 for b in bins)
+    y1, x1, y2, x2 = map(int, (y1 * h, x1 * w, y2 * h, x2 * w))
+    full = np.zeros((h, w), bool)
+    if x2 <= x1 or y2 <= y1:
+        return full
+    mi = np.asarray(Image.fromarray(m64).resize([x2 - x1, y2 - y1], resample=Image.BILINEAR))
+    full[y1:y2, x1:x2] = mi > 0.0
+    return full
+
+
+@pytest.mark.parametrize(
+    ("bins", "size"),
+    [
+        ((100, 200, 180, 300), (48, 56)),  # a ~10x9 px box: rounding moved its corners
+        ((7, 13, 1001, 990), (480, 640)),  # a large one: the whole resize is PIL's
+        ((500, 500, 501, 501), (300, 200)),  # under a pixel: nothing, as big_vision
+    ],
+)
+def test_paste_is_big_vision_s(bins: tuple[int, ...], size: tuple[int, int]) -> None:
+    from globelens.models.tasklang import bins_to_box
+
+    h, w = size
+    rng = np.random.default_rng(1)
+    m64 = rng.uniform(-1, 1, (64, 64)).astype(np.float32)
+    (ours,) = mc.paste_masks(torch.from_numpy(m64)[None], [bins_to_box(bins, w, h)], h, w)
+    assert np.array_equal(ours, _big_vision_paste(m64, bins, h, w))
 
 
 def test_synthetic_masks_vary() -> None:

@@ -283,3 +283,15 @@ def test_answers_and_counts() -> None:
     assert isinstance(hostile[1].invalid[0], Invalid)
     det = tl.parse(DET, "<loc0000><loc0000><loc1023><loc1023> dog", W, H).to_json()
     assert det["objects"] == [{"label": "dog", "box": [0.0, 0.0, 200.0, 100.0], "score": 0.0}]
+
+
+def test_referring_answers_without_a_label_are_the_prompt_s_object() -> None:
+    """RefCOCO-tuned checkpoints answer ``<loc>``x4``<seg>``x16 with no label: the object is
+    the one the prompt names; with several named, a missing label stays invalid."""
+    locs = "<loc0100><loc0200><loc0700><loc0900>"
+    segs = "".join(f"<seg{i:03d}>" for i in range(16))
+    parsed = tl.parse("segment the man on the left", locs + segs, 100, 80)
+    (obj,) = parsed.objects
+    assert obj.label == "the man on the left" and parsed.invalid_counts() == {"no_codec": 1}
+    parsed = tl.parse("detect cat ; dog", locs, 100, 80)
+    assert not parsed.objects and parsed.invalid_counts() == {"missing_label": 1}

@@ -116,3 +116,70 @@ def fit_answers(
                 save_generator(gen.model, gen.processor, path)
                 return Path(path)
     raise RuntimeError(f"the tiny model did not learn the answers in {max_steps} steps")
+
+
+#: the released PaliGemma vocabulary: Gemma's 256,000 tokens, ``<loc0000>`` .. ``<loc1023>``
+#: from 256,000, ``<seg000>`` .. ``<seg127>`` from 257,024, ``<image>`` at 257,152; the
+#: embedding table is padded to 257,216 rows
+GEMMA_VOCAB, LOC0, SEG0, IMAGE_ID, PALIGEMMA_ROWS = 256_000, 256_000, 257_024, 257_152, 257_216
+
+
+def released_tokenizer() -> Any:
+    """A tokenizer with the released PaliGemma ids (``<pad>`` 0, ``<eos>`` 1, ``<bos>`` 2,
+    ``<unk>`` 3, bytes, merges learned on ``VLM_TEXTS``, then unused pieces up to 256,000)."""
+    import json
+
+    from tokenizers import Tokenizer
+    from transformers import AddedToken, PreTrainedTokenizerFast
+
+    from globelens.models.vlm import CHAT_TEMPLATE, IMAGE, _bpe, task_tokens
+
+    data = json.loads(_bpe(VLM_TEXTS, 512).to_str())
+    vocab = data["model"]["vocab"]
+    vocab.update({f"<unused{i}>": i for i in range(len(vocab), GEMMA_VOCAB)})
+    tok = PreTrainedTokenizerFast(
+        tokenizer_object=Tokenizer.from_str(json.dumps(data)),
+        pad_token="<pad>", eos_token="<eos>", bos_token="<bos>", unk_token="<unk>",
+    )  # fmt: skip
+    tok.add_tokens([AddedToken(t, normalized=False, special=False) for t in task_tokens()])
+    tok.add_special_tokens(
+        {"additional_special_tokens": [AddedToken(IMAGE, normalized=False, special=True)]}
+    )
+    tok.chat_template = CHAT_TEMPLATE
+    tok.model_max_length = 1 << 16
+    tok.padding_side = tok.init_kwargs["padding_side"] = "left"
+    assert tok.convert_tokens_to_ids(["<loc0000>", "<seg000>", IMAGE]) == [LOC0, SEG0, IMAGE_ID]
+    return tok
+
+
+#: a Gemma 2 decoder shrunk further than ``tiny-gemma2``: 257,216 rows x 32 is the bulk
+NARROW_GEMMA2 = {"model_type": "gemma2", "hidden_size": 32, "intermediate_size": 64,
+                 "num_hidden_layers": 2, "num_attention_heads": 2, "num_key_value_heads": 1,
+                 "head_dim": 16, "query_pre_attn_scalar": 16, "sliding_window": 512,
+                 "max_position_embeddings": 512, "initializer_range": 0.2}  # fmt: skip
+
+
+def released_paligemma_dir(path: str | Path, *, decoder: dict[str, Any] | None = None) -> Path:
+    """A PaliGemma 2 directory in the released format, shrunk in width: 224 px and 256 image
+    tokens (patch 14), the 257,216-row vocabulary, bf16 weights in safetensors shards with
+    their ``model.safetensors.index.json``, ``"dtype": "bfloat16"`` in the config."""
+    import torch
+
+    from globelens.models.vlm import build_paligemma
+
+    out = Path(path)
+    dec = decoder or NARROW_GEMMA2
+    key = ("released", str(sorted(dec.items())))
+    if key not in _BUILT:
+        vision = {"image_size": 224, "patch_size": 14, "hidden_size": 32,
+                  "intermediate_size": 64, "num_hidden_layers": 1, "num_attention_heads": 2}  # fmt: skip
+        model, processor = build_paligemma(vision, dict(dec), released_tokenizer(), seed=0)
+        model.resize_token_embeddings(PALIGEMMA_ROWS, mean_resizing=False)
+        built = Path(tempfile.mkdtemp(prefix="globelens-released-paligemma-"))
+        atexit.register(shutil.rmtree, built, True)
+        model.to(torch.bfloat16).save_pretrained(built, max_shard_size="8MB")
+        processor.save_pretrained(built)
+        processor.image_processor.save_pretrained(built)
+        _BUILT[key] = built
+    shutil.copytree(_BUILT[key], out, dirs_exist_ok=True)
+    return out

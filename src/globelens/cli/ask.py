@@ -33,7 +33,9 @@ def _describe(result: dict[str, Any]) -> list[str]:
 def register(app: typer.Typer) -> None:
     @app.command("ask")
     def ask_cmd(
-        model: Path = typer.Argument(..., help="PaliGemma model directory (Hugging Face)."),
+        model: str = typer.Argument(
+            ..., help="PaliGemma model directory, or a Hub id (org/name) in the local cache."
+        ),
         images_and_prompt: list[str] = typer.Argument(
             ...,
             metavar="IMAGE... PROMPT",
@@ -51,6 +53,12 @@ def register(app: typer.Typer) -> None:
         num_beams: int = typer.Option(1, "--num-beams", help="Beam search width (1: greedy)."),
         batch_size: int = typer.Option(8, "--batch-size", help="Pictures per generate call."),
         device: str = typer.Option("cpu", "--device", help="torch device (bf16 on cuda)."),
+        codec: Path | None = typer.Option(
+            None,
+            "--codec",
+            help="Mask codec for segment answers: big_vision's vae-oid.npz or a codec "
+            ".safetensors (default: the model folder's own; without one, boxes only).",
+        ),
     ) -> None:
         """Ask a generative model: print its text and the parsed caption, answer, boxes or masks.
 
@@ -66,11 +74,7 @@ def register(app: typer.Typer) -> None:
             typer.echo("error: give at least one IMAGE and then the PROMPT", err=True)
             raise typer.Exit(2)
         *paths, prompt = images_and_prompt
-        try:
-            gen = load_generator(model, device=device)
-        except (FileNotFoundError, ValueError, OSError) as e:
-            typer.echo(f"error: {e}", err=True)
-            raise typer.Exit(2) from e
+        gen = load_generator(model, device=device, codec=codec)  # failing: one line, exit 2
         parsed_prompt = tasklang.parse_prompt(prompt)
         errors = ImageErrors()
         results: list[dict[str, Any]] = []

@@ -13,12 +13,12 @@ import typer
 def register(app: typer.Typer) -> None:
     @app.command("eval")
     def eval_cmd(
-        model: list[Path] = typer.Option(
+        model: list[str] = typer.Option(
             [],
             "--model",
             "-m",
-            help="Model directory (HF SigLIP/CLIP, or PaliGemma for generative tasks); repeat "
-            "for several.",
+            help="Model directory or Hub id (HF SigLIP/CLIP, or PaliGemma for generative "
+            "tasks); repeat for several.",
         ),
         benchmarks: str = typer.Option(
             "world/western,world/dollarstreet,world/geode,world/landmarks,world/xm3600",
@@ -81,6 +81,12 @@ def register(app: typer.Typer) -> None:
             "whole batches with one torch thread).",
         ),
         device: str = typer.Option("cpu", "--device", help="torch device (cpu, cuda, cuda:1 ...)."),
+        codec: Path | None = typer.Option(
+            None,
+            "--codec",
+            help="Mask codec for generators' referring segmentation: big_vision's vae-oid.npz "
+            "or a codec .safetensors (default: the model folder's own).",
+        ),
         bootstrap: int = typer.Option(
             1000, "--bootstrap", help="Bootstrap resamples for 95% CIs (0: none)."
         ),
@@ -122,16 +128,21 @@ def register(app: typer.Typer) -> None:
             templates=read_lines(templates) if templates else None,
             gen_batch_size=gen_batch_size,
             limit=limit,
+            codec=str(codec) if codec else None,
             task_options={"num_beams": num_beams}
             | ({"max_new_tokens": max_new_tokens} if max_new_tokens else {})
             | ({"classes_per_prompt": classes_per_prompt} if classes_per_prompt else {}),
         )
-        from globelens.models.hf import resolve_model_dir
+        from globelens.models.hf import TRAIN_MODEL_SUBDIR, resolve_model_dir
+        from globelens.models.hub import is_hub_id
 
         dirs = []
         for m in model:
+            if is_hub_id(m):  # kept as given: results are named by the id, loaded from the cache
+                dirs.append(m)
+                continue
             resolved = resolve_model_dir(m)
-            if resolved != m:  # a ``globelens train`` output folder: its model is inside
+            if resolved == Path(m) / TRAIN_MODEL_SUBDIR:  # a ``globelens train`` output folder
                 typer.echo(f"{m} is a training output folder: evaluating {resolved}", err=True)
             dirs.append(str(resolved))
         names = [b.strip() for b in benchmarks.split(",") if b.strip()]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -145,6 +145,12 @@ def register(app: typer.Typer) -> None:
         ),
         warmup: bool = typer.Option(True, "--warmup/--no-warmup", help="Warm up before /ready."),
         log_level: str = typer.Option("info", "--log-level", help="uvicorn log level."),
+        codec: Path | None = typer.Option(
+            None,
+            "--codec",
+            help="Mask codec for the generators' segment answers: big_vision's vae-oid.npz "
+            "or a codec .safetensors (default: the model folder's own).",
+        ),
     ) -> None:
         """Serve models: GET / is a web page; /v1/chat/completions, /v1/embeddings and
         /models/NAME speak the OpenAI and Hugging Face APIs."""
@@ -154,11 +160,9 @@ def register(app: typer.Typer) -> None:
         from globelens.serve.config import API_KEY_ENV, apply_threads
 
         logging.basicConfig(level=logging.INFO, format="%(message)s")
-        try:
-            specs = discover(models)
-        except (FileNotFoundError, ValueError) as e:
-            typer.echo(f"error: {e}", err=True)
-            raise typer.Exit(2) from e
+        specs = discover(models)  # a failure: one line, exit 2 (``cli.main``)
+        if codec is not None:
+            specs = [replace(s, codec=str(codec)) if s.kind == "generator" else s for s in specs]
         config = ServeConfig(
             limits=Limits(
                 max_body_bytes=int(max_body_mb * (1 << 20)),

@@ -19,7 +19,9 @@ def register(app: typer.Typer) -> None:
         preset: str = typer.Option(None, "--preset", help="Model size: tiny, small, B/16."),
         steps: int = typer.Option(None, "--steps", help="Optimizer steps."),
         batch_size: int = typer.Option(None, "--batch-size", help="Global batch size per step."),
-        loss: str = typer.Option(None, "--loss", help="sigmoid (SigLIP) or softmax (CLIP)."),
+        loss: str = typer.Option(
+            None, "--loss", help="sigmoid or softmax (default: the model family's own)."
+        ),
         lr: float = typer.Option(None, "--lr", help="Peak learning rate."),
         seed: int = typer.Option(None, "--seed", help="Seed for init, data order, augmentation."),
         out: Path = typer.Option(

@@ -35,7 +35,10 @@ def register(app: typer.Typer) -> None:
             False, "--freeze-decoder", help="Keep the Gemma decoder fixed."
         ),
         codec: Path = typer.Option(
-            None, "--codec", help="Mask codec (safetensors) for segment/refer tasks."
+            None,
+            "--codec",
+            help="Mask codec for segment/refer tasks: big_vision's vae-oid.npz or a codec "
+            ".safetensors (default: the --init-from folder's own).",
         ),
         image_size: int = typer.Option(None, "--image-size", help="Tower resolution in px."),
         steps: int = typer.Option(None, "--steps", help="Optimizer steps."),

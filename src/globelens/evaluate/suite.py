@@ -78,6 +78,7 @@ class SuiteOptions:
     draft: bool = True  # JPEG DCT-domain downscaling while decoding (fast, standard in PIL)
     gen_batch_size: int = 16  # (image, prompt) pairs per generate call of generative tasks
     limit: int | None = None  # evaluate only the first N records of every benchmark
+    codec: str | None = None  # generators' mask codec (vae-oid.npz or .safetensors)
     #: per-task settings of generative tasks, e.g. {"max_new_tokens": 64}
     task_options: dict[str, Any] = field(default_factory=dict)
 
@@ -245,7 +246,7 @@ def _run(
             else _model_name(m if not isinstance(m, os.PathLike) else str(m), names)
         )
         device = dist.device(opts.device)
-        model = load_model(m, device) if isinstance(m, str | os.PathLike) else m
+        model = load_model(m, device, opts.codec) if isinstance(m, str | os.PathLike) else m
         proto = protocol_of(model).name
         for bench in loaded_benches.values():
             tasks = tasks_for(bench, proto, forced)

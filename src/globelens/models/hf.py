@@ -18,19 +18,58 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
+from globelens.models.hub import local_model_path
 from globelens.models.preprocess import ImageTransform
 from globelens.models.textpositions import text_context
 
 
 @dataclass(frozen=True)
+class TextConvention:
+    """How a family's text was prepared when it was trained: padding, attention mask, case.
+
+    Inference and fine-tuning both tokenize through :meth:`encode`, so what a model reads
+    cannot differ between ``classify``, ``eval``, ``serve`` and ``train``.
+    """
+
+    name: str
+    #: tokenizer padding ("max_length": the full context, as SigLIP was trained)
+    padding: str
+    #: the padding is masked (False: the model attends to its padding, as SigLIP 1 was
+    #: trained, padded with ``</s>`` to 64 tokens and no mask)
+    mask_padding: bool = True
+    #: lower-case the text first (SigLIP 2 was trained on lower-cased text; SigLIP 1's own
+    #: tokenizer lower-cases, CLIP's BPE too)
+    lowercase: bool = False
+
+    def encode(self, tokenizer: Any, texts: Sequence[str], length: int) -> dict[str, torch.Tensor]:
+        """``input_ids`` and ``attention_mask`` (all ones when the padding is not masked)."""
+        items = [t.lower() for t in texts] if self.lowercase else list(texts)
+        enc = tokenizer(
+            items, padding=self.padding, max_length=length, truncation=True, return_tensors="pt"
+        )
+        ids = enc["input_ids"]
+        mask = enc.get("attention_mask") if self.mask_padding else None
+        return {
+            "input_ids": ids,
+            "attention_mask": mask if mask is not None else torch.ones_like(ids),
+        }
+
+    def model_inputs(self, enc: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """What the text tower is given: without the mask when the padding is not masked
+        (all ones, so the same numbers, on the path transformers takes for such a model)."""
+        return enc if self.mask_padding else {"input_ids": enc["input_ids"]}
+
+
+@dataclass(frozen=True)
 class Family:
-    """How one model family is driven: its class, text padding and logit head."""
+    """How one model family is driven: its class, text conventions, loss and logit head."""
 
     name: str
     #: returns the transformers model class (imported lazily)
     model_class: Callable[[], type]
-    #: tokenizer padding the family was trained with ("max_length" for SigLIP)
-    padding: str
+    #: the text conventions of the family's own (globelens-trained) models; released
+    #: checkpoints whose tokenizer says otherwise are in :data:`TOKENIZER_CONVENTIONS`
+    text: TextConvention
     #: (model, image_embeds, text_embeds) -> (N_images, M_texts) logits
     logits: Callable[[Any, torch.Tensor, torch.Tensor], torch.Tensor]
     #: the text tower pools the last position (SigLIP), so masked padding before it can be
@@ -44,6 +83,12 @@ class Family:
     #: zero-shot pipeline scores it: "sigmoid" per text (SigLIP) or "softmax" over the texts
     #: (CLIP); a key of :data:`ACTIVATIONS`
     activation: str = "softmax"
+    #: the contrastive loss it is fine-tuned with unless told otherwise (``train.losses``)
+    loss: str = "softmax"
+
+    @property
+    def padding(self) -> str:
+        return self.text.padding
 
 
 #: ``Family.activation`` -> logits -> probabilities (over the texts, the last dimension)
@@ -58,6 +103,23 @@ FAMILIES: dict[str, Family] = {}
 
 def register_family(model_type: str, family: Family) -> None:
     FAMILIES[model_type] = family
+
+
+#: (model_type, tokenizer class) -> the text conventions of a released checkpoint whose
+#: tokenizer differs from the family's own: SigLIP 1 ships a SentencePiece ``spiece.model``
+#: (``SiglipTokenizer``, pads with ``</s>``, trained without a mask); SigLIP 2 at a fixed
+#: resolution is a ``siglip`` model with Gemma's tokenizer, trained on lower-cased text
+TOKENIZER_CONVENTIONS: dict[tuple[str, str], TextConvention] = {
+    ("siglip", "SiglipTokenizer"): TextConvention("siglip1", "max_length", mask_padding=False),
+    ("siglip", "GemmaTokenizer"): TextConvention("siglip2", "max_length", lowercase=True),
+}
+
+
+def text_convention(model_type: str, tokenizer: Any) -> TextConvention:
+    """The conventions a model of ``model_type`` with this tokenizer was trained with."""
+    kind = type(tokenizer).__name__.removesuffix("Fast")
+    found = TOKENIZER_CONVENTIONS.get((model_type, kind))
+    return found if found is not None else FAMILIES[model_type].text
 
 
 def _siglip_logits(model: Any, img: torch.Tensor, txt: torch.Tensor) -> torch.Tensor:
@@ -82,19 +144,37 @@ register_family(
     Family(
         "siglip",
         _cls("transformers", "SiglipModel"),
-        "max_length",
+        TextConvention("siglip", "max_length"),
         _siglip_logits,
         pools_last=True,
         pipeline_text_length=64,
         activation="sigmoid",
+        loss="sigmoid",
     ),
 )
 # CLIP pools the text at the first EOS token, so padding only needs to reach the longest text.
-register_family("clip", Family("clip", _cls("transformers", "CLIPModel"), "longest", _clip_logits))
+register_family(
+    "clip",
+    Family(
+        "clip", _cls("transformers", "CLIPModel"), TextConvention("clip", "longest"), _clip_logits
+    ),
+)
 
 WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json")
 PICKLE_FILES = ("pytorch_model.bin", "pytorch_model.bin.index.json", "model.pt", "model.ckpt")
-TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json")
+#: any one of them makes a tokenizer (``spiece.model``: SigLIP 1's SentencePiece model)
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "spiece.model", "tokenizer.model")
+#: what a tokenizer is read from, besides its config: all of them are in the fingerprint and
+#: travel with a fine-tuned model
+TOKENIZER_ASSETS = (
+    "tokenizer.json",
+    "spiece.model",
+    "tokenizer.model",
+    "vocab.json",
+    "merges.txt",
+    "special_tokens_map.json",
+    "added_tokens.json",
+)
 PROCESSOR_FILES = ("preprocessor_config.json", "processor_config.json")
 
 
@@ -104,8 +184,9 @@ TRAIN_MODEL_SUBDIR = "model"
 
 def resolve_model_dir(path: str | os.PathLike) -> Path:
     """``path``, or ``path/model`` when ``path`` is a training output folder (``globelens
-    train --out PATH`` writes its model there) rather than a model directory."""
-    p = Path(path)
+    train --out PATH`` writes its model there) rather than a model directory; a Hub id's
+    local snapshot (:mod:`globelens.models.hub`)."""
+    p = local_model_path(path)
     inner = p / TRAIN_MODEL_SUBDIR
     if not (p / "config.json").is_file() and (inner / "config.json").is_file():
         return inner
@@ -126,8 +207,9 @@ def config_model_type(path: str | os.PathLike) -> str | None:
 
 
 def check_model_dir(path: str | os.PathLike) -> Path:
-    """Raise a clear error naming what is missing from a model directory."""
-    p = Path(path)
+    """The model directory ``path`` names (a Hub id resolved, :mod:`globelens.models.hub`);
+    raises a clear error naming what is missing from it."""
+    p = local_model_path(path)
     if not p.is_dir():
         raise FileNotFoundError(f"model directory {str(p)!r} does not exist")
     if not (p / "config.json").is_file():
@@ -229,8 +311,9 @@ def model_fingerprint(path: str | os.PathLike) -> str:
             h.update(json.dumps(_stable_json(config), sort_keys=True).encode())
     for f in sorted(p.glob("*.safetensors")):
         h.update(_file_digest(f).encode())
-    if (p / "tokenizer.json").is_file():
-        h.update(_file_digest(p / "tokenizer.json").encode())
+    for name in TOKENIZER_ASSETS:
+        if (p / name).is_file():
+            h.update(_file_digest(p / name).encode())
     return h.hexdigest()[:16]
 
 
@@ -263,6 +346,7 @@ class HFDualEncoder:
         self.device = torch.device(device)
         self.model = model.to(self.device).eval()
         self.tokenizer = tokenizer
+        self.text = text_convention(model.config.model_type, tokenizer)
         self.image_processor = image_processor
         self.transform = ImageTransform.from_processor(image_processor)
         self.image_size = int(self.transform.output_size[0])
@@ -283,15 +367,8 @@ class HFDualEncoder:
         return self.transform(images)
 
     def tokenize(self, texts: Sequence[str]) -> dict[str, torch.Tensor]:
-        """Tokens as the family was trained on (SigLIP pads to the full length)."""
-        enc = self.tokenizer(
-            list(texts),
-            padding=self.family.padding,
-            max_length=self.max_text_len,
-            truncation=True,
-            return_tensors="pt",
-        )
-        return {k: enc[k] for k in ("input_ids", "attention_mask") if k in enc}
+        """The text tower's inputs as the model was trained (:class:`TextConvention`)."""
+        return self.text.model_inputs(self.text.encode(self.tokenizer, texts, self.max_text_len))
 
     @torch.no_grad()
     def encode_images(self, pixel_values: torch.Tensor) -> torch.Tensor:

@@ -19,8 +19,9 @@ class ModelKind:
     #: config.json model_type values of this kind (read lazily: the family registries fill
     #: when their modules are imported)
     model_types: Callable[[], Collection[str]]
-    #: (model directory, device) -> the loaded model
-    load: Callable[[str, str], Any]
+    #: (model directory, device, codec=None) -> the loaded model; ``codec`` (a mask codec
+    #: file) concerns generators only
+    load: Callable[..., Any]
 
 
 def _dual_types() -> Collection[str]:
@@ -29,7 +30,7 @@ def _dual_types() -> Collection[str]:
     return FAMILIES
 
 
-def _load_dual(path: str, device: str) -> Any:
+def _load_dual(path: str, device: str, codec: str | None = None) -> Any:
     from globelens.models.hf import load_dual_encoder
 
     return load_dual_encoder(path, device=device)
@@ -41,10 +42,10 @@ def _generator_types() -> Collection[str]:
     return GENERATOR_FAMILIES
 
 
-def _load_generator(path: str, device: str) -> Any:
+def _load_generator(path: str, device: str, codec: str | None = None) -> Any:
     from globelens.models.paligemma import load_generator
 
-    return load_generator(path, device=device)
+    return load_generator(path, device=device, codec=codec)
 
 
 KINDS: dict[str, ModelKind] = {
@@ -67,9 +68,12 @@ def known_model_types() -> list[str]:
     return sorted({t for k in KINDS.values() for t in k.model_types()})
 
 
-def load_model(path: str | os.PathLike, device: str = "cpu") -> Any:
-    """A model directory -> its DualEncoder or Generator by ``config.model_type``, failing
-    fast (with what is missing, or the known types) on a directory that is neither."""
+def load_model(
+    path: str | os.PathLike, device: str = "cpu", codec: str | os.PathLike | None = None
+) -> Any:
+    """A model directory (or Hub id) -> its DualEncoder or Generator by ``config.model_type``,
+    failing fast (with what is missing, or the known types) on a directory that is neither.
+    ``codec``: a generator's mask codec file (a dual encoder has no use for it)."""
     from globelens.models.hf import check_model_dir, config_model_type
 
     p = check_model_dir(path)
@@ -82,7 +86,7 @@ def load_model(path: str | os.PathLike, device: str = "cpu") -> Any:
             f"{p}: model_type {model_type!r} is not supported "
             f"(known: {', '.join(known_model_types())})"
         )
-    return kind.load(str(p), device)
+    return kind.load(str(p), device, codec=str(codec) if codec is not None else None)
 
 
 __all__ = ["KINDS", "ModelKind", "kind_of", "known_model_types", "load_model"]

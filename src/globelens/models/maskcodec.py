@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import math
+import zipfile
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -22,6 +23,7 @@ from typing import Any
 import numpy as np
 import torch
 import torch.nn.functional as F
+from PIL import Image
 from torch import nn
 
 from globelens.models.tasklang import SEG_CODES, SEG_TOKENS_PER_MASK, Box
@@ -135,14 +137,21 @@ class MaskCodec(nn.Module):
 # -- masks <-> codes ----------------------------------------------------------------------------
 
 
-def _box_rows_cols(box: Box, height: int, width: int) -> tuple[int, int, int, int]:
-    """The integer pixel rectangle (r0, r1, c0, c1) a box covers, at least one pixel."""
+def box_rows_cols(box: Box, height: int, width: int) -> tuple[int, int, int, int]:
+    """The pixel rectangle (r0, r1, c0, c1) of a box as big_vision's segmentation evaluator
+    takes it: each coordinate truncated (``int``), not rounded; clipped to the image. It may
+    be empty (r1 <= r0 or c1 <= c0): big_vision then has no mask (an invalid prediction)."""
     x0, y0, x1, y1 = box
-    r0 = min(max(round(y0), 0), height - 1)
-    c0 = min(max(round(x0), 0), width - 1)
-    r1 = min(max(round(y1), r0 + 1), height)
-    c1 = min(max(round(x1), c0 + 1), width)
+    r0, r1 = (min(max(int(v), 0), height) for v in (y0, y1))
+    c0, c1 = (min(max(int(v), 0), width) for v in (x0, x1))
     return r0, r1, c0, c1
+
+
+def _crop_rows_cols(box: Box, height: int, width: int) -> tuple[int, int, int, int]:
+    """The rectangle a mask is cut from for encoding: the pasting one, at least one pixel."""
+    r0, r1, c0, c1 = box_rows_cols(box, height, width)
+    r0, c0 = min(r0, height - 1), min(c0, width - 1)
+    return r0, max(r1, r0 + 1), c0, max(c1, c0 + 1)
 
 
 def crop_masks(masks: Sequence[np.ndarray], boxes: Sequence[Box]) -> torch.Tensor:
@@ -150,7 +159,7 @@ def crop_masks(masks: Sequence[np.ndarray], boxes: Sequence[Box]) -> torch.Tenso
     out = torch.empty(len(masks), MASK_SIZE, MASK_SIZE)
     for i, (mask, box) in enumerate(zip(masks, boxes, strict=True)):
         m = np.asarray(mask)
-        r0, r1, c0, c1 = _box_rows_cols(box, *m.shape[:2])
+        r0, r1, c0, c1 = _crop_rows_cols(box, *m.shape[:2])
         crop = torch.from_numpy(np.ascontiguousarray(m[r0:r1, c0:c1], dtype=np.float32))
         out[i] = F.interpolate(
             crop[None, None], size=(MASK_SIZE, MASK_SIZE), mode="bilinear", antialias=True
@@ -161,15 +170,20 @@ def crop_masks(masks: Sequence[np.ndarray], boxes: Sequence[Box]) -> torch.Tenso
 def paste_masks(
     values: torch.Tensor, boxes: Sequence[Box], height: int, width: int
 ) -> list[np.ndarray]:
-    """Decoded (N, 64, 64) values resized into their boxes of a height x width image, > 0."""
+    """Decoded (N, 64, 64) values pasted into their boxes of a height x width image, > 0.
+
+    big_vision's rule, exactly: the box truncated to pixels (:func:`box_rows_cols`), the
+    64x64 values resized to it by PIL's bilinear filter on float32, thresholded at 0; an
+    empty rectangle gives an empty mask.
+    """
     out = []
     for v, box in zip(values, boxes, strict=True):
-        r0, r1, c0, c1 = _box_rows_cols(box, height, width)
+        r0, r1, c0, c1 = box_rows_cols(box, height, width)
         full = np.zeros((height, width), dtype=bool)
-        resized = F.interpolate(
-            v[None, None].float(), size=(r1 - r0, c1 - c0), mode="bilinear", antialias=True
-        )[0, 0]
-        full[r0:r1, c0:c1] = (resized > 0).cpu().numpy()
+        if r1 > r0 and c1 > c0:
+            m64 = Image.fromarray(v.detach().float().cpu().numpy().astype(np.float32))
+            resized = np.asarray(m64.resize((c1 - c0, r1 - r0), resample=Image.BILINEAR))
+            full[r0:r1, c0:c1] = resized > 0.0
         out.append(full)
     return out
 
@@ -233,15 +247,23 @@ def save_codec(codec: MaskCodec, path: str | Path, extra: dict[str, Any] | None 
 
 
 def load_codec(path: str | Path, device: str | torch.device = "cpu") -> MaskCodec:
-    """Read a codec written by ``save_codec`` or ``convert_vae_oid`` (safetensors only)."""
-    from safetensors import safe_open
+    """Read a codec: a file written by ``save_codec``/``convert_vae_oid`` (safetensors), or
+    big_vision's ``vae-oid.npz`` itself (read without unpickling)."""
+    from safetensors import SafetensorError, safe_open
     from safetensors.torch import load_file
 
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no mask codec at {path}")
-    with safe_open(str(path), framework="pt") as f:
-        meta = f.metadata() or {}
+    if zipfile.is_zipfile(path):  # an npz is a zip archive; safetensors never is
+        return codec_from_vae_oid(path).to(device).eval()
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            meta = f.metadata() or {}
+    except SafetensorError as e:
+        raise ValueError(
+            f"{path} is neither a mask codec (.safetensors) nor big_vision's vae-oid.npz ({e})"
+        ) from e
     if meta.get("format") != FORMAT or "config" not in meta:
         raise ValueError(f"{path} is not a globelens mask codec (metadata format={FORMAT!r})")
     cfg = json.loads(meta["config"])
@@ -281,22 +303,41 @@ def _check_state(codec: MaskCodec, state: dict[str, Any], source: str) -> None:
         raise ValueError(f"{source} does not match the mask codec: " + "; ".join(parts))
 
 
-def convert_vae_oid(npz_path: str | Path, out_path: str | Path) -> Path:
-    """Convert big_vision's official ``vae-oid.npz`` into a codec safetensors file.
-
-    The npz is a PyTorch state dict in npz form, so the names map 1:1 onto ``MaskCodec``; the
-    codebook width is read from ``_vq_vae._embedding`` (128 x 512 in third-party ports).
-    ``np.load`` runs with ``allow_pickle=False``: the file is never unpickled.
-    """
-    npz_path = Path(npz_path)
+def _read_vae_oid(npz_path: Path) -> tuple[MaskCodec, list[str]]:
+    """The codec in big_vision's npz and the names of the arrays it does not use."""
     if not npz_path.is_file():
         raise FileNotFoundError(f"no vae-oid npz at {npz_path}")
-    with np.load(npz_path, allow_pickle=False) as z:
-        state = {k: torch.from_numpy(np.asarray(z[k], dtype=np.float32)) for k in z.files}
+    try:
+        with np.load(npz_path, allow_pickle=False) as z:
+            state = {k: torch.from_numpy(np.asarray(z[k], dtype=np.float32)) for k in z.files}
+    except ValueError as e:  # an object array would need unpickling: refused
+        raise ValueError(f"{npz_path}: not a plain-array npz ({e})") from e
     emb = state.get("_vq_vae._embedding")
     if emb is None or emb.ndim != 2:
         raise ValueError(f"{npz_path} has no 2-d '_vq_vae._embedding' codebook")
     codec = MaskCodec(MaskCodecConfig(embed_dim=int(emb.shape[1]), num_codes=int(emb.shape[0])))
-    _check_state(codec, state, str(npz_path))
-    codec.load_state_dict(state)
-    return save_codec(codec, out_path, extra={"source": "vae-oid", "file": npz_path.name})
+    # arrays the codec has no place for (e.g. optimizer or EMA copies saved beside the weights)
+    # are left out and named; a missing or misshapen weight is still an error
+    extra = sorted(set(state) - set(codec.state_dict()))
+    used = {k: v for k, v in state.items() if k not in extra}
+    _check_state(codec, used, str(npz_path))
+    codec.load_state_dict(used)
+    return codec, extra
+
+
+def codec_from_vae_oid(npz_path: str | Path) -> MaskCodec:
+    """The codec in big_vision's official ``vae-oid.npz`` (a PyTorch state dict in npz form,
+    so the names map 1:1 onto ``MaskCodec``; the codebook width is read from
+    ``_vq_vae._embedding``). ``np.load`` runs with ``allow_pickle=False``: never unpickled."""
+    return _read_vae_oid(Path(npz_path))[0].eval()
+
+
+def convert_vae_oid(npz_path: str | Path, out_path: str | Path) -> Path:
+    """Convert big_vision's ``vae-oid.npz`` into a codec safetensors file; the arrays it
+    holds beyond the codec's are named in the metadata (``ignored``)."""
+    npz_path = Path(npz_path)
+    codec, extra = _read_vae_oid(npz_path)
+    meta = {"source": "vae-oid", "file": npz_path.name}
+    if extra:
+        meta["ignored"] = extra
+    return save_codec(codec, out_path, extra=meta)

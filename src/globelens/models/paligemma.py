@@ -20,6 +20,7 @@ from PIL import Image
 
 from globelens.models.base import Generation
 from globelens.models.hf import check_model_dir, config_model_type, model_fingerprint
+from globelens.models.maskcodec import load_codec
 from globelens.models.vlm import (
     CODEC_FILE,
     GEMMA_PRESETS,
@@ -115,6 +116,7 @@ class HFGenerator:
         path: str | os.PathLike,
         device: str | torch.device = "cpu",
         dtype: torch.dtype | None = None,
+        codec: str | os.PathLike | None = None,
     ) -> None:
         from transformers import AutoProcessor
 
@@ -131,12 +133,7 @@ class HFGenerator:
             p, local_files_only=True, use_safetensors=True, dtype=dtype
         )
         processor = AutoProcessor.from_pretrained(p, local_files_only=True)
-        codec = None
-        if (p / CODEC_FILE).is_file():
-            from globelens.models.maskcodec import load_codec
-
-            codec = load_codec(p / CODEC_FILE)
-        self._setup(model.to(device), processor, codec)
+        self._setup(model.to(device), processor, _find_codec(p, codec))
         self.path = str(p)
         self.fingerprint = model_fingerprint(p)
 
@@ -222,62 +219,126 @@ class HFGenerator:
     ) -> list[Generation]:
         enc = self.inputs(images, prompts)
         tok = self.tokenizer
-        out = self.model.generate(
-            **enc,
-            max_new_tokens=max_new_tokens,
-            num_beams=num_beams,
-            do_sample=False,
-            num_return_sequences=1,
-            return_dict_in_generate=True,
-            output_logits=True,
-            output_scores=num_beams > 1,  # beam_indices come with the scores
-            pad_token_id=tok.pad_token_id,
-            eos_token_id=tok.eos_token_id,
-            **generate_kwargs,
-        )
-        start = enc["input_ids"].shape[1]
-        new = out.sequences[:, start:]
-        steps = min(len(out.logits), new.shape[1])
+        chosen = ChosenTokenLogProbs(self._stop_ids)
+        hook = self.model.register_forward_hook(chosen, with_kwargs=True)
+        try:
+            out = self.model.generate(
+                **enc,
+                max_new_tokens=max_new_tokens,
+                num_beams=num_beams,
+                do_sample=False,
+                num_return_sequences=1,
+                return_dict_in_generate=True,  # beam_indices, without any step's logits
+                pad_token_id=tok.pad_token_id,
+                eos_token_id=tok.eos_token_id,
+                **generate_kwargs,
+            )
+        finally:
+            hook.remove()
+        new = out.sequences[:, enc["input_ids"].shape[1] :]
+        steps = min(chosen.forwards, new.shape[1])
         if steps == 0:
             return [Generation("", (), 0.0) for _ in range(new.shape[0])]
+        chosen.finish(new[:, steps - 1])
         # (B, steps) rows of the logits each chosen token was read from: the item itself for
         # greedy, the beam it came from for beam search (-1 after that beam finished)
+        beams = getattr(out, "beam_indices", None)
         rows = (
-            out.beam_indices[:, :steps]
-            if num_beams > 1
+            beams[:, :steps].long()
+            if num_beams > 1 and beams is not None
             else torch.arange(new.shape[0], device=new.device)[:, None].expand(-1, steps)
         )
-        # one step at a time: stacking every step's (B * beams, V) logits would hold several
-        # copies of them at once (V is 257k for the released PaliGemmas)
-        token_logp = torch.empty(new.shape[0], steps, dtype=torch.float32, device=new.device)
-        for t in range(steps):
-            step = out.logits[t][rows[:, t].clamp(min=0)].float()  # (B, V)
-            chosen = step.gather(1, new[:, t : t + 1])[:, 0]
-            token_logp[:, t] = chosen - torch.logsumexp(step, dim=-1)
-        stop = torch.zeros_like(new[:, :steps], dtype=torch.bool)
-        for s in self._stop_ids:
-            stop |= new[:, :steps] == s
-        results = []
-        for i in range(new.shape[0]):
-            ids: list[int] = []
-            logprob = 0.0
-            for t in range(steps):
-                if int(rows[i, t]) < 0:
-                    break
-                logprob += float(token_logp[i, t])
-                if bool(stop[i, t]):  # <eos> (scored) or padding after it
-                    break
-                ids.append(int(new[i, t]))
-            text = tok.decode(ids, skip_special_tokens=True, clean_up_tokenization_spaces=False)
-            results.append(Generation(text=text, token_ids=tuple(ids), logprob=logprob))
-        return results
+        token_logp = torch.stack(
+            [chosen.logp(t, rows[:, t].clamp(min=0), new[:, t]) for t in range(steps)], dim=1
+        )
+        return [self._one(new[i, :steps], rows[i], token_logp[i], tok) for i in range(new.shape[0])]
+
+    def _one(
+        self, new: torch.Tensor, rows: torch.Tensor, logp: torch.Tensor, tok: Any
+    ) -> Generation:
+        """One answer: its tokens up to the first stop token (scored), their summed logp."""
+        ids: list[int] = []
+        logprob = 0.0
+        for t in range(new.shape[0]):
+            if int(rows[t]) < 0:
+                break
+            logprob += float(logp[t])
+            token = int(new[t])
+            if token in self._stop_ids:  # <eos> (scored) or padding after it
+                break
+            ids.append(token)
+        text = tok.decode(ids, skip_special_tokens=True, clean_up_tokenization_spaces=False)
+        return Generation(text=text, token_ids=tuple(ids), logprob=logprob)
+
+
+class ChosenTokenLogProbs:
+    """The log-probability of every token generation chooses, under the raw logits (before
+    any logits processor), kept as generation goes: a forward hook on the model.
+
+    ``output_logits=True`` would keep every step's (rows, vocabulary) logits until the end:
+    with PaliGemma's 257,216-entry vocabulary that is ~1 MB per row and step, gigabytes at
+    the evaluator's batch sizes. Here only the last step's log-softmax is held; when the next
+    forward shows which tokens were fed (chosen), their columns are kept — for every row,
+    because beam search may continue a beam from another row (``beam_indices`` says which)
+    — together with the stop tokens, which end a beam without being fed again.
+    """
+
+    def __init__(self, stop_ids: set[int]) -> None:
+        self.stop = torch.tensor(sorted(i for i in stop_ids if i is not None), dtype=torch.long)
+        self.last: torch.Tensor | None = None  # (rows, V) log-softmax of the last forward
+        self.kept: list[tuple[torch.Tensor, torch.Tensor]] = []  # (token ids, (rows, ids))
+        self.forwards = 0
+
+    def __call__(self, module: Any, args: Any, kwargs: dict[str, Any], output: Any) -> None:
+        ids = kwargs.get("input_ids")
+        if ids is None and args:
+            ids = args[0]
+        if self.last is not None and ids is not None:
+            self._keep(ids[:, -1])
+        self.last = output.logits[:, -1, :].float().log_softmax(dim=-1)
+        self.forwards += 1
+
+    def _keep(self, fed: torch.Tensor) -> None:
+        assert self.last is not None
+        ids = torch.unique(torch.cat([fed.long(), self.stop.to(fed.device)]))  # sorted
+        self.kept.append((ids, self.last[:, ids]))
+        self.last = None
+
+    def finish(self, last_tokens: torch.Tensor) -> None:
+        """Keep the last forward's columns of the tokens it chose (no forward follows)."""
+        if self.last is not None and len(self.kept) < self.forwards:
+            self._keep(last_tokens)
+
+    def logp(self, step: int, rows: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:
+        """(B,) log-probabilities of ``tokens`` at ``step``, read from logits rows ``rows``."""
+        ids, table = self.kept[step]
+        pos = torch.searchsorted(ids, tokens.long().contiguous()).clamp(max=len(ids) - 1)
+        found = ids[pos] == tokens
+        return torch.where(found, table[rows, pos], torch.full_like(table[rows, pos], float("nan")))
+
+
+#: where a model directory may hold its mask codec: globelens' own file, or big_vision's
+#: ``vae-oid.npz`` put beside the weights as downloaded (no release ships either)
+CODEC_FILES = (CODEC_FILE, "vae-oid.npz")
+
+
+def _find_codec(model_dir: Path, codec: str | os.PathLike | None) -> Any | None:
+    """The mask codec: ``codec`` (a codec file or the official npz) or the model
+    directory's own (:data:`CODEC_FILES`); None when there is none (masks are then not
+    decoded, their boxes are kept)."""
+    if codec is not None:
+        return load_codec(codec)
+    found = next((model_dir / f for f in CODEC_FILES if (model_dir / f).is_file()), None)
+    return load_codec(found) if found is not None else None
 
 
 def load_generator(
     path: str | os.PathLike,
     device: str | torch.device = "cpu",
     dtype: torch.dtype | None = None,
+    codec: str | os.PathLike | None = None,
 ) -> HFGenerator:
-    """Load a local PaliGemma 1/2 directory (safetensors only) as a ``Generator``; bf16 on
-    CUDA unless ``dtype`` says otherwise."""
-    return HFGenerator(path, device=device, dtype=dtype)
+    """Load a PaliGemma 1/2 directory (safetensors only) or Hub id as a ``Generator``; bf16
+    on CUDA unless ``dtype`` says otherwise. ``codec``: a mask codec (``.safetensors`` or
+    big_vision's ``vae-oid.npz``) instead of the one in the directory."""
+    return HFGenerator(path, device=device, dtype=dtype, codec=codec)

@@ -368,10 +368,44 @@ class _Context:
     codec: Any
     score: float
     labels: dict[str, str]
+    #: the one object the prompt names, if it names one: an answer without a label can only
+    #: be about it (what RefCOCO-tuned checkpoints say: ``<loc..>x4<seg..>x16``, no label)
+    sole: str | None = None
 
 
-def _parse_object(chunk: _Chunk, ctx: _Context) -> Detection | Segmentation | Invalid:
+#: what one object of the text parses to: the object (None when unusable) and, when something
+#: of it could not be used, why (a box whose mask cannot be decoded is kept, with the reason)
+_Parsed = tuple[Detection | Segmentation | None, Invalid | None]
+
+
+def _parse_object(chunk: _Chunk, ctx: _Context) -> _Parsed:
     raw = "".join(chunk.raw).strip()
+    found = _parse_box(chunk, ctx, raw)
+    if isinstance(found, Invalid):
+        return None, found
+    det = found
+    if ctx.task != "segment":
+        return det, None
+    if not chunk.segs:
+        return None, Invalid("missing_seg", raw)
+    codes = _ids(chunk.segs, 3, SEG_CODES)
+    if codes is None:
+        return None, Invalid("bad_seg", raw)
+    if len(codes) != SEG_TOKENS_PER_MASK:
+        reason = "truncated_seg" if len(codes) < SEG_TOKENS_PER_MASK else "extra_seg"
+        return None, Invalid(reason, raw)
+    if ctx.codec is None:
+        return det, Invalid("no_codec", raw)
+    if ctx.width * ctx.height > MAX_MASK_PIXELS:
+        return det, Invalid("too_large", raw)
+    from globelens.models.maskcodec import codes_to_mask
+
+    mask = codes_to_mask(ctx.codec, codes, det.box, ctx.height, ctx.width)
+    return Segmentation(det.label, det.box, mask, ctx.score), None
+
+
+def _parse_box(chunk: _Chunk, ctx: _Context, raw: str) -> Detection | Invalid:
+    """The labelled box of one object, or why there is none."""
     if not chunk.locs:
         return Invalid("no_box", raw)
     bins = _ids(chunk.locs, 4, LOC_BINS)
@@ -384,7 +418,7 @@ def _parse_object(chunk: _Chunk, ctx: _Context) -> Detection | Segmentation | In
     y0, x0, y1, x1 = bins
     if y1 < y0 or x1 < x0:
         return Invalid("bad_box", raw)
-    label = _norm_label("".join(chunk.label))
+    label = _norm_label("".join(chunk.label)) or (ctx.sole or "")
     if not label:
         return Invalid("missing_label", raw)
     if ctx.labels:
@@ -392,25 +426,7 @@ def _parse_object(chunk: _Chunk, ctx: _Context) -> Detection | Segmentation | In
         if canonical is None:
             return Invalid("unknown_label", raw)
         label = canonical
-    box = bins_to_box(bins, ctx.width, ctx.height)
-    if ctx.task != "segment":
-        return Detection(label, box, ctx.score)
-    if not chunk.segs:
-        return Invalid("missing_seg", raw)
-    codes = _ids(chunk.segs, 3, SEG_CODES)
-    if codes is None:
-        return Invalid("bad_seg", raw)
-    if len(codes) != SEG_TOKENS_PER_MASK:
-        reason = "truncated_seg" if len(codes) < SEG_TOKENS_PER_MASK else "extra_seg"
-        return Invalid(reason, raw)
-    if ctx.codec is None:
-        return Invalid("no_codec", raw)
-    if ctx.width * ctx.height > MAX_MASK_PIXELS:
-        return Invalid("too_large", raw)
-    from globelens.models.maskcodec import codes_to_mask
-
-    mask = codes_to_mask(ctx.codec, codes, box, ctx.height, ctx.width)
-    return Segmentation(label, box, mask, ctx.score)
+    return Detection(label, bins_to_box(bins, ctx.width, ctx.height), ctx.score)
 
 
 def _clean_answer(text: str) -> str:
@@ -436,8 +452,10 @@ def parse(
     reason (``no_box``, ``bad_loc``, ``truncated_loc``, ``extra_loc``, ``bad_box``,
     ``missing_label``, ``unknown_label``, ``missing_seg``, ``bad_seg``, ``truncated_seg``,
     ``extra_seg``, ``no_codec``, ``too_large`` (a mask of more than ``MAX_MASK_PIXELS``),
-    ``empty_answer``). Labels are checked against ``labels``, or
-    the prompt's own labels when ``labels`` is None. ``score`` is given to every object; a
+    ``empty_answer``). A box whose mask cannot be decoded (``no_codec``, ``too_large``) is
+    kept as a ``Detection`` beside that reason. Labels are checked against ``labels``, or
+    the prompt's own labels when ``labels`` is None; an object without a label is the
+    prompt's, when the prompt names one (a referring answer), else ``missing_label``. ``score`` is given to every object; a
     generative detector has no per-box confidence, so callers pass the sequence log-probability.
     """
     p = prompt if isinstance(prompt, Prompt) else parse_prompt(prompt)
@@ -454,9 +472,13 @@ def parse(
         codec,
         float(score) if math.isfinite(score) else 0.0,
         {x.lower(): x for x in allowed},
+        p.labels[0] if len(p.labels) == 1 else None,
     )
     parsed = Parsed(p.task, text)
     for chunk in _chunks(text):
-        item = _parse_object(chunk, ctx)
-        (parsed.invalid if isinstance(item, Invalid) else parsed.objects).append(item)
+        obj, problem = _parse_object(chunk, ctx)
+        if obj is not None:
+            parsed.objects.append(obj)
+        if problem is not None:
+            parsed.invalid.append(problem)
     return parsed

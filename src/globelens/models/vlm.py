@@ -378,14 +378,46 @@ def build_paligemma(
     return model, processor
 
 
+#: a config's dtype name -> the torch dtype (what released checkpoints declare)
+SAVED_DTYPES = {"bfloat16": "bfloat16", "float16": "float16", "float32": "float32"}
+
+
+def saved_dtype(model_dir: str | os.PathLike) -> Any | None:
+    """The dtype a model directory's weights were released in (``dtype``/``torch_dtype`` of
+    its config.json: bf16 for PaliGemma 2), or None when it does not say."""
+    import torch
+
+    try:
+        cfg = json.loads((Path(model_dir) / "config.json").read_text())
+    except (OSError, ValueError):
+        return None
+    name = cfg.get("dtype") or cfg.get("torch_dtype")
+    return getattr(torch, SAVED_DTYPES[name]) if name in SAVED_DTYPES else None
+
+
 def save_generator(
-    model: Any, processor: Any, out_dir: str | os.PathLike, codec: Any | None = None
+    model: Any,
+    processor: Any,
+    out_dir: str | os.PathLike,
+    codec: Any | None = None,
+    dtype: Any | None = None,
 ) -> Path:
     """Write a Hugging Face PaliGemma directory (safetensors, processor with its chat
-    template) and ``mask_codec.safetensors`` when a codec is given. Returns ``out_dir``."""
+    template) and ``mask_codec.safetensors`` when a codec is given. ``dtype``: the weights'
+    dtype on disk (e.g. the bf16 a release came in; the live model is left as it is).
+    Returns ``out_dir``."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    model.save_pretrained(out, safe_serialization=True)
+    if dtype is not None and dtype != model.dtype:
+        state = {
+            k: v.to(dtype) if v.is_floating_point() else v for k, v in model.state_dict().items()
+        }
+        model.save_pretrained(out, safe_serialization=True, state_dict=state)
+        config = json.loads((out / "config.json").read_text())
+        config["dtype"] = str(dtype).removeprefix("torch.")
+        (out / "config.json").write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
+    else:
+        model.save_pretrained(out, safe_serialization=True)
     if getattr(processor, "chat_template", None) is None:
         processor.chat_template = CHAT_TEMPLATE
     processor.save_pretrained(out)

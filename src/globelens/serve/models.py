@@ -18,6 +18,7 @@ import torch
 from PIL import Image
 
 from globelens.models.hf import TRAIN_MODEL_SUBDIR, config_model_type
+from globelens.models.hub import is_hub_id, local_model_path
 from globelens.models.kinds import KINDS, ModelKind, kind_of, known_model_types
 from globelens.serve.batching import Batcher, BatchFn, run_isolated
 from globelens.serve.config import BatchConfig
@@ -166,6 +167,8 @@ class ModelSpec:
     name: str
     path: str
     kind: str
+    #: a generator's mask codec file (``serve --codec``), else the directory's own
+    codec: str | None = None
 
 
 def _display_name(rel: Path, root: Path) -> str:
@@ -184,14 +187,17 @@ def discover(targets: Sequence[str]) -> list[ModelSpec]:
     """Every servable model directory named by ``targets``.
 
     A target is a model directory, a folder searched recursively for model directories (config
-    .json with a known ``model_type``; training checkpoints skipped), or ``NAME=PATH``.
+    .json with a known ``model_type``; training checkpoints skipped), a Hub id (``org/name``,
+    resolved from the local cache) or ``NAME=PATH``.
     """
     specs: list[ModelSpec] = []
     for target in targets:
         name, sep, path = target.partition("=")
         if not sep:
             name, path = "", target
-        root = Path(path)
+        if is_hub_id(path):  # served under its id, from its snapshot in the cache
+            name = name or path
+        root = local_model_path(path)
         if not root.exists():
             raise FileNotFoundError(f"{path!r} does not exist")
         found = list(_walk(root))
@@ -288,7 +294,7 @@ def load_served(
     warmup: bool = True,
     on_batch: Callable[[str, int, float], None] | None = None,
 ) -> ServedModel:
-    model = KINDS[spec.kind].load(spec.path, device)
+    model = KINDS[spec.kind].load(spec.path, device, codec=spec.codec)
     serving = SERVING[spec.kind]
     batcher = Batcher(
         spec.name,

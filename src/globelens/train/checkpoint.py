@@ -19,16 +19,20 @@ from typing import Any
 import torch
 
 from globelens.data.atomic import atomic_path
+from globelens.models.hf import TOKENIZER_ASSETS
 from globelens.models.textpositions import save_for_pipelines
 
 CKPT_RE = re.compile(r"^step_(\d{6,})$")
 #: files carried over from the initial model directory into every checkpoint
-ASSET_FILES = (
-    "tokenizer.json",
-    "tokenizer_config.json",
-    "special_tokens_map.json",
-    "preprocessor_config.json",
-    "processor_config.json",
+ASSET_FILES = tuple(
+    dict.fromkeys(
+        (
+            *TOKENIZER_ASSETS,
+            "tokenizer_config.json",
+            "preprocessor_config.json",
+            "processor_config.json",
+        )
+    )
 )
 STATE_FILE = "trainer_state.pt"
 

@@ -131,7 +131,8 @@ class RunConfig:
 class TrainConfig(RunConfig):
     """The contrastive trainer (``globelens train``)."""
 
-    loss: str = "sigmoid"
+    #: a loss of ``train.losses``; None: the model family's own (SigLIP: sigmoid, CLIP: softmax)
+    loss: str | None = None
     model: ModelConfig = field(default_factory=ModelConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
 

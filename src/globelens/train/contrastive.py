@@ -9,12 +9,18 @@ from typing import Any
 import torch
 from torch import nn
 
-from globelens.models.hf import FAMILIES, HFDualEncoder, check_model_dir
+from globelens.models.hf import (
+    FAMILIES,
+    HFDualEncoder,
+    check_model_dir,
+    config_model_type,
+    text_convention,
+)
 from globelens.models.presets import build_model, get_preset
 from globelens.models.textpositions import narrow_text_positions, text_context
 from globelens.models.tokenizer import bytes_per_token, save_token_report, train_tokenizer
 from globelens.train.checkpoint import save_model_dir
-from globelens.train.config import TrainConfig
+from globelens.train.config import ModelConfig, TrainConfig
 from globelens.train.data import CaptionCollator, SourceStream, sample_captions
 from globelens.train.evaluation import ZeroShotBenchmark
 from globelens.train.losses import loss_class, make_loss
@@ -60,6 +66,17 @@ def prepare_model_dir(cfg: TrainConfig, streams: dict[str, SourceStream], d: Any
     return init
 
 
+def family_loss(model: ModelConfig) -> str:
+    """The loss the model's family is trained with (``--init-from``'s, else the preset's)."""
+    model_type = model.model_type
+    if model.init_from:
+        model_type = config_model_type(check_model_dir(model.init_from)) or model_type
+    family = FAMILIES.get(model_type)
+    if family is None:
+        raise ValueError(f"model_type {model_type!r} is not a dual encoder ({sorted(FAMILIES)})")
+    return family.loss
+
+
 class ContrastiveObjective(Objective):
     """SigLIP/CLIP on image-caption pairs; evaluation is zero-shot classification."""
 
@@ -72,6 +89,8 @@ class ContrastiveObjective(Objective):
             raise ValueError(
                 "no training data: give --data PATTERN or [[data.sources]] in the config"
             )
+        if cfg.loss is None:
+            cfg.loss = family_loss(cfg.model)
         self.loss_cls = loss_class(cfg.loss)
         # A loss that ignores the logit bias leaves it without gradient (refined in build()).
         self.find_unused_parameters = not self.loss_cls.uses_bias
@@ -126,7 +145,7 @@ class ContrastiveObjective(Objective):
             transform,
             self.image_size,
             int(self.model.config.text_config.max_position_embeddings),
-            self.family.padding,
+            text_convention(self.model.config.model_type, self.tokenizer),
         )
 
     def forward(self, module: nn.Module, mb: dict[str, Any], device: torch.device) -> Any:

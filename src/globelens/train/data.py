@@ -27,6 +27,7 @@ from PIL import Image
 from globelens.data import ImageDecodeError, Sample, decode_image, expand_shards
 from globelens.data.index import Ref, ShardFiles, index_shard, read_indexed
 from globelens.data.shards import SampleProblem
+from globelens.models.hf import TextConvention
 from globelens.models.preprocess import ImageTransform
 from globelens.train.config import DataConfig, PhaseConfig, SourceConfig
 
@@ -231,7 +232,8 @@ class Collator(Protocol):
 
 class CaptionCollator:
     """Contrastive pairs: the caption (``.txt`` or a metadata field) tokenised to
-    ``text_len`` with the model's padding, and the normalised picture."""
+    ``text_len`` as the model was trained (its :class:`TextConvention`), and the normalised
+    picture."""
 
     draft = True
     augments = True
@@ -244,10 +246,10 @@ class CaptionCollator:
         transform: ImageTransform,
         image_size: int,
         text_len: int,
-        padding: str,
+        text: TextConvention,
     ) -> None:
         self.tokenizer, self.transform = tokenizer, transform
-        self.image_size, self.text_len, self.padding = image_size, text_len, padding
+        self.image_size, self.text_len, self.text = image_size, text_len, text
 
     def read(self, dataset: BatchDataset, source: str, ref: Ref) -> str:
         return dataset._caption(source, ref)
@@ -263,13 +265,7 @@ class CaptionCollator:
                 "input_ids": ids,
                 "attention_mask": ids,
             }
-        enc = self.tokenizer(
-            items,
-            padding=self.padding,
-            max_length=self.text_len,
-            truncation=True,
-            return_tensors="pt",
-        )
+        enc = self.text.encode(self.tokenizer, items, self.text_len)
         return {
             "pixel_values": self.transform.normalize(torch.from_numpy(np.stack(images))),
             "input_ids": enc["input_ids"],

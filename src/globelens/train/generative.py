@@ -32,6 +32,9 @@ from torch import nn
 
 from globelens.data.index import ShardFiles
 from globelens.models.hf import check_model_dir
+from globelens.models.hub import local_model_path
+from globelens.models.paligemma import CODEC_FILES
+from globelens.models.vlm import saved_dtype
 from globelens.train.config import SourceConfig, VLMTrainConfig
 from globelens.train.data import BatchDataset, Ref, SampleError, SourceStream, derive_seed
 from globelens.train.objective import Objective
@@ -264,14 +267,14 @@ class GenerativeObjective(Objective):
             self.task_sources[t.name] = sources[source]
         self.codec_path = m.codec
         if self.codec_path is None and m.init_from is not None:
-            from globelens.models.vlm import CODEC_FILE
-
-            found = Path(m.init_from) / CODEC_FILE
-            self.codec_path = str(found) if found.is_file() else None
+            start = local_model_path(m.init_from)
+            found = [start / f for f in CODEC_FILES if (start / f).is_file()]
+            self.codec_path = str(found[0]) if found else None
         needs_codec = sorted(n for n, (k, _) in self.task_specs.items() if k in MASK_KINDS)
         if needs_codec and self.codec_path is None:
             raise ValueError(
-                f"tasks {needs_codec} need a mask codec: give --codec CODEC.safetensors"
+                f"tasks {needs_codec} need a mask codec: give --codec vae-oid.npz (big_vision's) "
+                "or a codec .safetensors (`globelens codec train`)"
             )
         self._norm = 1.0
         self._tokens = 0
@@ -357,6 +360,8 @@ class GenerativeObjective(Objective):
         }
         base_dir = check_model_dir(m.init_from) if m.init_from else self._fresh_init(streams)
         self.assets = base_dir
+        # trained in float32; written back in the dtype the start came in (PaliGemma 2: bf16)
+        self.save_dtype = saved_dtype(base_dir)
         weights = base_dir if (m.lora_rank or resume_from is None) else resume_from
         model = PaliGemmaForConditionalGeneration.from_pretrained(
             weights, local_files_only=True, use_safetensors=True, dtype=torch.float32
@@ -424,7 +429,7 @@ class GenerativeObjective(Objective):
         model = self.model
         if self.cfg.model.lora_rank:
             model = copy.deepcopy(model).merge_and_unload()
-        save_generator(model, self.processor, out, codec=self.codec)
+        save_generator(model, self.processor, out, codec=self.codec, dtype=self.save_dtype)
 
     def save_checkpoint_model(self, out: Path) -> None:
         """The full model, or for LoRA the adapter alone (resumed on top of the base)."""
