@@ -23,18 +23,18 @@ from typing import Any
 
 from globelens.data.images import ImageDecodeError, thumbnail_data_uri
 from globelens.evaluate.benchmarks import Benchmark, load_benchmark
-from globelens.evaluate.benchmarks.registry import resolve
+from globelens.evaluate.benchmarks.registry import check_spec
 from globelens.evaluate.cache import EmbeddingCache
 from globelens.evaluate.generate import GenerationCache
 from globelens.evaluate.protocols import protocol_of
-from globelens.evaluate.tasks import TASKS, task_name, tasks_for
+from globelens.evaluate.tasks import TASKS, check_forced, task_name, tasks_for
 from globelens.models.base import DualEncoder, Generator
 from globelens.models.kinds import load_model
 
 log = logging.getLogger("globelens.evaluate")
 
 # Columns of results.csv and the printed table, in order; other metrics follow.
-LEAD_COLUMNS = ("model", "dataset", "task", "language", "n")
+LEAD_COLUMNS = ("model", "dataset", "protocol", "task", "language", "n")
 TABLE_METRICS = (
     "acc1",
     "acc5",
@@ -197,9 +197,9 @@ def run_suite(
         if not hasattr(opts, k):
             raise TypeError(f"run_suite got an unknown option {k!r}")
         setattr(opts, k, v)
-    # Fail fast, before any model is loaded: every benchmark and task name must resolve.
+    # Fail fast, before any model is loaded: every benchmark, its options and task must resolve.
     for spec in benchmarks:
-        resolve(spec, opts.data_root)
+        check_spec(spec, opts.data_root)
     forced = [task_name(t) for t in opts.tasks] if opts.tasks else None
     caches = Caches.from_option(opts.cache_dir)
     from globelens.models.hf import check_model_dir
@@ -208,6 +208,8 @@ def run_suite(
         if isinstance(m, str | os.PathLike):
             check_model_dir(m)
     loaded_benches = {spec: load_benchmark(spec, opts.data_root) for spec in benchmarks}
+    if forced:
+        check_forced(forced, list(loaded_benches.values()))
     if opts.limit:
         for b in loaded_benches.values():
             b.records = b.records[: opts.limit]
@@ -236,6 +238,7 @@ def run_suite(
             for res in evaluate_model_on_benchmark(model, bench, tasks, opts, caches):
                 res = {
                     "dataset": bench.name,
+                    "protocol": bench.protocol,
                     "model": mname,
                     "model_path": str(getattr(model, "path", m if isinstance(m, str) else "")),
                     "model_fingerprint": model.fingerprint,

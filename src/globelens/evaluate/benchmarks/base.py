@@ -72,6 +72,9 @@ class Benchmark:
     shards: list[str] = field(default_factory=list)
     #: problems met while loading (missing images ...), each with a reason
     report: ReadReport = field(default_factory=ReadReport)
+    #: the named scoring protocol (which rows, classes and headline metric), written into
+    #: every result so a number says what it is; "" where a set has only one way to score
+    protocol: str = ""
 
     def __len__(self) -> int:
         return len(self.records)
@@ -141,8 +144,10 @@ def require_file(root: Path, name: str, fmt: str) -> Path:
 
 
 def read_csv(path: Path, required: Sequence[str]) -> list[dict[str, str]]:
-    """Rows of a CSV as dicts; a missing required column fails naming file and column."""
-    with open(path, newline="", encoding="utf-8") as fh:
+    """Rows of a CSV as dicts; a missing required column fails naming file and column.
+    A UTF-8 byte-order mark (a CSV saved by Excel) is read as such, not as part of the
+    first column's name."""
+    with open(path, newline="", encoding="utf-8-sig") as fh:
         reader = csv.DictReader(fh)
         columns = reader.fieldnames or []
         for col in required:
@@ -168,8 +173,8 @@ def parse_list(value: str) -> list[Any]:
 
 
 def read_lines(path: Path) -> list[str]:
-    """Non-empty stripped lines of a UTF-8 text file."""
-    return [ln.strip() for ln in path.read_text(encoding="utf-8").splitlines() if ln.strip()]
+    """Non-empty stripped lines of a UTF-8 text file (a byte-order mark is dropped)."""
+    return [ln.strip() for ln in path.read_text(encoding="utf-8-sig").splitlines() if ln.strip()]
 
 
 def language_files(root: Path, stem: str) -> dict[str, list[str]]:

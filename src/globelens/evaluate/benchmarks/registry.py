@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import inspect
 import os
+import types
+import typing
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl
 
 from globelens.evaluate.benchmarks.base import Benchmark
 from globelens.options import check_keywords
@@ -63,12 +66,76 @@ def _unknown(spec: str) -> ValueError:
     )
 
 
+def split_options(spec: str) -> tuple[str, dict[str, str]]:
+    """``NAME?key=value&key=value`` -> (``NAME``, {key: value}); values stay strings here and
+    are converted by :func:`typed_options` against the loader that takes them. A spec that is
+    an existing path is never split (a folder may contain ``?``)."""
+    base, sep, query = spec.partition("?")
+    if not sep or os.path.exists(spec):
+        return spec, {}
+    pairs = parse_qsl(query, keep_blank_values=True)
+    if not pairs and query:
+        raise ValueError(f"benchmark {spec!r}: options must read key=value&key=value")
+    options: dict[str, str] = {}
+    for key, value in pairs:
+        if key in options:
+            raise ValueError(f"benchmark {spec!r}: option {key!r} given twice")
+        options[key] = value
+    return base, options
+
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+
+
+def _convert(value: str, hint: Any, key: str) -> Any:
+    """A command-line string as the type a loader parameter declares."""
+    args = typing.get_args(hint)
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):
+        if value.lower() in ("", "none") and type(None) in args:
+            return None
+        hint = next(a for a in args if a is not type(None))
+        args = typing.get_args(hint)
+    if hint is bool:
+        if value.lower() not in _TRUE | _FALSE:
+            raise ValueError(f"option {key}={value!r}: expected true or false")
+        return value.lower() in _TRUE
+    if hint in (int, float):
+        try:
+            return hint(value)
+        except ValueError:
+            raise ValueError(f"option {key}={value!r}: expected a {hint.__name__}") from None
+    if typing.get_origin(hint) in (list, tuple):
+        return [v.strip() for v in value.split(",") if v.strip()]
+    return value
+
+
+def typed_options(loader: Loader, options: dict[str, Any]) -> dict[str, Any]:
+    """String option values (from a spec) converted to the loader's declared types."""
+    hints = typing.get_type_hints(loader)
+    return {
+        k: _convert(v, hints.get(k, str), k) if isinstance(v, str) else v
+        for k, v in options.items()
+    }
+
+
 def resolve(spec: str, data_root: str | os.PathLike | None = None) -> tuple[str, Path, dict, str]:
     """(format, folder, options, display name) for a benchmark spec.
 
     ``spec`` is a registered name (``world/geode``, ``dollarstreet``: folder under
-    ``data_root``), ``FORMAT:PATH``, or a folder whose format is detected from its files.
+    ``data_root``), ``FORMAT:PATH``, or a folder whose format is detected from its files;
+    any of them may end in ``?key=value&key=value``, the loader's options (the display name
+    keeps them, so two settings of one set never share a result file).
     """
+    base, spec_options = split_options(spec)
+    fmt_name, path, options, display = _resolve_base(base, data_root)
+    if spec_options:
+        options.update(spec_options)
+        display = f"{display}?{spec.partition('?')[2]}"
+    return fmt_name, path, options, display
+
+
+def _resolve_base(spec: str, data_root: str | os.PathLike | None) -> tuple[str, Path, dict, str]:
     if spec in NAMED:
         named = NAMED[spec]
         if data_root is None:
@@ -115,6 +182,15 @@ def load_benchmark(
     # The first parameter is the folder; the rest are options, checked like recipe keys.
     root = next(iter(inspect.signature(loader).parameters))
     check_keywords(loader, opts, f"benchmark {display!r} ({fmt_name} format)", skip=(root,))
-    bench = loader(path, **opts)
+    bench = loader(path, **typed_options(loader, opts))
     bench.name = display
     return bench
+
+
+def check_spec(spec: str, data_root: str | os.PathLike | None = None) -> None:
+    """Fail before any model loads when a spec names no set or an option its loader lacks."""
+    fmt_name, _, opts, display = resolve(spec, data_root)
+    loader = FORMATS[fmt_name].load
+    root = next(iter(inspect.signature(loader).parameters))
+    check_keywords(loader, opts, f"benchmark {display!r} ({fmt_name} format)", skip=(root,))
+    typed_options(loader, opts)
