@@ -366,3 +366,53 @@ def test_datacomp_fairness_npy_groups_and_gzipped_shards(tmp_path: Path) -> None
     assert b.worst_group["acc_top5_wg"] == "income_ds"
     geode = load_benchmark(f"wds:{root}?fairness=geode")
     assert "country" not in geode.records[0].meta  # three entries are not GeoDE's two
+
+
+# ------------------------------------------------------------------- `globelens eval` on them
+
+
+def test_eval_cli_names_protocols_and_refuses_tasks_that_cannot_run(
+    tiny_model_dir: Path, tmp_path: Path
+) -> None:
+    from typer.testing import CliRunner
+
+    from globelens.cli.main import app
+
+    data = tmp_path / "data"
+    _dollarstreet(data / "dollarstreet")
+    _gldv2_release(data / "gldv2")
+    out = tmp_path / "results"
+    base = ["eval", "-m", str(tiny_model_dir), "--data-root", str(data), "--bootstrap", "0",
+            "--no-cache", "--templates", str(_one_template(tmp_path))]  # fmt: skip
+    runner = CliRunner()
+    specs = "dollarstreet,dollarstreet?protocol=datacomp,gldv2?protocol=retrieval"
+    r = runner.invoke(app, [*base, "-b", specs, "--tasks", "zeroshot", "-o", str(out)])
+    assert r.exit_code == 0, r.output
+    name = tiny_model_dir.name
+    ds = json.loads((out / f"{name}__dollarstreet__zeroshot_classification.json").read_text())
+    assert ds["protocol"] == "nofilter" and ds["n_evaluated"] == 11
+    assert {"acc1", "disparity", "acc_top5_wg"} <= set(ds["metrics"])
+    dc = json.loads(
+        (out / f"{name}__dollarstreet_protocol_datacomp__zeroshot_classification.json").read_text()
+    )
+    assert dc["protocol"] == "datacomp" and dc["n_evaluated"] == 9
+    rows = list(csv.DictReader((out / "results.csv").read_text().splitlines()))
+    assert [(row["dataset"], row["protocol"]) for row in rows] == [
+        ("dollarstreet", "nofilter"),
+        ("dollarstreet?protocol=datacomp", "datacomp"),
+        ("gldv2?protocol=retrieval", "retrieval"),
+    ]
+    r = runner.invoke(app, ["report", str(out)])
+    assert r.exit_code == 0 and "dollarstreet [nofilter]" in (out / "report.html").read_text()
+    # Asked-for tasks that no named set can run, and option typos: one line, exit 2.
+    r = runner.invoke(app, [*base, "-b", "gldv2", "--tasks", "fewshot"])
+    assert r.exit_code == 2 and "task 'fewshot_geolocalization' cannot run on gldv2" in r.output
+    assert "needs geographic labels" in r.output
+    r = runner.invoke(app, [*base, "-b", "gldv2?protocl=retrieval"])
+    assert r.exit_code == 2 and "Valid keys are: protocol, usage" in r.output
+
+
+def _one_template(tmp_path: Path) -> Path:
+    p = tmp_path / "templates.txt"
+    p.write_text("a photo of a {c}.\n")
+    return p
