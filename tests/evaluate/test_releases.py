@@ -416,3 +416,120 @@ def _one_template(tmp_path: Path) -> Path:
     p = tmp_path / "templates.txt"
     p.write_text("a photo of a {c}.\n")
     return p
+
+
+# ------------------------------------------------------------- Hugging Face parquet mirrors
+
+
+def _image_cell(color: tuple[int, int, int], path: str) -> dict:
+    buf = io.BytesIO()
+    Image.new("RGB", (32, 24), color).save(buf, "JPEG")
+    return {"bytes": buf.getvalue(), "path": path}
+
+
+def _parquet(path: Path, rows: list[dict]) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pq.write_table(pa.Table.from_pylist(rows), path)
+
+
+def _vqa_mirror(root: Path) -> None:
+    """lmms-lab/VQAv2's layout: data/{validation,testdev}-0000N-of-0000M.parquet."""
+
+    def answers(words: list[str]) -> list[dict]:
+        return [{"answer": w, "answer_confidence": "yes", "answer_id": k + 1}
+                for k, w in enumerate(words)]  # fmt: skip
+
+    rows = [
+        {"question_type": "what color", "multiple_choice_answer": "red", "image_id": 42,
+         "answer_type": "other", "question_id": 42000, "question": "What color is the bus?",
+         "answers": answers(["red"] * 9 + ["blue"]), "image": _image_cell((200, 0, 0), "a.jpg")},
+        {"question_type": "what color", "multiple_choice_answer": "green", "image_id": 42,
+         "answer_type": "other", "question_id": 42001, "question": "What color is the sign?",
+         "answers": answers(["green"] * 8 + ["blue"] * 2), "image": _image_cell((200, 0, 0), "a.jpg")},
+        {"question_type": "how many", "multiple_choice_answer": "2", "image_id": 73,
+         "answer_type": "number", "question_id": 73000, "question": "How many dogs?",
+         "answers": answers(["2"] * 10), "image": _image_cell((0, 0, 200), "b.jpg")},
+    ]  # fmt: skip
+    _parquet(root / "data" / "validation-00000-of-00002.parquet", rows[:2])
+    _parquet(root / "data" / "validation-00001-of-00002.parquet", rows[2:])
+    _parquet(root / "data" / "testdev-00000-of-00001.parquet", rows[2:])
+
+
+class _QuestionOracle:
+    """A real Generator: answers each question from a fixed table (one answer is wrong)."""
+
+    fingerprint = "question-oracle"
+    image_size = 32
+
+    def __init__(self, answers: dict[str, str]) -> None:
+        self.answers = answers
+
+    def generate(self, images, prompts, *, max_new_tokens=32, num_beams=1, batch_size=16):
+        from globelens.models import tasklang
+        from globelens.models.base import Generation
+
+        return [Generation(self.answers.get(tasklang.parse_prompt(p).text, ""), (1,), -1.0)
+                for p in prompts]  # fmt: skip
+
+
+def test_parquet_mirrors_vqav2_refcoco_captions_xm3600(tmp_path: Path) -> None:
+    from globelens.evaluate.suite import Caches, SuiteOptions, evaluate_model_on_benchmark
+
+    vqa_root = tmp_path / "VQAv2"
+    _vqa_mirror(vqa_root)
+    assert resolve(str(vqa_root))[0] == "parquet"
+    vqa = load_benchmark(str(vqa_root))
+    assert vqa.tasks == ("vqa",) and [r.id for r in vqa.records] == ["42", "73"]
+    assert [len(r.annotations["qa"]) for r in vqa.records] == [2, 1]
+    assert sorted(i for i, src in vqa.iter_image_sources() if isinstance(src, bytes)) == [0, 1]
+    oracle = _QuestionOracle({"What color is the bus?": "red", "What color is the sign?": "blue",
+                              "How many dogs?": "2"})  # fmt: skip
+    opts = SuiteOptions(n_bootstrap=0, progress=False)
+    (res,) = evaluate_model_on_benchmark(oracle, vqa, ["vqa"], opts, Caches())
+    # The official VQA accuracy by hand: "blue" matches 2 of 10 humans -> mean over the ten
+    # leave-one-out subsets of min(matches / 3, 1) = (2 * 1/3 + 8 * 2/3) / 10 = 0.6.
+    assert res["metrics"]["vqa_acc"] == pytest.approx((1.0 + 0.6 + 1.0) / 3)
+    assert len(load_benchmark(f"parquet:{vqa_root}?split=testdev")) == 1
+
+    ref_root = tmp_path / "RefCOCO"
+    _parquet(ref_root / "data" / "val-00000-of-00001.parquet", [
+        {"question_id": 1001, "image": _image_cell((0, 200, 0), "COCO_train2014_000000000001.jpg"),
+         "question": "", "answer": ["man on left", "left guy"], "segmentation": [2, 2, 12, 2, 12, 12, 2, 12],
+         "bbox": [2.0, 2.0, 10.0, 10.0], "iscrowd": 0, "file_name": "COCO_train2014_000000000001.jpg"},
+    ])  # fmt: skip
+    ref = load_benchmark(str(ref_root))
+    (rec,) = ref.records
+    assert ref.tasks == ("referring_segmentation",) and (rec.meta["height"], rec.meta["width"]) == (
+        24,
+        32,
+    )
+    assert [r["sent"] for r in rec.annotations["refs"]] == ["man on left", "left guy"]
+    from globelens.models.tasklang import rle_to_mask
+
+    assert rle_to_mask(rec.annotations["refs"][0]["segmentation"]).sum() == 100
+
+    cap_root = tmp_path / "coco_karpathy"
+    _parquet(cap_root / "data" / "test-00000-of-00001.parquet", [
+        {"question_id": "COCO_val2014_000000000042.jpg", "image": _image_cell((9, 9, 9), "x"),
+         "answer": ["A bus.", "A red bus."], "id": 42},
+    ])  # fmt: skip
+    cap = load_benchmark(str(cap_root))
+    assert cap.tasks == ("captioning",) and cap.records[0].captions == {
+        "en": ["A bus.", "A red bus."]
+    }
+
+    xm_root = tmp_path / "xm3600"
+    for lang, caption in (("en", "a tower"), ("fa", "برج")):
+        _parquet(xm_root / "data" / f"{lang}-00000-of-00001.parquet", [
+            {"image_id": "0a1b", "image": _image_cell((1, 2, 3), "0a1b.jpg"), "image_locale": "fa",
+             "captions": [caption]},
+        ])  # fmt: skip
+    xm = load_benchmark(str(xm_root))
+    assert xm.records[0].captions == {"en": ["a tower"], "fa": ["برج"]}
+    assert xm.records[0].meta["locale"] == "fa" and xm.fewshot_targets == ("locale",)
+    with pytest.raises(BenchmarkFormatError, match=r"match none of vqav2, refcoco"):
+        _parquet(tmp_path / "odd" / "data" / "val-00000-of-00001.parquet", [{"x": 1}])
+        load_benchmark(str(tmp_path / "odd"))

@@ -7,6 +7,7 @@ from globelens.evaluate.benchmarks import (  # noqa: F401  (each module register
     dollarstreet,
     geode,
     gldv2,
+    hfparquet,
     imagefolder,
     imagenet_val,
     landmarks,
