@@ -231,7 +231,8 @@ def test_gldv2_recognition_and_retrieval_protocols(tmp_path: Path) -> None:
     assert _reasons(b) == {"non_landmark": 1, "missing_image": 1, "unknown_landmark": 1}
     private = load_benchmark(f"gldv2:{root}?usage=Private")
     assert [r.id[:4] for r in private.records] == ["01b2"] and len(private.classnames) == 2
-    everything = load_benchmark(f"gldv2:{root}?usage=Public,Private,Ignored")
+    assert len(load_benchmark(f"gldv2:{root}?usage=Public,Private,Ignored")) == 4
+    everything = load_benchmark(f"gldv2:{root}?usage=Public+Private+Ignored")
     assert len(everything) == 4
     ret = load_benchmark(f"gldv2:{root}?protocol=retrieval")
     assert ret.protocol == "retrieval" and ret.classnames == ["Milad Tower", "CN Tower"]

@@ -24,7 +24,8 @@ def register(app: typer.Typer) -> None:
             "world/western,world/dollarstreet,world/geode,world/landmarks,world/xm3600",
             "--benchmarks",
             "-b",
-            help="Comma-separated benchmark names (see --list), FORMAT:PATH or folders.",
+            help="Comma-separated benchmark names (see --list), FORMAT:PATH or folders, each "
+            "optionally with loader options: NAME?key=value&key=value (list items joined by +).",
         ),
         out: Path = typer.Option(
             Path("results"), "--out", "-o", help="Folder for JSONs + results.csv."

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import inspect
 import os
+import re
 import types
 import typing
 from collections.abc import Callable
@@ -106,7 +107,9 @@ def _convert(value: str, hint: Any, key: str) -> Any:
         except ValueError:
             raise ValueError(f"option {key}={value!r}: expected a {hint.__name__}") from None
     if typing.get_origin(hint) in (list, tuple):
-        return [v.strip() for v in value.split(",") if v.strip()]
+        # ``+`` (a space once decoded) separates items inside a comma-separated --benchmarks
+        # list; commas work where the spec stands alone.
+        return [v for v in re.split(r"[,\s]+", value) if v]
     return value
 
 
