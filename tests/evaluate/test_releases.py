@@ -338,6 +338,9 @@ def test_xm3600_bom_first_line_and_locale_target(tmp_path: Path) -> None:
     b = load_benchmark(str(root))
     assert len(b) == 4 and not b.report.problems  # the BOM did not cost line 1
     assert b.fewshot_targets == ("locale",) and b.records[0].meta["locale"] == "fa"
+    shutil.rmtree(root / "images")
+    with pytest.raises(BenchmarkFormatError, match=r"no usable records \(missing_image: 4; first"):
+        load_benchmark(str(root))
 
 
 def _npy(values: list[int]) -> bytes:
@@ -405,6 +408,18 @@ def test_eval_cli_names_protocols_and_refuses_tasks_that_cannot_run(
     ]
     r = runner.invoke(app, ["report", str(out)])
     assert r.exit_code == 0 and "dollarstreet [nofilter]" in (out / "report.html").read_text()
+    # XM3600's few-shot geo-localisation: the picture's locale is the label.
+    xm = data / "xm3600"
+    for i in range(12):
+        _jpeg(xm / "images" / f"{i:016x}.jpg", (20 * i, 200 - 15 * i, 90))
+    (xm / "captions.jsonl").write_text("".join(
+        json.dumps({"image/key": f"{i:016x}", "image/locale": "fa" if i % 2 else "sw",
+                    "en": {"caption": [f"picture {i}"]}}) + "\n" for i in range(12)))  # fmt: skip
+    r = runner.invoke(app, [*base, "-b", "xm3600", "--tasks", "fewshot", "-o", str(out)])
+    assert r.exit_code == 0, r.output
+    fs = json.loads((out / f"{name}__xm3600__fewshot_geolocalization.json").read_text())
+    assert set(fs["metrics"]) == {"locale_5shot", "locale_10shot", "locale_25shot"}
+    assert fs["fewshot"]["locale"]["classes"] == 2 and fs["fewshot"]["locale"]["test"] == 6
     # Asked-for tasks that no named set can run, and option typos: one line, exit 2.
     r = runner.invoke(app, [*base, "-b", "gldv2", "--tasks", "fewshot"])
     assert r.exit_code == 2 and "task 'fewshot_geolocalization' cannot run on gldv2" in r.output

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl
 
-from globelens.evaluate.benchmarks.base import Benchmark
+from globelens.evaluate.benchmarks.base import Benchmark, BenchmarkFormatError
 from globelens.options import check_keywords
 
 Loader = Callable[..., Benchmark]
@@ -187,6 +187,14 @@ def load_benchmark(
     check_keywords(loader, opts, f"benchmark {display!r} ({fmt_name} format)", skip=(root,))
     bench = loader(path, **typed_options(loader, opts))
     bench.name = display
+    if not bench.records:
+        # Said here, with the reasons, rather than later as "no image could be decoded".
+        problems = bench.report.problems
+        why = ", ".join(f"{k}: {v}" for k, v in sorted(bench.report.counts().items()))
+        first = f"; first: {problems[0].detail}" if problems else ""
+        raise BenchmarkFormatError(
+            f"benchmark {display!r} has no usable records ({why or 'the files list none'}{first})"
+        )
     return bench
 
 
