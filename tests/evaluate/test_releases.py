@@ -389,7 +389,7 @@ def test_eval_cli_names_protocols_and_refuses_tasks_that_cannot_run(
     base = ["eval", "-m", str(tiny_model_dir), "--data-root", str(data), "--bootstrap", "0",
             "--no-cache", "--templates", str(_one_template(tmp_path))]  # fmt: skip
     runner = CliRunner()
-    specs = "dollarstreet,dollarstreet?protocol=datacomp,gldv2?protocol=retrieval"
+    specs = "dollarstreet,dollarstreet?protocol=datacomp,gldv2?protocol=retrieval,gldv2"
     r = runner.invoke(app, [*base, "-b", specs, "--tasks", "zeroshot", "-o", str(out)])
     assert r.exit_code == 0, r.output
     name = tiny_model_dir.name
@@ -405,7 +405,19 @@ def test_eval_cli_names_protocols_and_refuses_tasks_that_cannot_run(
         ("dollarstreet", "nofilter"),
         ("dollarstreet?protocol=datacomp", "datacomp"),
         ("gldv2?protocol=retrieval", "retrieval"),
+        ("gldv2", "recognition"),
     ]
+    # GLDv2's top-1 ("match any" of a picture's landmarks) against transformers' pipeline.
+    from transformers import pipeline
+
+    gld = load_benchmark("gldv2", data)
+    pipe = pipeline("zero-shot-image-classification", model=str(tiny_model_dir), device="cpu")
+    out_pipe = pipe([r.path for r in gld.records], candidate_labels=gld.classnames,
+                    hypothesis_template="a photo of a {}.")  # fmt: skip
+    pairs = zip(out_pipe, gld.records, strict=True)
+    hits = [gld.classnames.index(o[0]["label"]) in r.labels for o, r in pairs]
+    res = json.loads((out / f"{name}__gldv2__zeroshot_classification.json").read_text())
+    assert res["metrics"]["acc1"] == pytest.approx(sum(hits) / len(hits))
     r = runner.invoke(app, ["report", str(out)])
     assert r.exit_code == 0 and "dollarstreet [nofilter]" in (out / "report.html").read_text()
     # XM3600's few-shot geo-localisation: the picture's locale is the label.
