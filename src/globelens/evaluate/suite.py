@@ -321,7 +321,8 @@ def format_table(results: Sequence[dict[str, Any]]) -> str:
     lines = []
     for r in results:
         m = r.get("metrics", {})
-        cells = [r["model"], r["dataset"], task_short.get(r["task"], r["task"])]
+        dataset = f"{r['dataset']} [{r['protocol']}]" if r.get("protocol") else r["dataset"]
+        cells = [r["model"], dataset, task_short.get(r["task"], r["task"])]
         cells += [f"{100 * m[c]:.1f}" if c in m else "" for c in cols]
         lines.append(cells)
     widths = [max(len(str(x)) for x in col) for col in zip(header, *lines, strict=False)]

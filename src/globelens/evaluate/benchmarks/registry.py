@@ -69,7 +69,7 @@ def _unknown(spec: str) -> ValueError:
 
 def split_options(spec: str) -> tuple[str, dict[str, str]]:
     """``NAME?key=value&key=value`` -> (``NAME``, {key: value}); values stay strings here and
-    are converted by :func:`typed_options` against the loader that takes them. A spec that is
+    are converted by :func:`loader_options` against the loader that takes them. A spec that is
     an existing path is never split (a folder may contain ``?``)."""
     base, sep, query = spec.partition("?")
     if not sep or os.path.exists(spec):
@@ -91,12 +91,11 @@ _FALSE = {"0", "false", "no", "off"}
 
 def _convert(value: str, hint: Any, key: str) -> Any:
     """A command-line string as the type a loader parameter declares."""
-    args = typing.get_args(hint)
     if typing.get_origin(hint) in (typing.Union, types.UnionType):
+        args = typing.get_args(hint)
         if value.lower() in ("", "none") and type(None) in args:
             return None
         hint = next(a for a in args if a is not type(None))
-        args = typing.get_args(hint)
     if hint is bool:
         if value.lower() not in _TRUE | _FALSE:
             raise ValueError(f"option {key}={value!r}: expected true or false")
@@ -113,8 +112,12 @@ def _convert(value: str, hint: Any, key: str) -> Any:
     return value
 
 
-def typed_options(loader: Loader, options: dict[str, Any]) -> dict[str, Any]:
-    """String option values (from a spec) converted to the loader's declared types."""
+def loader_options(fmt_name: str, options: dict[str, Any], display: str) -> dict[str, Any]:
+    """``options`` checked against the format's loader (a typo fails naming the valid keys,
+    like recipe keys) and converted from spec strings to the types its signature declares."""
+    loader = FORMATS[fmt_name].load
+    root = next(iter(inspect.signature(loader).parameters))  # the folder; the rest are options
+    check_keywords(loader, options, f"benchmark {display!r} ({fmt_name} format)", skip=(root,))
     hints = typing.get_type_hints(loader)
     return {
         k: _convert(v, hints.get(k, str), k) if isinstance(v, str) else v
@@ -181,11 +184,7 @@ def load_benchmark(
     """Load a benchmark by name, ``FORMAT:PATH`` or folder (see :func:`resolve`)."""
     fmt_name, path, opts, display = resolve(spec, data_root)
     opts.update(options)
-    loader = FORMATS[fmt_name].load
-    # The first parameter is the folder; the rest are options, checked like recipe keys.
-    root = next(iter(inspect.signature(loader).parameters))
-    check_keywords(loader, opts, f"benchmark {display!r} ({fmt_name} format)", skip=(root,))
-    bench = loader(path, **typed_options(loader, opts))
+    bench = FORMATS[fmt_name].load(path, **loader_options(fmt_name, opts, display))
     bench.name = display
     if not bench.records:
         # Said here, with the reasons, rather than later as "no image could be decoded".
@@ -201,7 +200,4 @@ def load_benchmark(
 def check_spec(spec: str, data_root: str | os.PathLike | None = None) -> None:
     """Fail before any model loads when a spec names no set or an option its loader lacks."""
     fmt_name, _, opts, display = resolve(spec, data_root)
-    loader = FORMATS[fmt_name].load
-    root = next(iter(inspect.signature(loader).parameters))
-    check_keywords(loader, opts, f"benchmark {display!r} ({fmt_name} format)", skip=(root,))
-    typed_options(loader, opts)
+    loader_options(fmt_name, opts, display)
