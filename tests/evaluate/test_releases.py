@@ -545,7 +545,7 @@ def test_parquet_mirrors_vqav2_refcoco_captions_xm3600(tmp_path: Path) -> None:
          "answer": ["A bus.", "A red bus."], "id": 42},
     ])  # fmt: skip
     cap = load_benchmark(str(cap_root))
-    assert cap.tasks == ("captioning",) and cap.records[0].captions == {
+    assert cap.tasks == ("zeroshot_retrieval",) and cap.records[0].captions == {
         "en": ["A bus.", "A red bus."]
     }
 

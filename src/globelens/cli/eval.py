@@ -95,7 +95,8 @@ def register(app: typer.Typer) -> None:
 
         if list_benchmarks:
             for name, n in sorted(NAMED.items()):
-                typer.echo(f"{name:22s} {n.format:13s} <data-root>/{n.relpath}")
+                opts = "&".join(f"{k}={v}" for k, v in n.options.items())
+                typer.echo(f"{name:22s} {n.format:13s} <data-root>/{n.relpath}  {opts}".rstrip())
             typer.echo(
                 "formats: " + ", ".join(f"{f.name} ({f.description})" for f in FORMATS.values())
             )

@@ -10,7 +10,7 @@ Which set a folder mirrors is told by its columns (or ``kind=``):
   annotation id), ``answer`` (the referring sentences), ``bbox`` ``[x, y, w, h]``,
   ``segmentation`` (one flat polygon), ``file_name``; one record per row.
 - ``captions`` (COCO Karpathy / COCO Caption mirrors): ``answer`` or ``captions`` (a list),
-  one record per row, English.
+  one record per row, English; retrieval for dual encoders, captioning for generators.
 - ``xm3600`` (``floschne/xm3600``): one split per language (``data/<lang>-*.parquet``),
   ``image_id``, ``captions``; each picture gets every language's captions and, when a
   ``image_locale``/``locale`` column is there, its locale (few-shot geo-localisation).
@@ -138,7 +138,8 @@ KINDS: dict[str, tuple[frozenset[str], tuple[str, ...], Builder]] = {
     "vqav2": (frozenset({"question", "answers", "multiple_choice_answer"}), ("vqa",), _qa),
     "refcoco": (frozenset({"bbox", "segmentation", "answer"}), ("referring_segmentation",), _refs),
     "xm3600": (frozenset({"image_id", "captions"}), ("zeroshot_retrieval",), _xm3600),
-    "captions": (frozenset({"answer"}), ("captioning",), _captions),
+    # Retrieval for dual encoders (No Filter's COCO R@1); generators caption instead.
+    "captions": (frozenset({"answer"}), ("zeroshot_retrieval",), _captions),
 }
 
 
