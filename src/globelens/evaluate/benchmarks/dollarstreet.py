@@ -106,6 +106,8 @@ def read_classnames_file(path: Path) -> tuple[list[str] | None, dict[str, str]]:
 class _Row:
     record: Record
     synsets: list[str]
+    #: the synsets' names as the row gives them (``imagenet_synonyms``)
+    synonyms: list[str]
     present: bool
 
 
@@ -138,9 +140,9 @@ def _read_rows(root: Path, csv_path: Path, bench: Benchmark) -> list[_Row]:
             "income": income,
             "income_bucket": income_bucket(income),
             "topics": parse_list(row.get("topics", "")),
-            "_names": synonyms,
         }
-        out.append(_Row(Record(id=rid, path=str(path), meta=meta), synsets, path.is_file()))
+        record = Record(id=rid, path=str(path), meta=meta)
+        out.append(_Row(record, synsets, [str(x) for x in synonyms], path.is_file()))
     return out
 
 
@@ -158,9 +160,8 @@ def _label_space(
         return [name for _, name in classes], {w: i for i, (w, _) in enumerate(classes)}
     names: dict[str, str] = {}
     for r in rows:
-        for i, s in enumerate(r.synsets):
-            if i < len(r.record.meta["_names"]):
-                names.setdefault(s, _first_name(r.record.meta["_names"][i]))
+        for s, synonyms in zip(r.synsets, r.synonyms, strict=False):
+            names.setdefault(s, _first_name(synonyms))
     wnids = sorted({s for r in rows for s in r.synsets})
     return [names.get(w, w) for w in wnids], {w: i for i, w in enumerate(wnids)}
 
@@ -196,7 +197,6 @@ def load(
     rows = [r for p in csv_paths for r in _read_rows(root, p, bench)]
     classnames, lookup = _label_space(rows, proto, classnames_file)
     for r in rows:
-        del r.record.meta["_names"]
         if not r.present:
             missing_image(bench.report, root, r.record.id, Path(r.record.path))
             continue
