@@ -196,7 +196,12 @@ def load(
     )
     rows = [r for p in csv_paths for r in _read_rows(root, p, bench)]
     classnames, lookup = _label_space(rows, proto, classnames_file)
+    seen: set[str] = set()
     for r in rows:
+        if r.record.id in seen:  # a picture listed twice (train and test) is scored once
+            bench.report.add(str(root), r.record.id, "duplicate_row", "id already read")
+            continue
+        seen.add(r.record.id)
         if not r.present:
             missing_image(bench.report, root, r.record.id, Path(r.record.path))
             continue
