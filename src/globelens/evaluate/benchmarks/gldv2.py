@@ -80,11 +80,11 @@ def image_path(root: Path, folder: str, image_id: str) -> Path:
     return base / f"{image_id}.jpg"
 
 
-def _labels_recognition(root: Path, row: dict[str, str], _: dict[str, str]) -> list[str]:
+def _labels_recognition(row: dict[str, str], _: dict[str, str]) -> list[str]:
     return row["landmarks"].split()
 
 
-def _labels_retrieval(root: Path, row: dict[str, str], index_to_lm: dict[str, str]) -> list[str]:
+def _labels_retrieval(row: dict[str, str], index_to_lm: dict[str, str]) -> list[str]:
     images = [i for i in row["images"].split() if i != "None"]
     return sorted({index_to_lm[i] for i in images if i in index_to_lm}, key=lambda x: (len(x), x))
 
@@ -94,7 +94,7 @@ def load(root: Path, protocol: str = "recognition", usage: list[str] | None = No
     (default Public,Private; add Ignored to score those too)."""
     if protocol not in PROTOCOLS:
         raise ValueError(f"gldv2 protocol {protocol!r}: use one of {', '.join(PROTOCOLS)}")
-    usage = list(usage or DEFAULT_USAGE)
+    wanted = {u.lower() for u in usage or DEFAULT_USAGE}
     solution = require_file(root, RECOGNITION if protocol == "recognition" else RETRIEVAL, "gldv2")
     column = "landmarks" if protocol == "recognition" else "images"
     names, name_files = _names(root, "train" if protocol == "recognition" else "index")
@@ -114,14 +114,14 @@ def load(root: Path, protocol: str = "recognition", usage: list[str] | None = No
     scored: list[tuple[Record, list[str]]] = []
     for n, row in enumerate(read_csv(solution, ("id", column, "Usage")), start=2):
         rid = row["id"].strip()
-        if row["Usage"].strip() not in usage:
+        if row["Usage"].strip().lower() not in wanted:
             continue
         if len(rid) < 3:
             bench.report.add(
                 str(solution), rid, "bad_id", f"line {n}: id shorter than 3 characters"
             )
             continue
-        landmarks = labels_of(root, row, index_to_lm)
+        landmarks = labels_of(row, index_to_lm)
         unknown = [lm for lm in landmarks if lm not in names]
         if unknown:
             bench.report.add(str(solution), rid, "unknown_landmark", f"line {n}: {unknown}")
