@@ -301,6 +301,15 @@ def test_imagenet_folders_and_the_flat_kaggle_val(tmp_path: Path) -> None:
     (folders / "val" / "n01440764" / "._hidden.JPEG").write_bytes(b"mac resource fork")
     b = load_benchmark("imagenet", tmp_path)
     assert b.classnames == ["tench", "goldfish"] and len(b) == 2  # not "a photo of n01440764"
+    # A class list in LOC_synset_mapping.txt's form is read as wnids, not used as prompts.
+    (folders / "classnames.txt").write_text(
+        "n01440764 tench, Tinca tinca\nn01443537 goldfish, Carassius auratus\n"
+    )
+    assert load_benchmark(f"imagefolder:{folders}").classnames == ["tench", "goldfish"]
+    (folders / "classnames.txt").unlink()
+    _jpeg(folders / "val" / "n99999999" / "x.JPEG")  # a wnid outside ImageNet-1k
+    (folders / "LOC_synset_mapping.txt").write_text("n99999999 hand axe, biface\n")
+    assert load_benchmark(f"imagefolder:{folders}").classnames[-1] == "hand axe"
     # The Kaggle release: flat val folder, LOC_val_solution.csv, LOC_synset_mapping.txt.
     kaggle = tmp_path / "kaggle"
     val = kaggle / "ILSVRC/Data/CLS-LOC/val"

@@ -2,7 +2,8 @@
 
 Class ``i`` is the i-th class folder in sorted order (torchvision's ImageFolder rule; hidden
 folders such as ``.ipynb_checkpoints`` are not classes). Names come from ``classnames.txt``
-(one per line, in that order) when present; else folders named by ImageNet wnids
+(one per line, in that order; ``wnid name, synonyms`` lines are read as wnids) when present;
+else folders named by ImageNet wnids
 (``n01440764``) get CLIP's zero-shot names (shipped with globelens), other wnids the first
 synonym of ``LOC_synset_mapping.txt`` when present; else the folder names. Optional: ``zeroshot_classification_templates.txt`` (or ``templates.txt``),
 ``classnames_<lang>.txt`` and ``zeroshot_classification_templates_<lang>.txt``.
@@ -10,6 +11,7 @@ synonym of ``LOC_synset_mapping.txt`` when present; else the folder names. Optio
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from globelens.data.images import IMAGE_EXTENSIONS
@@ -41,6 +43,9 @@ def _split_dir(root: Path, split: str | None) -> Path:
 
 def _class_dirs(d: Path) -> list[Path]:
     return sorted(p for p in d.iterdir() if p.is_dir() and not p.name.startswith((".", "__")))
+
+
+WNID_LINE = re.compile(r"^n\d{8}\s+\S")
 
 
 def synset_mapping(root: Path) -> dict[str, str]:
@@ -76,6 +81,11 @@ def load(root: Path, split: str | None = None) -> Benchmark:
     if names_file.is_file():
         classnames = read_lines(names_file)
         index_files.append(str(names_file))
+        if all(WNID_LINE.match(n) for n in classnames):
+            # LOC_synset_mapping.txt-style lines ("n01440764 tench, Tinca tinca") are not
+            # prompts: CLIP's name for the wnid, else its first synonym.
+            pairs = dict(n.split(None, 1) for n in classnames)
+            classnames = [class_name(w, {w: v.split(",")[0].strip()}) for w, v in pairs.items()]
         if len(classnames) != len(dirs):
             raise BenchmarkFormatError(
                 f"{names_file} lists {len(classnames)} class names but {d} has "
