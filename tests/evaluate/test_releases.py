@@ -372,6 +372,7 @@ def test_datacomp_fairness_npy_groups_and_gzipped_shards(tmp_path: Path) -> None
                 info = tarfile.TarInfo(f"s{i:04d}.{ext}")
                 info.size = len(data)
                 tar.addfile(info, io.BytesIO(data))
+    assert resolve(str(root))[0] == "wds"  # gzipped shards only: still a webdataset set
     b = load_benchmark(f"wds:{root}")
     assert len(b) == 6 and b.protocol == "datacomp/dollar_street"
     assert b.records[1].meta["income_ds"] == "1" and b.records[2].meta["region"] == "2"

@@ -4,8 +4,9 @@
 ``refs(<split_by>).json`` (the list the official ``refs(unc).p`` / ``refs(umd).p`` /
 ``refs(google).p`` holds: ``ref_id``, ``ann_id``, ``image_id``, ``split``, ``sentences``
 [{``sent``, ``raw``, ``tokens``, ``sent_id``}], ``category_id``) + images under ``images/``
-(or ``train2014/``, REFER's ``../images/mscoco/images/train2014``, or ``image_root=``). The official refs file is a Python pickle, which
-loading can run code from; globelens never opens it. Convert it once, somewhere you trust::
+(or ``train2014/``, REFER's ``../images/mscoco/images/train2014``, or ``image_root=``). The
+official refs file is a Python pickle, which loading can run code from; globelens never opens
+it. Convert it once, somewhere you trust::
 
     python -c "import json,pickle; json.dump(pickle.load(open('refs(unc).p','rb')), open('refs(unc).json','w'))"
 
@@ -112,8 +113,8 @@ def load(
 ) -> Benchmark:
     """``split``: val, testA, testB, test (every test split, as REFER reads it), train or
     ``all``; ``split_by``: unc, umd, google (which refs file; with several, unc then umd);
-    ``image_root``: the picture folder (default: found beside or above the refs folder); ``languages``: keep only sentences
-    in these; ``verify_images``: decode each image once."""
+    ``image_root``: the picture folder (default: found beside or above the refs folder);
+    ``languages``: keep only sentences in these; ``verify_images``: decode each image once."""
     inst_path = require_file(root, "instances.json", "refcoco")
     refs_path = _refs_file(root, split_by)
     inst = read_json(inst_path, ("images", "annotations", "categories"))

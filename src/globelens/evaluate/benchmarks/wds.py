@@ -6,7 +6,8 @@ with ``key.cls`` (class index) for classification or ``key.txt`` (captions, one 
 retrieval. A ``key.json`` (globelens' world) carries group metadata (country, region, income
 ...); DataComp's fairness sets carry a ``key.npy`` instead (``[income_ds, income_meta,
 region]`` for Dollar Street, ``[region, country]`` for GeoDE: integer codes), read as named
-groups with DataComp's worst-group metric. Shards are read with :func:`globelens.data.read_shards`.
+groups with DataComp's worst-group metric. Shards (``.tar``, ``.tar.gz`` ...) are read with
+:func:`globelens.data.read_shards`.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from globelens.data import expand_shards, read_shards
+from globelens.data.shards import SHARD_GLOBS
 from globelens.evaluate.benchmarks.base import (
     Benchmark,
     BenchmarkFormatError,
@@ -33,7 +35,7 @@ GROUP_FIELDS = ("income_bucket", "region", "country")
 
 
 def detect(root: Path) -> bool:
-    return (root / "test").is_dir() and any((root / "test").glob("*.tar"))
+    return (root / "test").is_dir() and any(any((root / "test").glob(g)) for g in SHARD_GLOBS)
 
 
 #: DataComp's fairness sets: what each ``.npy`` entry is (its ``fairness/*`` evaluators), the
