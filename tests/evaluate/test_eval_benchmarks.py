@@ -88,7 +88,7 @@ def test_dollarstreet_with_imagenet_classnames_file(tmp_path: Path) -> None:
     assert b.classnames[b.records[0].labels[0]] == "stove"
     # A typo in an option fails, naming the valid ones (it used to be ignored).
     with pytest.raises(ValueError, match=r"got unknown key\(s\) \['classnames_fle'\]. "
-                       r"Valid keys are: split, classnames_file"):  # fmt: skip
+                       r"Valid keys are: protocol, split, classnames_file"):  # fmt: skip
         load_benchmark(f"dollarstreet:{root}", classnames_fle=str(names))
     with pytest.raises(ValueError, match=r"\(geode format\) got unknown key\(s\) \['split'\]"):
         load_benchmark(f"geode:{write_geode(tmp_path / 'g')}", split="test")

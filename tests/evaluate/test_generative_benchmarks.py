@@ -282,9 +282,13 @@ def test_xm3600_captions_per_language(tmp_path: Path) -> None:
 def test_several_splits_need_a_choice_and_existence_only_checks(coco_det: Path) -> None:
     ann = coco_det / "annotations"
     (ann / "instances_train2017.json").write_text((ann / "instances_val2017.json").read_text())
-    with pytest.raises(BenchmarkFormatError, match=r"several splits \(train2017, val2017\)"):
+    # The official folder holds train and val side by side: val2017 is the default.
+    assert load_benchmark(f"coco_det:{coco_det}").index_files[0].endswith("val2017.json")
+    (ann / "instances_val2017.json").rename(ann / "instances_minival2014.json")
+    with pytest.raises(BenchmarkFormatError, match=r"several splits \(minival2014, train2017\)"):
         load_benchmark(f"coco_det:{coco_det}")
-    b = load_benchmark(f"coco_det:{coco_det}", split="val2017", verify_images=False)
+    (ann / "instances_minival2014.json").rename(ann / "instances_val2017.json")
+    b = load_benchmark(f"coco_det:{coco_det}?split=val2017&verify_images=false")
     assert [r.id for r in b.records] == ["1", "3"]  # the corrupt file exists: not decoded
     assert _reasons(b) == {"missing_image": 1}
     with pytest.raises(ValueError, match=r"unknown key\(s\) \['splt'\]. Valid keys are: split"):

@@ -24,7 +24,8 @@ def register(app: typer.Typer) -> None:
             "world/western,world/dollarstreet,world/geode,world/landmarks,world/xm3600",
             "--benchmarks",
             "-b",
-            help="Comma-separated benchmark names (see --list), FORMAT:PATH or folders.",
+            help="Comma-separated benchmark names (see --list), FORMAT:PATH or folders, each "
+            "optionally with loader options: NAME?key=value&key=value (list items joined by +).",
         ),
         out: Path = typer.Option(
             Path("results"), "--out", "-o", help="Folder for JSONs + results.csv."
@@ -100,7 +101,8 @@ def register(app: typer.Typer) -> None:
 
         if list_benchmarks:
             for name, n in sorted(NAMED.items()):
-                typer.echo(f"{name:22s} {n.format:13s} <data-root>/{n.relpath}")
+                opts = "&".join(f"{k}={v}" for k, v in n.options.items())
+                typer.echo(f"{name:22s} {n.format:13s} <data-root>/{n.relpath}  {opts}".rstrip())
             typer.echo(
                 "formats: " + ", ".join(f"{f.name} ({f.description})" for f in FORMATS.values())
             )

@@ -35,6 +35,10 @@ from globelens.data.sample import Sample
 ShardPattern = str | os.PathLike | Sequence[str | os.PathLike]
 
 
+#: what a folder of shards holds (compressed tars are read as they are, see _open_stream)
+SHARD_GLOBS = ("*.tar", "*.tar.gz", "*.tgz", "*.tar.bz2", "*.tar.xz")
+
+
 def expand_shards(pattern: ShardPattern) -> list[str]:
     """Expand paths, globs, brace patterns (``{00000..00099}``) and folders into tar paths.
 
@@ -50,7 +54,7 @@ def expand_shards(pattern: ShardPattern) -> list[str]:
         found: list[str] = []
         for expanded in braceexpand.braceexpand(os.path.expanduser(pat)):
             if os.path.isdir(expanded):
-                found.extend(sorted(glob.glob(os.path.join(expanded, "*.tar"))))
+                found.extend(sorted(f for g in SHARD_GLOBS for f in glob.glob(f"{expanded}/{g}")))
             elif glob.has_magic(expanded):
                 found.extend(sorted(glob.glob(expanded)))
             elif os.path.exists(expanded):

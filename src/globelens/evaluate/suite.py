@@ -23,19 +23,19 @@ from typing import Any
 
 from globelens.data.images import ImageDecodeError, thumbnail_data_uri
 from globelens.evaluate.benchmarks import Benchmark, load_benchmark
-from globelens.evaluate.benchmarks.registry import resolve
+from globelens.evaluate.benchmarks.registry import check_spec
 from globelens.evaluate.cache import EmbeddingCache
 from globelens.evaluate.distributed import Dist, current, follow, lead, using
 from globelens.evaluate.generate import GenerationCache
 from globelens.evaluate.protocols import protocol_of
-from globelens.evaluate.tasks import TASKS, task_name, tasks_for
+from globelens.evaluate.tasks import TASKS, check_forced, task_name, tasks_for
 from globelens.models.base import DualEncoder, Generator
 from globelens.models.kinds import load_model
 
 log = logging.getLogger("globelens.evaluate")
 
 # Columns of results.csv and the printed table, in order; other metrics follow.
-LEAD_COLUMNS = ("model", "dataset", "task", "language", "n")
+LEAD_COLUMNS = ("model", "dataset", "protocol", "task", "language", "n")
 TABLE_METRICS = (
     "acc1",
     "acc5",
@@ -217,9 +217,9 @@ def _run(
     model_names: Sequence[str] | None,
     dist: Dist,
 ) -> list[dict[str, Any]]:
-    # Fail fast, before any model is loaded: every benchmark and task name must resolve.
+    # Fail fast, before any model is loaded: every benchmark, its options and task must resolve.
     for spec in benchmarks:
-        resolve(spec, opts.data_root)
+        check_spec(spec, opts.data_root)
     forced = [task_name(t) for t in opts.tasks] if opts.tasks else None
     # Only rank 0 reads and writes caches: the others are told what is left to compute.
     caches = Caches.from_option(opts.cache_dir) if dist.is_main else Caches()
@@ -229,6 +229,8 @@ def _run(
         if isinstance(m, str | os.PathLike):
             check_model_dir(m)
     loaded_benches = {spec: load_benchmark(spec, opts.data_root) for spec in benchmarks}
+    if forced:
+        check_forced(forced, list(loaded_benches.values()))
     if opts.limit:
         for b in loaded_benches.values():
             b.records = b.records[: opts.limit]
@@ -263,6 +265,7 @@ def _run(
             for res in done:
                 res = {
                     "dataset": bench.name,
+                    "protocol": bench.protocol,
                     "model": mname,
                     "model_path": str(getattr(model, "path", m if isinstance(m, str) else "")),
                     "model_fingerprint": model.fingerprint,
@@ -343,7 +346,8 @@ def format_table(results: Sequence[dict[str, Any]]) -> str:
     lines = []
     for r in results:
         m = r.get("metrics", {})
-        cells = [r["model"], r["dataset"], task_short.get(r["task"], r["task"])]
+        dataset = f"{r['dataset']} [{r['protocol']}]" if r.get("protocol") else r["dataset"]
+        cells = [r["model"], dataset, task_short.get(r["task"], r["task"])]
         cells += [f"{100 * m[c]:.1f}" if c in m else "" for c in cols]
         lines.append(cells)
     widths = [max(len(str(x)) for x in col) for col in zip(header, *lines, strict=False)]

@@ -93,10 +93,15 @@ def _summary(results: list[dict]) -> str:
     for r in results:
         m, ci = r["metrics"], r.get("ci95", {})
         rows.append(
-            [esc(r["model"]), esc(r["dataset"]), esc(TASK_TITLES.get(r["task"], r["task"]))]
+            [esc(r["model"]), esc(_benchmark_label(r)), esc(TASK_TITLES.get(r["task"], r["task"]))]
             + [pct(m.get(k), ci.get(k)) for k, _ in keys]
         )
     return html_table(["model", "benchmark", "task", *[t for _, t in keys]], rows, left=3)
+
+
+def _benchmark_label(r: dict) -> str:
+    """The benchmark with the protocol its number was scored under, when it names one."""
+    return f"{r['dataset']} [{r['protocol']}]" if r.get("protocol") else r["dataset"]
 
 
 def _by_benchmark(results: list[dict], task: str | Sequence[str]) -> dict[str, list[dict]]:

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pyarrow.parquet as pq
+
 from globelens.data import ReadReport, read_shards
 from globelens.evaluate.templates import OPENAI_IMAGENET_TEMPLATES
 
@@ -70,8 +72,14 @@ class Benchmark:
     index_files: list[str] = field(default_factory=list)
     #: WebDataset shards holding the images (records then have no ``path``)
     shards: list[str] = field(default_factory=list)
+    #: parquet files holding the images (Hugging Face mirrors): each record's
+    #: ``meta["_parquet"]`` is ``(file index, row)``, its image the ``image`` column's bytes
+    parquet: list[str] = field(default_factory=list)
     #: problems met while loading (missing images ...), each with a reason
     report: ReadReport = field(default_factory=ReadReport)
+    #: the named scoring protocol (which rows, classes and headline metric), written into
+    #: every result so a number says what it is; "" where a set has only one way to score
+    protocol: str = ""
 
     def __len__(self) -> int:
         return len(self.records)
@@ -84,7 +92,7 @@ class Benchmark:
         """
         h = hashlib.sha256()
         h.update(f"{self.format}\n{os.path.abspath(self.root)}\n".encode())
-        files = [*self.index_files, *self.shards]
+        files = [*self.index_files, *self.shards, *self.parquet]
         files.extend(r.path for r in self.records if r.path)
         for f in files:
             st = os.stat(f)
@@ -99,6 +107,10 @@ class Benchmark:
         File-backed records yield their path (reading happens in the decode workers); shard-
         backed ones stream the shards once and yield bytes.
         """
+        if self.parquet:
+            rows = {tuple(r.meta["_parquet"]): i for i, r in enumerate(self.records)}
+            yield from parquet_images(self.parquet, rows)
+            return
         if not self.shards:
             for i, r in enumerate(self.records):
                 yield i, r.path
@@ -112,7 +124,7 @@ class Benchmark:
     def read_images(self, indices: Sequence[int]) -> dict[int, bytes]:
         """Image bytes of a few records (thumbnails of confusion examples)."""
         wanted = set(indices)
-        if not self.shards:
+        if not self.shards and not self.parquet:
             return {i: Path(self.records[i].path).read_bytes() for i in wanted}
         out: dict[int, bytes] = {}
         for i, src in self.iter_image_sources():
@@ -126,10 +138,28 @@ class Benchmark:
     def image_label(self, i: int) -> str:
         """Where record ``i``'s image lives, for humans (path, or shard::key)."""
         r = self.records[i]
+        if "_parquet" in r.meta:
+            return f"{self.parquet[r.meta['_parquet'][0]]}::{r.meta['_parquet'][1]}"
         return r.path or f"{r.meta.get('_shard', '')}::{r.id}"
 
 
 # ----------------------------------------------------------------------------- helpers
+
+
+def parquet_images(
+    files: Sequence[str], rows: dict[tuple[int, int], int], column: str = "image"
+) -> Iterator[tuple[int, bytes]]:
+    """(record index, image bytes) for the wanted (file index, row) pairs, streaming the
+    image column in batches (a Hugging Face ``Image`` column: a struct with ``bytes``)."""
+    for f, path in enumerate(files):
+        row = 0
+        for batch in pq.ParquetFile(path).iter_batches(columns=[column], batch_size=64):
+            for cell in batch.column(0).to_pylist():
+                i = rows.get((f, row))
+                data = cell.get("bytes") if isinstance(cell, dict) else cell
+                if i is not None and data:
+                    yield i, data
+                row += 1
 
 
 def require_file(root: Path, name: str, fmt: str) -> Path:
@@ -141,8 +171,10 @@ def require_file(root: Path, name: str, fmt: str) -> Path:
 
 
 def read_csv(path: Path, required: Sequence[str]) -> list[dict[str, str]]:
-    """Rows of a CSV as dicts; a missing required column fails naming file and column."""
-    with open(path, newline="", encoding="utf-8") as fh:
+    """Rows of a CSV as dicts; a missing required column fails naming file and column.
+    A UTF-8 byte-order mark (a CSV saved by Excel) is read as such, not as part of the
+    first column's name."""
+    with open(path, newline="", encoding="utf-8-sig") as fh:
         reader = csv.DictReader(fh)
         columns = reader.fieldnames or []
         for col in required:
@@ -168,8 +200,8 @@ def parse_list(value: str) -> list[Any]:
 
 
 def read_lines(path: Path) -> list[str]:
-    """Non-empty stripped lines of a UTF-8 text file."""
-    return [ln.strip() for ln in path.read_text(encoding="utf-8").splitlines() if ln.strip()]
+    """Non-empty stripped lines of a UTF-8 text file (a byte-order mark is dropped)."""
+    return [ln.strip() for ln in path.read_text(encoding="utf-8-sig").splitlines() if ln.strip()]
 
 
 def language_files(root: Path, stem: str) -> dict[str, list[str]]:

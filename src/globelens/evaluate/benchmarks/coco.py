@@ -29,7 +29,7 @@ def load(root: Path, split: str = "test") -> Benchmark:
     path = next((root / n for n in JSON_NAMES if (root / n).is_file()), None)
     if path is None:
         raise BenchmarkFormatError(f"coco benchmark at {root}: missing file, one of {JSON_NAMES}")
-    data = json.loads(path.read_text(encoding="utf-8"))
+    data = json.loads(path.read_text(encoding="utf-8-sig"))
     if "images" not in data:
         raise BenchmarkFormatError(f"{path.name} has no 'images' list (not a Karpathy split)")
     bench = Benchmark(

@@ -12,12 +12,14 @@ from pathlib import Path
 
 from globelens.evaluate.benchmarks.base import Benchmark, BenchmarkFormatError, Record
 from globelens.evaluate.benchmarks.coco import JSON_NAMES as KARPATHY_NAMES
+from globelens.evaluate.benchmarks.coco_det import DEFAULT_SPLIT
 from globelens.evaluate.benchmarks.cocojson import (
     GROUP_KEYS,
     annotation_files,
     check_image,
     first_dir,
     group_meta,
+    pick_one,
     read_json,
     require_fields,
 )
@@ -93,7 +95,7 @@ def load(
     root: Path, split: str | None = None, source: str = "auto", verify_images: bool = True
 ) -> Benchmark:
     """``source``: ``official``, ``karpathy`` or ``auto`` (official when present);
-    ``split``: official: e.g. ``val2017`` (when several); Karpathy: test (default), val,
+    ``split``: official: e.g. ``val2017`` (the default when several); Karpathy: test (default), val,
     train, restval or ``all``; ``verify_images``: decode each image once."""
     if source not in ("auto", "official", "karpathy"):
         raise ValueError(f"coco_captions source {source!r}: use auto, official or karpathy")
@@ -102,12 +104,14 @@ def load(
         official = [p for p in official if p.stem == f"captions_{split}"] or official
     karpathy = next((root / n for n in KARPATHY_NAMES if (root / n).is_file()), None)
     if source in ("auto", "official") and official:
-        if len(official) > 1:
-            names = ", ".join(p.stem.removeprefix("captions_") for p in official)
-            raise BenchmarkFormatError(
-                f"coco_captions at {root}: several splits ({names}); pass split=NAME"
-            )
-        bench = _load_official(root, official[0], verify_images)
+        path = pick_one(
+            official,
+            lambda p: p.stem.removeprefix("captions_"),
+            DEFAULT_SPLIT,
+            f"coco_captions at {root}",
+            "split",
+        )
+        bench = _load_official(root, path, verify_images)
     elif source in ("auto", "karpathy") and karpathy is not None:
         bench = _load_karpathy(root, karpathy, split or "test", verify_images)
     else:

@@ -18,11 +18,15 @@ from globelens.evaluate.benchmarks.cocojson import (
     check_image,
     first_dir,
     group_meta,
+    pick_one,
     read_json,
     require_fields,
     to_rle,
 )
 from globelens.evaluate.benchmarks.registry import Format, register_format
+
+#: The split detection papers report (PaliGemma, big_vision) when a folder holds several.
+DEFAULT_SPLIT = "val2017"
 
 
 def _candidates(root: Path) -> list[Path]:
@@ -40,16 +44,15 @@ def _annotation_file(root: Path, split: str | None) -> Path:
     if not found:
         want = f"instances_{split}.json" if split else "instances_<split>.json"
         raise BenchmarkFormatError(f"coco_det benchmark at {root}: missing file annotations/{want}")
-    if len(found) > 1:
-        names = ", ".join(p.stem.removeprefix("instances_") for p in found)
-        raise BenchmarkFormatError(
-            f"coco_det benchmark at {root}: several splits ({names}); pass split=NAME"
-        )
-    return found[0]
+    return pick_one(found, _split_name, DEFAULT_SPLIT, f"coco_det benchmark at {root}", "split")
+
+
+def _split_name(p: Path) -> str:
+    return p.stem.removeprefix("instances_")
 
 
 def load(root: Path, split: str | None = None, verify_images: bool = True) -> Benchmark:
-    """``split``: e.g. ``val2017`` (needed when several instances files are present);
+    """``split``: e.g. ``val2017`` (the default when several instances files are present);
     ``verify_images``: decode every image once, counting corrupt ones (else only missing)."""
     path = _annotation_file(root, split)
     split_name = path.stem.removeprefix("instances_")

@@ -23,7 +23,7 @@ GROUP_KEYS = ("income_bucket", "region", "country")
 def read_json(path: Path, required: Sequence[str] = (), what: str = "") -> Any:
     """Parsed JSON; malformed JSON or a missing top-level key fails naming file and key."""
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(path.read_text(encoding="utf-8-sig"))
     except json.JSONDecodeError as e:
         raise BenchmarkFormatError(f"{path.name} is not valid JSON ({e}; file {path})") from e
     if required and not isinstance(data, dict):
@@ -105,3 +105,15 @@ def first_dir(root: Path, names: Sequence[str]) -> Path:
         if (root / n).is_dir():
             return root / n
     return root / names[0]
+
+
+def pick_one(found: Sequence[Path], name_of: Any, default: str, what: str, option: str) -> Path:
+    """The one file of ``found``; with several, the one named ``default`` (the split papers
+    report), else an error listing the names and the option that picks one."""
+    if len(found) == 1:
+        return found[0]
+    for p in found:
+        if name_of(p) == default:
+            return p
+    names = ", ".join(name_of(p) for p in found)
+    raise BenchmarkFormatError(f"{what}: several splits ({names}); pass {option}=NAME")

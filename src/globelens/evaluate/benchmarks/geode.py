@@ -24,7 +24,7 @@ def detect(root: Path) -> bool:
     p = root / "index.csv"
     if not p.is_file():
         return False
-    with open(p, encoding="utf-8") as fh:
+    with open(p, encoding="utf-8-sig") as fh:
         header = fh.readline()
     return "file_path" in header and "object" in header
 

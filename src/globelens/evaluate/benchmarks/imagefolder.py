@@ -1,13 +1,17 @@
 """ImageNet-style folders: ``<split>/<class folder>/<image>`` plus class names and templates.
 
-Class ``i`` is the i-th class folder in sorted order (torchvision's ImageFolder rule). Names
-come from ``classnames.txt`` (one per line, in that order) when present, else from the folder
-names. Optional: ``zeroshot_classification_templates.txt`` (or ``templates.txt``),
+Class ``i`` is the i-th class folder in sorted order (torchvision's ImageFolder rule; hidden
+folders such as ``.ipynb_checkpoints`` are not classes). Names come from ``classnames.txt``
+(one per line, in that order; ``wnid name, synonyms`` lines are read as wnids) when present;
+else folders named by ImageNet wnids
+(``n01440764``) get CLIP's zero-shot names (shipped with globelens), other wnids the first
+synonym of ``LOC_synset_mapping.txt`` when present; else the folder names. Optional: ``zeroshot_classification_templates.txt`` (or ``templates.txt``),
 ``classnames_<lang>.txt`` and ``zeroshot_classification_templates_<lang>.txt``.
 """
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from globelens.data.images import IMAGE_EXTENSIONS
@@ -18,6 +22,7 @@ from globelens.evaluate.benchmarks.base import (
     language_files,
     read_lines,
 )
+from globelens.evaluate.benchmarks.imagenet import imagenet_names
 from globelens.evaluate.benchmarks.registry import Format, register_format
 from globelens.evaluate.templates import OPENAI_IMAGENET_TEMPLATES
 
@@ -37,7 +42,25 @@ def _split_dir(root: Path, split: str | None) -> Path:
 
 
 def _class_dirs(d: Path) -> list[Path]:
-    return sorted(p for p in d.iterdir() if p.is_dir())
+    return sorted(p for p in d.iterdir() if p.is_dir() and not p.name.startswith((".", "__")))
+
+
+WNID_LINE = re.compile(r"^n\d{8}\s+\S")
+
+
+def synset_mapping(root: Path) -> dict[str, str]:
+    """{wnid: first synonym} from the Kaggle release's ``LOC_synset_mapping.txt`` (if any)."""
+    path = root / "LOC_synset_mapping.txt"
+    if not path.is_file():
+        return {}
+    pairs = (ln.split(None, 1) for ln in read_lines(path))
+    return {p[0]: p[1].split(",")[0].strip() for p in pairs if len(p) == 2}
+
+
+def class_name(folder: str, mapping: dict[str, str]) -> str:
+    """A class folder's zero-shot name: CLIP's for ImageNet wnids, else the mapping's, else
+    the folder name (underscores read as spaces)."""
+    return imagenet_names().get(folder) or mapping.get(folder) or folder.replace("_", " ")
 
 
 def detect(root: Path) -> bool:
@@ -58,13 +81,19 @@ def load(root: Path, split: str | None = None) -> Benchmark:
     if names_file.is_file():
         classnames = read_lines(names_file)
         index_files.append(str(names_file))
+        if all(WNID_LINE.match(n) for n in classnames):
+            # LOC_synset_mapping.txt-style lines ("n01440764 tench, Tinca tinca") are not
+            # prompts: CLIP's name for the wnid, else its first synonym.
+            pairs = dict(n.split(None, 1) for n in classnames)
+            classnames = [class_name(w, {w: v.split(",")[0].strip()}) for w, v in pairs.items()]
         if len(classnames) != len(dirs):
             raise BenchmarkFormatError(
                 f"{names_file} lists {len(classnames)} class names but {d} has "
                 f"{len(dirs)} class folders"
             )
     else:
-        classnames = [p.name.replace("_", " ") for p in dirs]
+        mapping = synset_mapping(root)
+        classnames = [class_name(p.name, mapping) for p in dirs]
     templates = list(OPENAI_IMAGENET_TEMPLATES)
     for name in TEMPLATE_FILES:
         if (root / name).is_file():
@@ -74,7 +103,11 @@ def load(root: Path, split: str | None = None) -> Benchmark:
     records = []
     for label, cdir in enumerate(dirs):
         for f in sorted(cdir.iterdir()):
-            if f.is_file() and f.suffix.lower().lstrip(".") in IMAGE_EXTENSIONS:
+            if (
+                f.is_file()
+                and not f.name.startswith(".")
+                and f.suffix.lower().lstrip(".") in IMAGE_EXTENSIONS
+            ):
                 records.append(Record(id=f"{cdir.name}/{f.name}", path=str(f), labels=(label,)))
     return Benchmark(
         name=root.name,

@@ -4,8 +4,9 @@
 ``refs(<split_by>).json`` (the list the official ``refs(unc).p`` / ``refs(umd).p`` /
 ``refs(google).p`` holds: ``ref_id``, ``ann_id``, ``image_id``, ``split``, ``sentences``
 [{``sent``, ``raw``, ``tokens``, ``sent_id``}], ``category_id``) + images under ``images/``
-(or ``train2014/``, or ``image_root=``). The official refs file is a Python pickle, which
-loading can run code from; globelens never opens it. Convert it once, somewhere you trust::
+(or ``train2014/``, REFER's ``../images/mscoco/images/train2014``, or ``image_root=``). The
+official refs file is a Python pickle, which loading can run code from; globelens never opens
+it. Convert it once, somewhere you trust::
 
     python -c "import json,pickle; json.dump(pickle.load(open('refs(unc).p','rb')), open('refs(unc).json','w'))"
 
@@ -37,6 +38,12 @@ from globelens.evaluate.benchmarks.cocojson import (
 from globelens.evaluate.benchmarks.registry import Format, register_format
 
 REF_FIELDS = ("ref_id", "ann_id", "image_id", "split", "sentences")
+SPLIT_BY_DEFAULTS = ("unc", "umd", "google")
+#: image folders tried in order, relative to the refs folder (the REFER layout last)
+IMAGE_DIRS = (
+    "images", "train2014", "images/train2014", "images/mscoco/images/train2014",
+    "../images/mscoco/images/train2014", "../images/train2014", "../train2014",
+)  # fmt: skip
 
 _CONVERT = (
     "globelens never unpickles files (loading a pickle can run code); convert it once where "
@@ -62,11 +69,38 @@ def _refs_file(root: Path, split_by: str | None) -> Path:
             )
         raise BenchmarkFormatError(f"refcoco benchmark at {root}: missing file {pattern}.json")
     if len(found) > 1:
+        # REFER's defaults: RefCOCO and RefCOCO+ ship unc only; RefCOCOg's umd split is the
+        # one PaliGemma and most papers report (google has no test split).
+        for pick in SPLIT_BY_DEFAULTS:
+            if root / f"refs({pick}).json" in found:
+                return root / f"refs({pick}).json"
         names = ", ".join(p.name for p in found)
         raise BenchmarkFormatError(
             f"refcoco benchmark at {root}: several refs files ({names}); pass split_by=NAME"
         )
     return found[0]
+
+
+def _in_split(ref_split: str, split: str) -> bool:
+    """REFER's ``getRefIds`` rule: ``test`` means every test split (UNC's testA + testB)."""
+    if split == "all":
+        return True
+    if split == "test":
+        return "test" in ref_split
+    return ref_split == split
+
+
+def _image_dir(root: Path, image_root: str | None, file_name: str | None) -> Path:
+    """Where the pictures are: ``image_root``, else the first candidate holding the first
+    image (REFER keeps them at ``data/images/mscoco/images/train2014`` beside
+    ``data/refcoco/``)."""
+    if image_root:
+        return Path(image_root)
+    for cand in IMAGE_DIRS:
+        d = (root / cand).resolve() if cand.startswith("..") else root / cand
+        if file_name and (d / file_name).is_file():
+            return d
+    return first_dir(root, ["images", "train2014"])
 
 
 def load(
@@ -77,9 +111,10 @@ def load(
     languages: list[str] | None = None,
     verify_images: bool = True,
 ) -> Benchmark:
-    """``split``: val, testA, testB, test, train or ``all``; ``split_by``: unc, umd, google
-    (which refs file, needed when several are present); ``languages``: keep only sentences
-    in these; ``verify_images``: decode each image once."""
+    """``split``: val, testA, testB, test (every test split, as REFER reads it), train or
+    ``all``; ``split_by``: unc, umd, google (which refs file; with several, unc then umd);
+    ``image_root``: the picture folder (default: found beside or above the refs folder);
+    ``languages``: keep only sentences in these; ``verify_images``: decode each image once."""
     inst_path = require_file(root, "instances.json", "refcoco")
     refs_path = _refs_file(root, split_by)
     inst = read_json(inst_path, ("images", "annotations", "categories"))
@@ -102,7 +137,7 @@ def load(
     by_image: dict[int, list[dict]] = {}
     for ref in refs:
         require_fields(ref, REF_FIELDS, refs_path, "refs")
-        if split != "all" and ref["split"] != split:
+        if not _in_split(str(ref["split"]), split):
             continue
         ann = anns.get(int(ref["ann_id"]))
         iid = int(ref["image_id"])
@@ -129,7 +164,8 @@ def load(
                 "bbox": [float(v) for v in ann["bbox"]], "segmentation": rle,
                 "category": category, "ann_id": int(ref["ann_id"]),
             })  # fmt: skip
-    image_dir = Path(image_root) if image_root else first_dir(root, ["images", "train2014"])
+    first = next((images[i]["file_name"] for i in by_image), None)
+    image_dir = _image_dir(root, image_root, first)
     for iid, entries in by_image.items():
         im = images[iid]
         img = image_dir / im["file_name"]

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import inspect
 import os
+import re
+import types
+import typing
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl
 
-from globelens.evaluate.benchmarks.base import Benchmark
+from globelens.evaluate.benchmarks.base import Benchmark, BenchmarkFormatError
 from globelens.options import check_keywords
 
 Loader = Callable[..., Benchmark]
@@ -63,12 +67,81 @@ def _unknown(spec: str) -> ValueError:
     )
 
 
+def split_options(spec: str) -> tuple[str, dict[str, str]]:
+    """``NAME?key=value&key=value`` -> (``NAME``, {key: value}); values stay strings here and
+    are converted by :func:`loader_options` against the loader that takes them. A spec that is
+    an existing path is never split (a folder may contain ``?``)."""
+    base, sep, query = spec.partition("?")
+    if not sep or os.path.exists(spec):
+        return spec, {}
+    pairs = parse_qsl(query, keep_blank_values=True)
+    if not pairs and query:
+        raise ValueError(f"benchmark {spec!r}: options must read key=value&key=value")
+    options: dict[str, str] = {}
+    for key, value in pairs:
+        if key in options:
+            raise ValueError(f"benchmark {spec!r}: option {key!r} given twice")
+        options[key] = value
+    return base, options
+
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+
+
+def _convert(value: str, hint: Any, key: str) -> Any:
+    """A command-line string as the type a loader parameter declares."""
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):
+        args = typing.get_args(hint)
+        if value.lower() in ("", "none") and type(None) in args:
+            return None
+        hint = next(a for a in args if a is not type(None))
+    if hint is bool:
+        if value.lower() not in _TRUE | _FALSE:
+            raise ValueError(f"option {key}={value!r}: expected true or false")
+        return value.lower() in _TRUE
+    if hint in (int, float):
+        try:
+            return hint(value)
+        except ValueError:
+            raise ValueError(f"option {key}={value!r}: expected a {hint.__name__}") from None
+    if typing.get_origin(hint) in (list, tuple):
+        # ``+`` (a space once decoded) separates items inside a comma-separated --benchmarks
+        # list; commas work where the spec stands alone.
+        return [v for v in re.split(r"[,\s]+", value) if v]
+    return value
+
+
+def loader_options(fmt_name: str, options: dict[str, Any], display: str) -> dict[str, Any]:
+    """``options`` checked against the format's loader (a typo fails naming the valid keys,
+    like recipe keys) and converted from spec strings to the types its signature declares."""
+    loader = FORMATS[fmt_name].load
+    root = next(iter(inspect.signature(loader).parameters))  # the folder; the rest are options
+    check_keywords(loader, options, f"benchmark {display!r} ({fmt_name} format)", skip=(root,))
+    hints = typing.get_type_hints(loader)
+    return {
+        k: _convert(v, hints.get(k, str), k) if isinstance(v, str) else v
+        for k, v in options.items()
+    }
+
+
 def resolve(spec: str, data_root: str | os.PathLike | None = None) -> tuple[str, Path, dict, str]:
     """(format, folder, options, display name) for a benchmark spec.
 
     ``spec`` is a registered name (``world/geode``, ``dollarstreet``: folder under
-    ``data_root``), ``FORMAT:PATH``, or a folder whose format is detected from its files.
+    ``data_root``), ``FORMAT:PATH``, or a folder whose format is detected from its files;
+    any of them may end in ``?key=value&key=value``, the loader's options (the display name
+    keeps them, so two settings of one set never share a result file).
     """
+    base, spec_options = split_options(spec)
+    fmt_name, path, options, display = _resolve_base(base, data_root)
+    if spec_options:
+        options.update(spec_options)
+        display = f"{display}?{spec.partition('?')[2]}"
+    return fmt_name, path, options, display
+
+
+def _resolve_base(spec: str, data_root: str | os.PathLike | None) -> tuple[str, Path, dict, str]:
     if spec in NAMED:
         named = NAMED[spec]
         if data_root is None:
@@ -111,10 +184,20 @@ def load_benchmark(
     """Load a benchmark by name, ``FORMAT:PATH`` or folder (see :func:`resolve`)."""
     fmt_name, path, opts, display = resolve(spec, data_root)
     opts.update(options)
-    loader = FORMATS[fmt_name].load
-    # The first parameter is the folder; the rest are options, checked like recipe keys.
-    root = next(iter(inspect.signature(loader).parameters))
-    check_keywords(loader, opts, f"benchmark {display!r} ({fmt_name} format)", skip=(root,))
-    bench = loader(path, **opts)
+    bench = FORMATS[fmt_name].load(path, **loader_options(fmt_name, opts, display))
     bench.name = display
+    if not bench.records:
+        # Said here, with the reasons, rather than later as "no image could be decoded".
+        problems = bench.report.problems
+        why = ", ".join(f"{k}: {v}" for k, v in sorted(bench.report.counts().items()))
+        first = f"; first: {problems[0].detail}" if problems else ""
+        raise BenchmarkFormatError(
+            f"benchmark {display!r} has no usable records ({why or 'the files list none'}{first})"
+        )
     return bench
+
+
+def check_spec(spec: str, data_root: str | os.PathLike | None = None) -> None:
+    """Fail before any model loads when a spec names no set or an option its loader lacks."""
+    fmt_name, _, opts, display = resolve(spec, data_root)
+    loader_options(fmt_name, opts, display)

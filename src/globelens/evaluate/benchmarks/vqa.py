@@ -17,11 +17,14 @@ from globelens.evaluate.benchmarks.cocojson import (
     check_image,
     first_dir,
     group_meta,
+    pick_one,
     read_json,
     require_fields,
 )
 from globelens.evaluate.benchmarks.registry import Format, register_format
 
+#: The split VQAv2 accuracy is reported on locally (test-dev needs the evaluation server).
+DEFAULT_SUBTYPE = "val2014"
 QUESTION_FIELDS = ("image_id", "question", "question_id")
 ANNOTATION_FIELDS = (
     "question_id", "image_id", "answers", "multiple_choice_answer", "answer_type",
@@ -31,6 +34,10 @@ ANNOTATION_FIELDS = (
 
 def _questions_files(root: Path) -> list[Path]:
     return sorted(root.glob("*OpenEnded_mscoco_*_questions.json"))
+
+
+def _subtype(questions: Path) -> str:
+    return questions.name.split("_mscoco_", 1)[1].removesuffix("_questions.json")
 
 
 def detect(root: Path) -> bool:
@@ -44,13 +51,8 @@ def _files(root: Path, subtype: str | None) -> tuple[Path, Path, str]:
     if not found:
         want = f"v2_OpenEnded_mscoco_{subtype or '<subtype>'}_questions.json"
         raise BenchmarkFormatError(f"vqav2 benchmark at {root}: missing file {want}")
-    if len(found) > 1:
-        raise BenchmarkFormatError(
-            f"vqav2 benchmark at {root}: several question files "
-            f"({', '.join(p.name for p in found)}); pass subtype=NAME (e.g. val2014)"
-        )
-    questions = found[0]
-    sub = questions.name.split("_mscoco_", 1)[1].removesuffix("_questions.json")
+    questions = pick_one(found, _subtype, DEFAULT_SUBTYPE, f"vqav2 benchmark at {root}", "subtype")
+    sub = _subtype(questions)
     prefix = "v2_" if questions.name.startswith("v2_") else ""
     annotations = root / f"{prefix}mscoco_{sub}_annotations.json"
     if not annotations.is_file():
@@ -67,7 +69,7 @@ def load(
     languages: list[str] | None = None,
     verify_images: bool = True,
 ) -> Benchmark:
-    """``subtype``: e.g. ``val2014`` (needed when several are present); ``languages``: keep
+    """``subtype``: e.g. ``val2014`` (the default when several are present); ``languages``: keep
     only questions in these languages; ``verify_images``: decode each image once."""
     qpath, apath, sub = _files(root, subtype)
     qdata = read_json(qpath, ("questions",))

@@ -3,8 +3,11 @@
 A folder with ``classnames.txt``, ``zeroshot_classification_templates.txt``,
 ``dataset_type.txt`` and ``<split>/nshards.txt`` + ``<split>/N.tar`` holding ``key.jpg|png|webp``
 with ``key.cls`` (class index) for classification or ``key.txt`` (captions, one per line) for
-retrieval. A ``key.json`` (globelens' world, DataComp's fairness sets) carries group metadata
-(country, region, income ...). Shards are read with :func:`globelens.data.read_shards`.
+retrieval. A ``key.json`` (globelens' world) carries group metadata (country, region, income
+...); DataComp's fairness sets carry a ``key.npy`` instead (``[income_ds, income_meta,
+region]`` for Dollar Street, ``[region, country]`` for GeoDE: integer codes), read as named
+groups with DataComp's worst-group metric. Shards (``.tar``, ``.tar.gz`` ...) are read with
+:func:`globelens.data.read_shards`.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from globelens.data import expand_shards, read_shards
+from globelens.data.shards import SHARD_GLOBS
 from globelens.evaluate.benchmarks.base import (
     Benchmark,
     BenchmarkFormatError,
@@ -31,19 +35,40 @@ GROUP_FIELDS = ("income_bucket", "region", "country")
 
 
 def detect(root: Path) -> bool:
-    return (root / "test").is_dir() and any((root / "test").glob("*.tar"))
+    return (root / "test").is_dir() and any(any((root / "test").glob(g)) for g in SHARD_GLOBS)
 
 
-def _npy_meta(data: bytes) -> dict:
-    # DataComp fairness metadata: a small numeric array; never unpickled.
+#: DataComp's fairness sets: what each ``.npy`` entry is (its ``fairness/*`` evaluators), the
+#: group keys reported, and the worst-group metric DataComp's table takes over which key.
+FAIRNESS = {
+    "dollar_street": (
+        ("income_ds", "income_meta", "region"),
+        {"acc_top5_wg": "income_ds", "acc_wg": "income_ds"},
+    ),
+    "geode": (("region", "country"), {"acc_wg": "region"}),
+}
+#: which fairness set an ``.npy`` of this many entries belongs to, when not named
+FAIRNESS_BY_LENGTH = {len(fields): name for name, (fields, _) in FAIRNESS.items()}
+
+
+def _npy_meta(data: bytes, fairness: str | None) -> dict:
+    """DataComp fairness metadata (a small integer array, never unpickled) as named groups."""
     try:
         arr = np.load(io.BytesIO(data), allow_pickle=False)
     except ValueError:
         return {}
-    return {"npy": arr.tolist()}
+    values = arr.reshape(-1).tolist()
+    kind = fairness or FAIRNESS_BY_LENGTH.get(len(values))
+    if kind not in FAIRNESS or len(values) != len(FAIRNESS[kind][0]):
+        return {"npy": values}
+    return {"npy": values, **{k: str(v) for k, v in zip(FAIRNESS[kind][0], values, strict=True)}}
 
 
-def load(root: Path, split: str = "test") -> Benchmark:
+def load(root: Path, split: str = "test", fairness: str | None = None) -> Benchmark:
+    """``split``: the shard folder; ``fairness``: dollar_street or geode, DataComp's fairness
+    set whose ``.npy`` metadata the shards carry (default: told by the entries' count)."""
+    if fairness is not None and fairness not in FAIRNESS:
+        raise ValueError(f"wds fairness {fairness!r}: use one of {sorted(FAIRNESS)}")
     split_dir = root / split
     if not split_dir.is_dir():
         raise BenchmarkFormatError(f"wds benchmark at {root}: missing folder {split!r}")
@@ -86,7 +111,7 @@ def load(root: Path, split: str = "test") -> Benchmark:
         meta = dict(s.meta)
         meta["_shard"] = s.source
         if "npy" in s.extras:
-            meta.update(_npy_meta(s.extras["npy"]))
+            meta.update(_npy_meta(s.extras["npy"], fairness))
         if "income" in meta and "income_bucket" not in meta:
             with contextlib.suppress(TypeError, ValueError):
                 meta["income_bucket"] = income_bucket(float(meta["income"]))
@@ -108,9 +133,16 @@ def load(root: Path, split: str = "test") -> Benchmark:
                 continue
             rec.labels = (label,)
         bench.records.append(rec)
+    kinds = {FAIRNESS_BY_LENGTH.get(len(r.meta.get("npy", []))) for r in bench.records[:50]}
+    kind = fairness or next((k for k in kinds if k), None)
     present = [k for k in GROUP_FIELDS if any(k in r.meta for r in bench.records[:50])]
     bench.group_keys = tuple(present)
-    if "income_bucket" in present:
+    if kind is not None and any("npy" in r.meta for r in bench.records[:50]):
+        fields, worst = FAIRNESS[kind]
+        bench.group_keys = tuple(dict.fromkeys([*fields, *present]))
+        bench.worst_group = dict(worst)
+        bench.protocol = f"datacomp/{kind}"
+    elif "income_bucket" in present:
         bench.worst_group = {"acc_wg": "income_bucket", "acc_top5_wg": "income_bucket"}
     elif "region" in present:
         bench.worst_group = {"acc_wg": "region", "acc_top5_wg": "region"}

@@ -33,7 +33,7 @@ def load(root: Path, languages: list[str] | None = None, verify_images: bool = T
         name=root.name, format="xm3600_captions", root=str(root), records=[],
         tasks=("captioning",), index_files=[str(path)],
     )  # fmt: skip
-    with open(path, encoding="utf-8") as fh:
+    with open(path, encoding="utf-8-sig") as fh:  # a BOM must not break line 1
         for n, line in enumerate(fh, start=1):
             if not line.strip():
                 continue

@@ -90,6 +90,8 @@ class Task:
     requires: Callable[[Benchmark], bool] = _always
     #: tasks of other protocols this one replaces for its protocol's models
     stands_in_for: tuple[str, ...] = ()
+    #: what ``requires`` checks, in words (for the error when a forced task cannot run)
+    needs: str = ""
 
     def __call__(self, ctx: Any) -> list[dict[str, Any]]:
         return self.run(ctx)
@@ -107,8 +109,9 @@ def register_task(
     protocol: str = "dual_encoder",
     requires: Callable[[Benchmark], bool] = _always,
     stands_in_for: tuple[str, ...] = (),
+    needs: str = "",
 ) -> None:
-    TASKS[name] = Task(name, fn, protocol, requires, stands_in_for)
+    TASKS[name] = Task(name, fn, protocol, requires, stands_in_for, needs)
     for a in aliases:
         ALIASES[a] = name
 
@@ -147,6 +150,18 @@ def tasks_for(bench: Benchmark, protocol: str, forced: list[str] | None = None) 
     return out
 
 
+def check_forced(forced: list[str], benches: list[Benchmark]) -> None:
+    """A task asked for by name must run on at least one of the benchmarks; otherwise the
+    run would print an empty table and succeed, so fail saying what the task needs."""
+    for name in forced:
+        task = TASKS[name]
+        if not any(task.requires(b) for b in benches):
+            names = ", ".join(b.name for b in benches)
+            raise ValueError(
+                f"task {name!r} cannot run on {names}: it needs {task.needs or 'other data'}"
+            )
+
+
 def _has_captions(b: Benchmark) -> bool:
     return any(r.captions for r in b.records[:100])
 
@@ -171,13 +186,17 @@ register_task(
     zeroshot.run,
     ("zeroshot", "classification"),
     requires=lambda b: bool(b.classnames),
+    needs="class names",
 )
-register_task("zeroshot_retrieval", retrieval.run, ("retrieval",), requires=_has_captions)
+register_task(
+    "zeroshot_retrieval", retrieval.run, ("retrieval",), requires=_has_captions, needs="captions"
+)
 register_task(
     "fewshot_geolocalization",
     fewshot.run,
     ("fewshot", "geolocalization"),
     requires=lambda b: bool(b.fewshot_targets),
+    needs="geographic labels (country, region or locale)",
 )
 # On a retrieval set (XM3600: captions in many languages) a generator captions per language.
 register_task(
@@ -187,10 +206,18 @@ register_task(
     protocol="generator",
     requires=_has_captions,
     stands_in_for=("zeroshot_retrieval",),
+    needs="captions",
 )
-register_task("vqa", vqa.run, ("vqav2",), protocol="generator", requires=_has("qa"))
 register_task(
-    "detection", detection.run, ("detect",), protocol="generator", requires=_has("objects")
+    "vqa", vqa.run, ("vqav2",), protocol="generator", requires=_has("qa"), needs="questions"
+)
+register_task(
+    "detection",
+    detection.run,
+    ("detect",),
+    protocol="generator",
+    requires=_has("objects"),
+    needs="object boxes",
 )
 register_task(
     "referring_segmentation",
@@ -198,6 +225,7 @@ register_task(
     ("refseg", "segment"),
     protocol="generator",
     requires=_has("refs"),
+    needs="referring expressions",
 )
 register_task(
     "classification_by_generation",
@@ -206,6 +234,7 @@ register_task(
     protocol="generator",
     requires=lambda b: bool(b.classnames),
     stands_in_for=("zeroshot_classification",),
+    needs="class names",
 )
 
 __all__ = [
@@ -214,6 +243,7 @@ __all__ = [
     "GenerativeContext",
     "Task",
     "TaskContext",
+    "check_forced",
     "register_task",
     "task_name",
     "tasks_for",
