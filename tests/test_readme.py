@@ -121,6 +121,8 @@ SETUPS: dict[str, Callable[[Path, pytest.FixtureRequest], None]] = {
     "docs/curation.md": _world,
     "docs/training.md": _world,
     "docs/evaluation.md": _world_and_models,
+    "docs/serving-limits.md": _models,
+    "docs/worldwide-curation.md": _world,
 }
 
 
