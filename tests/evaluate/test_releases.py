@@ -565,8 +565,19 @@ def test_parquet_mirrors_vqav2_refcoco_captions_xm3600(tmp_path: Path) -> None:
             {"image_id": "0a1b", "image": _image_cell((1, 2, 3), "0a1b.jpg"), "image_locale": "fa",
              "captions": [caption]},
         ])  # fmt: skip
+    _parquet(xm_root / "data" / "sw-00000-of-00001.parquet", [
+        {"image_id": "0c2d", "image": {"bytes": None, "path": "0c2d.jpg"}, "image_locale": "sw",
+         "captions": ["a market"]},
+    ])  # fmt: skip
     xm = load_benchmark(str(xm_root))
     assert xm.records[0].captions == {"en": ["a tower"], "fa": ["برج"]}
+    # A row without picture bytes reaches the decoder as b"", which counts it.
+    from globelens.data import ImageDecodeError, decode_image
+
+    sources = dict(xm.iter_image_sources())
+    assert [r.id for r in xm.records] == ["0a1b", "0c2d"] and sources[1] == b""
+    with pytest.raises(ImageDecodeError):
+        decode_image(sources[1])
     assert xm.records[0].meta["locale"] == "fa" and xm.fewshot_targets == ("locale",)
     with pytest.raises(BenchmarkFormatError, match=r"match none of vqav2, refcoco"):
         _parquet(tmp_path / "odd" / "data" / "val-00000-of-00001.parquet", [{"x": 1}])

@@ -156,9 +156,9 @@ def parquet_images(
         for batch in pq.ParquetFile(path).iter_batches(columns=[column], batch_size=64):
             for cell in batch.column(0).to_pylist():
                 i = rows.get((f, row))
-                data = cell.get("bytes") if isinstance(cell, dict) else cell
-                if i is not None and data:
-                    yield i, data
+                if i is not None:
+                    # A row without bytes yields b"": decoding counts it, nothing drops silently.
+                    yield i, (cell.get("bytes") if isinstance(cell, dict) else cell) or b""
                 row += 1
 
 

@@ -65,7 +65,7 @@ def _image_size(cell: Any) -> tuple[int, int]:
 def _qa(rows: list[dict], bench: Benchmark, where: tuple[int, str]) -> None:
     """VQAv2: questions grouped per picture (the first row of a picture holds its image)."""
     f, name = where
-    by_image: dict[str, Record] = {}
+    by_image = {r.id: r for r in bench.records}  # a picture may recur in the next file
     for n, row in enumerate(rows):
         answers = [str(a["answer"]) if isinstance(a, dict) else str(a) for a in row["answers"]]
         if len(answers) != 10:
