@@ -154,8 +154,6 @@ def register(app: typer.Typer) -> None:
         from globelens.serve.config import API_KEY_ENV, apply_threads
 
         logging.basicConfig(level=logging.INFO, format="%(message)s")
-        if debug:  # why a model failed to load, with its traceback
-            logging.getLogger("globelens").setLevel(logging.DEBUG)
         try:
             specs = discover(models)
         except (FileNotFoundError, ValueError) as e:
