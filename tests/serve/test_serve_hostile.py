@@ -112,6 +112,7 @@ def test_stalled_bodies_hold_no_slot_and_time_out(hostile) -> None:
     socks += [_stalled(server.url) for _ in range(LIMITS.max_body_readers - len(socks))]
     time.sleep(0.2)
     _refused(client.post("/v1/classify", json={}), 429, "too_many_uploads")
+    assert f"globelens_body_readers {LIMITS.max_body_readers}.0" in client.get("/metrics").text
     t0 = time.monotonic()
     assert {_status_line(s) for s in socks} == {b"HTTP/1.1 408 Request Timeout"}
     assert time.monotonic() - t0 < LIMITS.body_timeout_s + 5
