@@ -36,8 +36,8 @@ log = logging.getLogger(__name__)
 
 #: Pillow holds RGB pixels as 4 bytes each
 BYTES_PER_PIXEL = 4
-#: pictures up to this many decoded pixels are decoded right on the event loop, outside the
-#: gate: the hop to a worker thread costs more CPU than decoding them (64x64 PNG: ~0.1 ms)
+#: pictures up to this many pixels are decoded right on the event loop, outside the gate: the
+#: hop to a worker thread costs more CPU than decoding them (64x64 PNG: ~0.1 ms)
 INLINE_DECODE_PIXELS = 256 * 256
 #: trim the C heap once this many bytes were decoded since the last trim and nothing decodes
 TRIM_AFTER_BYTES = 64 << 20
@@ -129,8 +129,8 @@ class DecodeGate:
 
     async def run(self, p: Plan, fn: Callable[..., Any], *args: Any) -> Any:
         """``fn(*args)``, a decode of the picture ``p`` describes, when its turn comes."""
-        if p.decoded_pixels <= INLINE_DECODE_PIXELS:
-            return fn(*args)
+        if p.width * p.height <= INLINE_DECODE_PIXELS:  # the header size: a JPEG's draft
+            return fn(*args)  # decode still reads the whole file
         if p.nbytes > self.budget:
             raise APIError(
                 413,

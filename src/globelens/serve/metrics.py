@@ -42,6 +42,12 @@ class Metrics:
             "globelens_queue_depth", "Items waiting per model", ["model"], registry=r
         )
         self.inflight = Gauge("globelens_inflight_requests", "Requests in progress", registry=r)
+        self.body_readers = Gauge(
+            "globelens_body_readers", "Request bodies arriving (no slot held yet)", registry=r
+        )
+        self.decode_bytes = Gauge(
+            "globelens_decode_bytes", "Bytes of pixels being decoded", registry=r
+        )
         self.ready = Gauge("globelens_ready", "1 when every model is loaded and alive", registry=r)
 
     def observe_batch(self, model: str, size: int, seconds: float) -> None:

@@ -7,6 +7,8 @@ replica batches what it receives exactly as the local engine does.
 
 from __future__ import annotations
 
+import contextlib
+import re
 import signal
 import socket
 import time
@@ -16,9 +18,12 @@ from typing import Any
 from globelens.serve.app import create_app
 from globelens.serve.config import ServeConfig, apply_threads
 from globelens.serve.models import ModelSpec
+from globelens.serve.server import ServeError
 from globelens.serve.state import ServerState
 
 APP_NAME = "globelens"
+#: how a replica's constructor says the models did not load (read back by ``run_ray``)
+REPLICA_FAILED = "loading models failed: "
 
 
 class GlobelensReplica:
@@ -30,7 +35,7 @@ class GlobelensReplica:
         self.state = ServerState(specs, config)
         self.state.load()
         if self.state.phase != "ready":
-            raise RuntimeError(f"loading models failed: {self.state.error}")
+            raise RuntimeError(f"{REPLICA_FAILED}{self.state.error}")
 
     def __serve_build_asgi_app__(self) -> Any:
         return create_app(self.state)
@@ -107,7 +112,12 @@ def run_ray(
     """The CLI's ``--engine ray``: serve until interrupted (SIGINT or SIGTERM), then stop
     Serve and the local Ray instance, so no Ray process outlives the command."""
     signal.signal(signal.SIGTERM, _interrupt)
-    url = start_ray(specs, config, host=host, port=port, replicas=replicas, num_cpus=num_cpus)
+    try:
+        url = start_ray(specs, config, host=host, port=port, replicas=replicas, num_cpus=num_cpus)
+    except RuntimeError as e:  # a replica could not load the models: Serve gave up on it
+        reason = _replica_error() or " ".join(str(e).split())
+        stop_ray()
+        raise ServeError(f"Ray Serve could not start: {reason}") from None
     print(f"globelens serve (ray, {replicas} replicas): listening on {url}", flush=True)
     try:
         while True:
@@ -116,6 +126,17 @@ def run_ray(
         pass
     finally:
         stop_ray()
+
+
+def _replica_error() -> str | None:
+    """Why the replicas failed, from Serve's status (their own logs stay in the cluster)."""
+    from ray import serve
+
+    with contextlib.suppress(Exception):
+        message = serve.status().applications[APP_NAME].deployments[APP_NAME].message
+        found = re.search(f"{REPLICA_FAILED}(.*)", message)
+        return found.group(1).strip() if found else None
+    return None
 
 
 def _interrupt(signum: int, frame: Any) -> None:

@@ -34,6 +34,8 @@ async def metrics(request: Request) -> Response:
     state = server_state(request)
     ok, _ = state.readiness()
     state.metrics.ready.set(1 if ok else 0)
+    state.metrics.body_readers.set(state.readers)
+    state.metrics.decode_bytes.set(state.decodes.in_use)
     for name, served in state.models.items():
         state.metrics.queue_depth.labels(name).set(served.batcher.qsize())
     return Response(state.metrics.render(), media_type="text/plain; version=0.0.4")
