@@ -1,1 +1,15 @@
 """The ``globelens`` command line: one module per command group, each with ``register(app)``."""
+
+from __future__ import annotations
+
+import os
+
+import click
+
+
+def debugging() -> bool:
+    """Whether ``globelens --debug`` (or ``GLOBELENS_DEBUG=1``) asked for tracebacks."""
+    if os.environ.get("GLOBELENS_DEBUG", "") not in ("", "0"):
+        return True
+    ctx = click.get_current_context(silent=True)
+    return bool(ctx is not None and ctx.find_root().params.get("debug"))

@@ -9,7 +9,6 @@ A failure is one line on stderr and exit status 2, whatever raised it; ``--debug
 from __future__ import annotations
 
 import importlib
-import os
 from typing import Any
 
 import click
@@ -17,6 +16,7 @@ import typer
 from typer.core import TyperGroup
 
 from globelens import __version__
+from globelens.cli import debugging
 
 COMMAND_MODULES: tuple[str, ...] = (
     "shards",
@@ -62,7 +62,7 @@ class OneLineErrors(TyperGroup):
         ):
             raise
         except Exception as e:
-            if ctx.params.get("debug") or os.environ.get("GLOBELENS_DEBUG", "") not in ("", "0"):
+            if debugging():
                 raise
             typer.echo(error_line(e), err=True)
             raise typer.Exit(EXIT_ERROR) from e

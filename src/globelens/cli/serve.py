@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING
 
 import typer
 
+from globelens.cli import debugging
+
 if TYPE_CHECKING:  # the serving stack is imported only when a command runs
     from globelens.serve.config import ServeConfig
     from globelens.serve.models import ModelSpec
@@ -135,7 +137,6 @@ def register(app: typer.Typer) -> None:
             help="Serve the models that load when one fails (it answers 503 model_failed); "
             "default: stop with an error.",
         ),
-        debug: bool = typer.Option(False, "--debug", help="Show tracebacks of errors."),
         max_labels: int = typer.Option(
             256, "--max-labels", help="Labels per classification (422)."
         ),
@@ -194,7 +195,7 @@ def register(app: typer.Typer) -> None:
         try:
             run(specs, config, EngineOptions(host, port, log_level, replicas, replica_cpus))
         except ServeError as e:
-            if debug:
+            if debugging():
                 raise
             typer.echo(f"error: {e}", err=True)
             raise typer.Exit(2) from None
