@@ -33,7 +33,7 @@ def setup(tiny_world: Path, tiny_model_dir: Path, tmp_path_factory: pytest.TempP
     root = tmp_path_factory.mktemp("dist")
     pg = tiny_paligemma_dir(root / "pg")
     models = ["-m", str(tiny_model_dir), "-m", str(pg), "--data-root", str(tiny_world)]
-    models += ["-b", "world/dollarstreet,world/vqa,world/xm3600", *TASKS, *COMMON]
+    models += ["-b", "world/western,world/vqa,world/xm3600", *TASKS, *COMMON]
     one = _cli([*models, "--out", str(root / "one"), "--cache-dir", str(root / "cache1")])
     return root, models, one
 
