@@ -1,8 +1,9 @@
 """Evaluation throughput at 1, 2, ... ranks: ``torchrun --nproc-per-node N globelens eval``.
 
     .venv/bin/python benchmarks/bench_eval_ranks.py [--ranks 1,1x1,2] [--repeats 2]
-        [--size tiny] [--limit 64] [--benchmarks world/dollarstreet,world/vqa]
-        [--model DIR ...] [--data-root DIR] [--device cpu] [--out DIR]
+        [--size tiny] [--limit 64] [--benchmarks world/dollarstreet,world/xm3600,world/vqa]
+        [--tasks T,...] [--batch-size 64] [--model DIR ...] [--data-root DIR] [--device cpu]
+        [--out DIR]
 
 Without ``--model`` it builds a tiny random SigLIP and a tiny random PaliGemma; without
 ``--data-root`` it builds the embedded world at ``--size``. ``--ranks`` lists configurations:
@@ -74,6 +75,7 @@ def run(args: argparse.Namespace, spec: str, models: list[Path], work: Path) -> 
     cmd += ["-b", args.benchmarks, "--data-root", str(args.data_root), "--limit", str(args.limit)]
     cmd += ["--out", str(out), "--cache-dir", str(cache), "--device", args.device]
     cmd += ["--bootstrap", "100", "--max-new-tokens", str(args.max_new_tokens)]
+    cmd += ["--batch-size", str(args.batch_size)] + (["--tasks", args.tasks] if args.tasks else [])
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "OMP_NUM_THREADS": str(threads)}
     load = loadavg()
     t0 = time.perf_counter()
@@ -119,6 +121,8 @@ def main() -> None:
     ap.add_argument("--data-root", type=Path, default=None)
     ap.add_argument("--device", default="cpu", help="cpu, or cuda (rank r uses cuda:r).")
     ap.add_argument("--max-new-tokens", type=int, default=8)
+    ap.add_argument("--batch-size", type=int, default=64, help="Images per forward pass.")
+    ap.add_argument("--tasks", default=None, help="Passed to --tasks (default: each set's own).")
     ap.add_argument("--out", type=Path, default=None, help="Keep the runs here.")
     args = ap.parse_args()
     work = args.out or Path(tempfile.mkdtemp(prefix="bench-eval-ranks-"))
@@ -148,7 +152,7 @@ def main() -> None:
         summary: dict[str, Any] = {"summary": True, "config": n}
         for k in ("wall_s", "images_per_s", "answers_per_s"):
             vals = [r[k] for r in rs if r[k] is not None]
-            summary[k] = statistics.median(vals) if vals else None
+            summary[k] = round(statistics.median(vals), 2) if vals else None
         summary["wall_speedup"] = round(base / summary["wall_s"], 2)
         print(json.dumps(summary), flush=True)
     if args.out is None:

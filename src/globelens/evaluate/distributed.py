@@ -123,7 +123,7 @@ class Dist:
                     break
                 time.sleep(0.1)
             failed = {r: self._failure(r) for r in range(self.world_size) if r != self.rank}
-        except Exception:  # the store lives in rank 0's process: it is gone with it
+        except Exception:  # without torchrun's agent, rank 0 hosts the store: gone with it
             return f"rank 0 of {self.world_size} stopped (its rendezvous store is gone; {what})"
         gone = [
             f"rank {r} of {self.world_size} failed: {msg}"
