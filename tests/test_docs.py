@@ -1,6 +1,8 @@
 """The documentation site: it builds offline with warnings as errors, every page is in the
 navigation and every navigation entry is a page, a broken link or a missing page fails the
-build, and the command-line reference shows exactly what each command's ``--help`` prints."""
+build, the command-line reference shows exactly what each command's ``--help`` prints, and
+the site opens (served, and from the file system) and searches in Chromium without console
+errors."""
 
 from __future__ import annotations
 
