@@ -205,14 +205,17 @@ def test_summary_and_findings_follow_the_numbers() -> None:
     assert ds["worst_group"]["group"] == {"by": "income_bucket", "name": "$0-200",
                                           "acc1": pytest.approx(0.12)}  # fmt: skip
     f = s["findings"]
-    assert f["globe_beats_en_dollarstreet"]["holds"]
+    # Both seeds agree, but two seeds' t interval (t = 12.7) reaches below zero: not robust.
+    assert f["globe_beats_en_dollarstreet"]["status"] == "not robust"
+    assert f["globe_beats_en_dollarstreet"]["holds"] is None
     assert f["globe_beats_en_dollarstreet"]["margin"] == pytest.approx(0.09)
     assert f["globe_beats_en_dollarstreet"]["per_seed"] == pytest.approx([0.10, 0.08])
     assert f["globe_smaller_disparity"]["margin"] == pytest.approx(0.08)
     assert f["en_beats_globe_western"]["margin"] == pytest.approx(0.11)
     # globe->en: Western 0.785 of the gap 0.70 -> 0.81: (0.785 - 0.70) / 0.11
     assert f["globe_then_en_recovers_western"]["margin"] == pytest.approx(0.085 / 0.11)
-    assert f["globe_then_en_recovers_western"]["holds"]
+    assert f["globe_then_en_recovers_western"]["holds"]  # 3 points over half, on each seed
+    assert f["globe_then_en_recovers_western"]["excess_per_seed"] == pytest.approx([0.03, 0.03])
     # global = mean(DS, landmarks = DS / 2) = 0.75 DS: gain 0.75 * 0.09, kept 0.75 * 0.065
     assert f["globe_then_en_keeps_global_gain"]["margin"] == pytest.approx(0.065 / 0.09)
     assert f["globe-tl_beats_en_dollarstreet"]["margin"] == pytest.approx(0.065)
@@ -233,6 +236,37 @@ def test_summary_and_findings_follow_the_numbers() -> None:
     ).METRIC_BY_KEY["dollarstreet"])  # fmt: skip
     assert one["interval"] == "bootstrap over images" and one["ci95"] == pytest.approx([0.45, 0.55])
     assert findings({}) == {}
+
+
+VERDICTS = ("holds", "does not hold", "not robust", "no difference beyond the noise", "n/a")
+
+
+@pytest.mark.parametrize(
+    ("per_seed", "within_noise", "status"),
+    [
+        ([0.079, 0.096, 0.057], False, "holds"),  # globe-tl over en on Dollar Street, full
+        ([0.010, 0.057, -0.011], False, "not robust"),  # one seed the other way
+        ([0.097, -0.008, 0.011], False, "not robust"),
+        ([0.02, 0.03, 0.25], False, "not robust"),  # one sign, but the interval reaches 0
+        ([-0.053, -0.111, -0.084, -0.094], False, "does not hold"),
+        ([0.05], False, "holds"),  # one seed: its sign, beyond the noise
+        ([-0.05], False, "does not hold"),
+        ([0.05], True, "no difference beyond the noise"),
+        ([], False, "n/a"),
+    ],
+)
+def test_one_verdict_rule_for_every_finding(
+    per_seed: list[float], within_noise: bool, status: str
+) -> None:
+    """A finding "holds" only when every seed's margin is positive and the t interval of the
+    mean margin excludes zero; the reverse is "does not hold"; anything else is "not
+    robust". (Full demo, seed 7: "globe-tl has a smaller Dollar Street income disparity"
+    printed "holds" with per-seed margins +1.0, +5.7, -1.1.)"""
+    from globelens.experiments.verdicts import judge
+
+    v = judge(per_seed, within_noise)
+    assert v.status == status
+    assert v.holds == {"holds": True, "does not hold": False}.get(status)
 
 
 def test_a_claim_without_its_premise_is_na_never_holds() -> None:
@@ -420,8 +454,8 @@ def _check_act_two(out: Path, summary: dict, html: str, output: str) -> None:
     f = gen["findings"]
     assert len(f) == 2 * 2 * len(act_two.BENCHMARKS)
     for x in f.values():
-        assert x["status"] in ("holds", "does not hold", "n/a")
-        assert (x["holds"] is None) == (x["status"] == "n/a")
+        assert x["status"] in VERDICTS
+        assert (x["holds"] is None) == (x["status"] not in ("holds", "does not hold"))
     for bench, floor in ACT_TWO_FLOORS.items():  # every tower learns more than a format
         assert all(gen["table"][t][bench]["value"] > floor for t in towers), bench
     worst = {gen["table"][t]["world/vqa"]["worst_income"] for t in towers}

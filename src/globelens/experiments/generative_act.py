@@ -32,6 +32,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from globelens.experiments.verdicts import NO_DIFFERENCE, NOT_APPLICABLE, judge, mean_ci
+
 if TYPE_CHECKING:
     from globelens.experiments.nofilter import Study
 
@@ -534,7 +536,6 @@ def summarise_act_two(study: Study) -> dict[str, Any]:
     """The metrics table (per tower and benchmark: main metric with interval, income
     disparity, worst income bucket and region) and the findings."""
     from globelens.evaluate import load_results
-    from globelens.experiments.nofilter_summary import mean_ci
 
     cfg = act_two_config(study)
     seeds = act_two_seeds(study, cfg)
@@ -588,13 +589,13 @@ def _cmp(table: dict[str, Any], a: str, b: str, bench: str, key: str, lower: boo
     return (vb - va) if lower else (va - vb)
 
 
-def _seeds(a: Any, b: Any) -> dict[str, Any]:
-    """Per-seed margins (a - b) and whether every seed has the mean's sign."""
-    if not a or not b or len(a) != len(b):
-        return {}
-    per = [x - y for x, y in zip(a, b, strict=True)]
-    mean = sum(per) / len(per)
-    return {"per_seed": per, "seeds_agree": all((p > 0) == (mean > 0) for p in per)}
+def _judged(m: float, a: Any, b: Any, within_noise: bool) -> dict[str, Any]:
+    """A margin ``m`` (mean of a - b) with its per-seed margins and the one verdict rule
+    (:func:`verdicts.judge`): with one seed, ``within_noise`` says whether the examples'
+    noise tells the two apart."""
+    per = [x - y for x, y in zip(a, b, strict=True)] if a and b and len(a) == len(b) else [m]
+    return {"margin": m, "per_seed": per, "within_noise": within_noise,
+            **judge(per, within_noise).as_dict()}  # fmt: skip
 
 
 #: margins under this (2 points) are within the per-example noise of the small benchmarks
@@ -624,8 +625,9 @@ def generative_findings(table: dict[str, dict[str, Any]]) -> dict[str, dict[str,
     pretraining data change whom the captioner / answerer / detector serves?
 
     For each benchmark: does a globe tower's model do better overall, and does it have a
-    smaller income gap, than the en tower's? "n/a" when the premise is absent: a model at
-    the metric's floor (nothing to compare), or a gap that cannot be computed.
+    smaller income gap, than the en tower's? The verdict is :func:`verdicts.judge`'s; "n/a"
+    when the premise is absent: a model at the metric's floor (nothing to compare), or a gap
+    that cannot be computed.
     """
     out: dict[str, dict[str, Any]] = {}
     for other in ("globe", "globe-tl"):
@@ -638,33 +640,31 @@ def generative_findings(table: dict[str, dict[str, Any]]) -> dict[str, dict[str,
             key = f"{other}_beats_en_{bench.split('/')[-1]}"
             if va is None or vb is None:
                 out[key] = {**base, "statement": f"{other}'s tower beats en's on {label}",
-                            "status": "n/a", "holds": None, "margin": None,
+                            "status": NOT_APPLICABLE, "holds": None, "margin": None,
                             "reason": "a model has no result"}  # fmt: skip
             elif max(va, vb) < FLOOR:
                 out[key] = {**base, "statement": f"{other}'s tower beats en's on {label}",
-                            "status": "n/a", "holds": None, "margin": va - vb,
+                            "status": NOT_APPLICABLE, "holds": None, "margin": va - vb,
                             "reason": f"both models are at the floor ({label} < {FLOOR:.0%})"}  # fmt: skip
             else:
                 m = va - vb
                 out[key] = {**base, "statement": f"{other}'s tower beats en's on {label}",
-                            "status": "holds" if m > 0 else "does not hold", "holds": m > 0,
-                            "margin": m, "within_noise": _within_noise(m, a, b),
-                            **_seeds(a.get("per_seed"), b.get("per_seed"))}  # fmt: skip
+                            **_judged(m, a.get("per_seed"), b.get("per_seed"),
+                                      _within_noise(m, a, b))}  # fmt: skip
             da, db = _finite(a.get("disparity")), _finite(b.get("disparity"))
             gkey = f"{other}_smaller_income_gap_{bench.split('/')[-1]}"
             gbase = {**base, "statement": f"{other}'s tower narrows the income gap on {label}"}
             if da is None or db is None:
-                out[gkey] = {**gbase, "status": "n/a", "holds": None, "margin": None,
+                out[gkey] = {**gbase, "status": NOT_APPLICABLE, "holds": None, "margin": None,
                              "reason": "no income groups to compare"}  # fmt: skip
             elif va is None or vb is None or max(va, vb) < FLOOR:
-                out[gkey] = {**gbase, "status": "n/a", "holds": None, "margin": db - da,
+                out[gkey] = {**gbase, "status": NOT_APPLICABLE, "holds": None, "margin": db - da,
                              "reason": "both models are at the floor: a gap of nothing"}  # fmt: skip
             else:
                 m = db - da
-                out[gkey] = {**gbase, "status": "holds" if m > 0 else "does not hold",
-                             "holds": m > 0, "margin": m,
-                             "within_noise": _within_noise(m, a, b, "disparity", "disparity_ci95"),
-                             **_seeds(b.get("disparity_per_seed"), a.get("disparity_per_seed"))}  # fmt: skip
+                noise = _within_noise(m, a, b, "disparity", "disparity_ci95")
+                out[gkey] = {**gbase, **_judged(m, b.get("disparity_per_seed"),
+                                                a.get("disparity_per_seed"), noise)}  # fmt: skip
     return out
 
 
@@ -707,12 +707,11 @@ def finding_text(f: dict[str, Any]) -> tuple[str, str]:
     margin = "–" if m is None else f"{100 * m:+.1f} points"
     if m is not None and len(f.get("per_seed") or []) > 1:
         per = ", ".join(f"{100 * x:+.1f}" for x in f["per_seed"])
-        agree = "seeds agree" if f.get("seeds_agree") else "seeds disagree"
-        margin += f" (per seed {per}; {agree})"
-    if f["status"] == "n/a":
+        margin += f" (per seed {per})"
+    if f["status"] == NOT_APPLICABLE:
         return f"n/a: {f.get('reason', '')}", margin
-    if f.get("within_noise"):
-        return f"{f['status']} (within the noise: intervals overlap or under 2 points)", margin
+    if f["status"] == NO_DIFFERENCE:
+        return f"{NO_DIFFERENCE} (intervals overlap or under 2 points)", margin
     return f["status"], margin
 
 

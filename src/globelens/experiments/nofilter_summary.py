@@ -7,7 +7,6 @@ reported as such.
 
 from __future__ import annotations
 
-import math
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -15,17 +14,11 @@ from pathlib import Path
 from typing import Any
 
 from globelens.experiments.nofilter_paper import direction_matches, paper_finding
-
-# Two-sided 95% Student t quantiles by degrees of freedom (no scipy here).
-_T95 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306,
-        9: 2.262, 10: 2.228, 15: 2.131, 20: 2.086, 30: 2.042}  # fmt: skip
-
-
-def t95(df: int) -> float:
-    if df <= 0:
-        return float("nan")
-    keys = sorted(k for k in _T95 if k <= df)
-    return _T95[keys[-1]] if df <= 30 else 1.96
+from globelens.experiments.verdicts import (
+    NOT_APPLICABLE,
+    judge,
+    mean_ci,
+)
 
 
 @dataclass(frozen=True)
@@ -76,19 +69,6 @@ def _find(results: Sequence[dict[str, Any]], model: str, m: Metric) -> dict[str,
         if r["model"] == model and r["dataset"] == m.dataset and r["task"] == m.task:
             return r
     return None
-
-
-def mean_ci(values: Sequence[float]) -> tuple[float, list[float] | None]:
-    """Mean and the 95% Student t interval over seeds (None with fewer than two values)."""
-    xs = [float(v) for v in values if v == v]
-    if not xs:
-        return float("nan"), None
-    mean = sum(xs) / len(xs)
-    if len(xs) < 2:
-        return mean, None
-    sd = math.sqrt(sum((x - mean) ** 2 for x in xs) / (len(xs) - 1))
-    half = t95(len(xs) - 1) * sd / math.sqrt(len(xs))
-    return mean, [mean - half, mean + half]
 
 
 def with_interval(per_seed: list[float], boot: Sequence[float] | None) -> dict[str, Any]:
@@ -186,36 +166,40 @@ MIN_GAP = 0.02
 #: The no-filter variants and the run that continues each on en.
 NO_FILTER: tuple[tuple[str, str], ...] = (("globe", "globe→en"), ("globe-tl", "globe-tl→en"))
 
-#: status of a finding: its premise is absent (e.g. no gap to recover)
-NOT_APPLICABLE = "n/a"
-HOLDS, DOES_NOT_HOLD = "holds", "does not hold"
-
 
 def _finding(statement: str, d: dict[str, Any], unit: str) -> dict[str, Any]:
-    holds = d["value"] > 0
-    return {"statement": statement, "margin": d["value"], "per_seed": d["per_seed"],
-            "ci95": d["ci95"], "holds": holds, "status": HOLDS if holds else DOES_NOT_HOLD,
-            "unit": unit}  # fmt: skip
+    """A claim "margin > 0", judged by :func:`verdicts.judge` on its per-seed margins."""
+    out = {"statement": statement, "margin": d["value"], "per_seed": d["per_seed"],
+           "ci95": d["ci95"], "unit": unit, **judge(d["per_seed"]).as_dict()}  # fmt: skip
+    if out["status"] == NOT_APPLICABLE:
+        out["reason"] = "not measured"
+    return out
 
 
 def _share_finding(
-    statement: str, part: float, whole: float, whole_name: str, unit: str
+    statement: str,
+    part: Sequence[float],
+    whole: Sequence[float],
+    whole_name: str,
+    unit: str,
 ) -> dict[str, Any]:
-    """ "Keeps / recovers most (>= 50%) of ``whole``": ``share = part / whole``, defined only
-    when ``whole`` is at least :data:`MIN_GAP`; otherwise the claim has no premise and is
-    n/a (never "holds"). ``part`` and ``whole`` are kept in points beside the share."""
-    out: dict[str, Any] = {"statement": statement, whole_name: whole, "part": part,
+    """ "Keeps / recovers most (>= 50%) of ``whole``", from per-seed ``part`` and ``whole``:
+    ``share = mean part / mean whole``, defined only when the mean ``whole`` is at least
+    :data:`MIN_GAP`; otherwise the claim has no premise and is n/a (never "holds"). The
+    verdict is :func:`verdicts.judge` on each seed's ``part - whole / 2`` (positive exactly
+    when that seed's share is over one half), kept as ``excess_per_seed``."""
+    p, w = mean_ci(part)[0], mean_ci(whole)[0]
+    out: dict[str, Any] = {"statement": statement, whole_name: w, "part": p,
                            "unit": unit, "min_gap": MIN_GAP}  # fmt: skip
-    if not (whole == whole and part == part):  # a metric is missing
+    if not (w == w and p == p):  # a metric is missing
         return {**out, "margin": float("nan"), "holds": None, "status": NOT_APPLICABLE,
                 "reason": "not measured"}  # fmt: skip
-    if whole < MIN_GAP:
+    if w < MIN_GAP:
         reason = f"no {whole_name} to {'recover' if whole_name == 'gap' else 'keep'}"
         return {**out, "margin": float("nan"), "holds": None, "status": NOT_APPLICABLE,
-                "reason": f"{reason} ({100 * whole:+.1f} points, under {100 * MIN_GAP:.0f})"}  # fmt: skip
-    share = part / whole
-    holds = share >= 0.5
-    return {**out, "margin": share, "holds": holds, "status": HOLDS if holds else DOES_NOT_HOLD}
+                "reason": f"{reason} ({100 * w:+.1f} points, under {100 * MIN_GAP:.0f})"}  # fmt: skip
+    excess = [a - b / 2 for a, b in zip(part, whole, strict=True)]
+    return {**out, "margin": p / w, "excess_per_seed": excess, **judge(excess).as_dict()}
 
 
 def findings(table: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
@@ -224,8 +208,10 @@ def findings(table: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
     ``<variant>_smaller_disparity``, ``en_beats_<variant>_western``,
     ``<variant>_then_en_recovers_western`` and ``<variant>_then_en_keeps_global_gain``.
 
-    Each has a ``status``: "holds", "does not hold", or "n/a" (with a ``reason``) when its
-    premise is absent; ``holds`` is True, False or None to match. Each carries the paper's
+    Each has a ``status`` from :func:`verdicts.judge`: "holds" (every seed and the interval
+    agree), "does not hold" (they agree on the reverse), "not robust" (they do not agree),
+    "no difference beyond the noise", or "n/a" (with a ``reason``) when its premise is absent;
+    ``holds`` is True, False or None to match. Each carries the paper's
     own numbers for the same comparison (``paper``, see :data:`PAPER`) and whether the
     direction matches."""
     if "en" not in table:
@@ -233,8 +219,11 @@ def findings(table: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
     out: dict[str, dict[str, Any]] = {}
     acc = "accuracy points (fraction)"
 
-    def v(model: str, key: str) -> float:
-        return float(table[model][key].get("value", float("nan")))
+    def seeds(model: str, key: str) -> list[float]:
+        return _per_seed(table[model][key])
+
+    def minus(a: list[float], b: list[float]) -> list[float]:
+        return [x - y for x, y in zip(a, b, strict=False)]
 
     for nf, cont in NO_FILTER:
         if nf not in table:
@@ -256,17 +245,21 @@ def findings(table: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
             continue
         out[f"{nf}_then_en_recovers_western"] = _share_finding(
             f"{cont} recovers most (≥ 50%) of the Western gap between {nf} and en",
-            part=v(cont, "western") - v(nf, "western"),
-            whole=v("en", "western") - v(nf, "western"),
+            part=minus(seeds(cont, "western"), seeds(nf, "western")),
+            whole=minus(seeds("en", "western"), seeds(nf, "western")),
             whole_name="gap",
             unit="share of the gap",
         )
-        glob = {m: (v(m, "dollarstreet") + v(m, "landmarks")) / 2 for m in ("en", nf, cont)}
+        glob = {
+            m: [(a + b) / 2 for a, b in zip(seeds(m, "dollarstreet"), seeds(m, "landmarks"),
+                                            strict=False)]
+            for m in ("en", nf, cont)
+        }  # fmt: skip
         out[f"{nf}_then_en_keeps_global_gain"] = _share_finding(
             f"{cont} keeps most (≥ 50%) of {nf}'s gain over en on the global sets "
             "(mean of Dollar Street and landmarks)",
-            part=glob[cont] - glob["en"],
-            whole=glob[nf] - glob["en"],
+            part=minus(glob[cont], glob["en"]),
+            whole=minus(glob[nf], glob["en"]),
             whole_name="gain",
             unit="share of the gain",
         )
