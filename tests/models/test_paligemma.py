@@ -270,6 +270,7 @@ def test_a_bf16_release_is_saved_as_bf16(gen: HFGenerator, tmp_path: Path) -> No
     out = save_generator(gen.model, gen.processor, tmp_path / "bf16", dtype=torch.bfloat16)
     assert saved_dtype(out) == torch.bfloat16 and gen.model.dtype == torch.float32
     with safe_open(str(out / "model.safetensors"), framework="pt") as f:
-        assert {f.get_slice(k).get_dtype() for k in f.keys()} == {"BF16"}
+        names = list(f.keys())
+        assert {f.get_slice(k).get_dtype() for k in names} == {"BF16"}
     again = load_generator(out)  # loaded back in float32 on CPU
     assert again.generate(_images(1), PROMPTS[:1], max_new_tokens=3)[0].token_ids

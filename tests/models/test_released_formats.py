@@ -204,3 +204,19 @@ def test_paligemma2_release_format_asks_and_parses_real_ids(photo: Path, tmp_pat
     )
     want = codes_to_mask(load_codec(tmp_path / "vae-oid.npz"), codes, obj.box, 40, 50)
     np.testing.assert_array_equal(obj.mask, want)
+
+
+def test_naflex_is_named_not_lost(tmp_path: Path) -> None:
+    """A SigLIP 2 NaFlex folder is refused with what it is, by classify and serve alike."""
+    from globelens.models.kinds import load_model
+    from globelens.serve.models import discover
+
+    (tmp_path / "naflex").mkdir()
+    (tmp_path / "naflex" / "config.json").write_text('{"model_type": "siglip2"}')
+    with pytest.raises(ValueError, match="NaFlex"):
+        discover([str(tmp_path / "naflex")])
+    (tmp_path / "naflex" / "model.safetensors").write_bytes(b"")
+    (tmp_path / "naflex" / "tokenizer.json").write_text("{}")
+    (tmp_path / "naflex" / "preprocessor_config.json").write_text("{}")
+    with pytest.raises(ValueError, match="NaFlex"):
+        load_model(tmp_path / "naflex")  # what eval and serve load through

@@ -19,6 +19,7 @@ import torch.nn.functional as F
 from PIL import Image
 
 from globelens.models.hub import local_model_path
+from globelens.models.kinds import NOT_YET
 from globelens.models.preprocess import ImageTransform
 from globelens.models.textpositions import text_context
 
@@ -328,7 +329,9 @@ class HFDualEncoder:
         family = FAMILIES.get(config.model_type)
         if family is None:
             raise ValueError(
-                f"{p}: model_type {config.model_type!r} is not a supported dual encoder; "
+                f"{p}: {NOT_YET[config.model_type]}"
+                if config.model_type in NOT_YET
+                else f"{p}: model_type {config.model_type!r} is not a supported dual encoder; "
                 f"supported: {sorted(FAMILIES)}"
             )
         model = family.model_class().from_pretrained(p, local_files_only=True, use_safetensors=True)
