@@ -32,16 +32,21 @@ def photo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-def _pipeline_scores(
-    model_dir: Path, photo: Path, labels: list[str], unmasked: bool = False
-) -> dict[str, float]:
+def _pipeline(model_dir: Path, unmasked: bool = False):
     from transformers import AutoTokenizer, pipeline
 
     tok = AutoTokenizer.from_pretrained(model_dir)
     if unmasked:  # SiglipTokenizer as transformers 4 had it: ids only, so no padding mask
         tok.model_input_names = ["input_ids"]
-    pipe = pipeline("zero-shot-image-classification", model=str(model_dir), tokenizer=tok)
-    out = pipe(str(photo), candidate_labels=labels, hypothesis_template="{}")
+    return pipeline("zero-shot-image-classification", model=str(model_dir), tokenizer=tok)
+
+
+def _pipeline_scores(
+    model_dir: Path, photo: Path, labels: list[str], unmasked: bool = False
+) -> dict[str, float]:
+    out = _pipeline(model_dir, unmasked)(
+        str(photo), candidate_labels=labels, hypothesis_template="{}"
+    )
     return {r["label"]: r["score"] for r in out}
 
 
@@ -220,3 +225,54 @@ def test_naflex_is_named_not_lost(tmp_path: Path) -> None:
     (tmp_path / "naflex" / "preprocessor_config.json").write_text("{}")
     with pytest.raises(ValueError, match="NaFlex"):
         load_model(tmp_path / "naflex")  # what eval and serve load through
+
+
+def test_serve_scores_both_siglip_releases_as_classify(releases: dict, photo: Path) -> None:
+    """The server (real uvicorn on loopback) loads the releases through the same conventions."""
+    import base64
+    import sys
+
+    import httpx
+
+    sys.path.insert(0, str(Path(__file__).parents[1] / "serve"))
+    from serve_factory import running
+
+    targets = [f"{name}={path}" for name, path in releases.items()]
+    with running(targets) as (server, _), httpx.Client(base_url=server.url, timeout=30) as c:
+        for name, path in releases.items():
+            body = {"model": name, "image": base64.b64encode(photo.read_bytes()).decode(),
+                    "labels": LABELS, "template": "{c}"}  # fmt: skip
+            scores = c.post("/v1/classify", json=body).json()["scores"]
+            got = {s["label"]: s["score"] for s in scores}
+            assert got == pytest.approx(_classify(path, photo), abs=1e-6)
+
+
+def test_eval_predicts_as_the_pipeline_on_both_siglip_releases(
+    releases: dict, tmp_path: Path
+) -> None:
+    """``eval``'s zero-shot predictions on a CLIP_benchmark-format set equal the argmax of
+    transformers' pipeline (SigLIP 2's prompts lower-cased, SigLIP 1's unmasked)."""
+    import io
+    import tarfile
+
+    from globelens.train.synthetic import make_synthetic_benchmark
+
+    bench = make_synthetic_benchmark(tmp_path / "bench", n=8)
+    classes = (bench / "classnames.txt").read_text().split()
+    (template,) = (bench / "zeroshot_classification_templates.txt").read_text().splitlines()
+    with tarfile.open(bench / "test" / "0.tar") as tar:
+        names = sorted(m.name for m in tar.getmembers() if m.name.endswith(".jpg"))
+        pictures = [Image.open(io.BytesIO(tar.extractfile(n).read())).convert("RGB")
+                    for n in names]  # fmt: skip
+    for name, path in releases.items():
+        res = CliRunner().invoke(app, ["eval", "-m", str(path), "-b", str(bench), "-o",
+                                       str(tmp_path / name), "--no-cache", "--bootstrap", "0"])  # fmt: skip
+        assert res.exit_code == 0, res.output
+        (result,) = (tmp_path / name).glob("*zeroshot*.json")
+        predicted = json.loads(result.read_text())["predictions"]
+        prompts = [template.replace("{c}", c) for c in classes]
+        prompts = [x.lower() for x in prompts] if name == "siglip2" else prompts
+        pipe = _pipeline(path, unmasked=name == "siglip1")
+        outs = pipe(pictures, candidate_labels=prompts, hypothesis_template="{}")
+        want = [prompts.index(out[0]["label"]) for out in outs]  # best first
+        assert predicted == want
