@@ -309,9 +309,10 @@ class ChosenTokenLogProbs:
             self._keep(ids[:, -1])
         logits = output.logits[:, -1, :]
         if self.table is None:
-            rows, cols = logits.shape[0], logits.shape[0] + len(self.stop)
-            self.ids = torch.full((self.max_steps, cols), self.PAD_ID, dtype=torch.long)
-            self.table = torch.zeros(self.max_steps, rows, cols, dtype=torch.float32)
+            rows, cols, dev = logits.shape[0], logits.shape[0] + len(self.stop), logits.device
+            # on the logits' device: no host sync per step on a GPU
+            self.ids = torch.full((self.max_steps, cols), self.PAD_ID, dtype=torch.long, device=dev)
+            self.table = torch.zeros(self.max_steps, rows, cols, dtype=torch.float32, device=dev)
         self.last = (logits, torch.logsumexp(logits.float(), dim=-1))
         self.forwards += 1
 
@@ -321,10 +322,8 @@ class ChosenTokenLogProbs:
             logits, lse = self.last
             ids = torch.unique(torch.cat([fed.long(), self.stop.to(fed.device)]))  # sorted
             n = len(ids)
-            self.ids[self.kept, :n] = ids.cpu()
-            self.table[self.kept, : logits.shape[0], :n] = (
-                logits[:, ids].float() - lse[:, None]
-            ).cpu()
+            self.ids[self.kept, :n] = ids
+            self.table[self.kept, : logits.shape[0], :n] = logits[:, ids].float() - lse[:, None]
             self.kept += 1
         self.last = None
 
@@ -336,7 +335,7 @@ class ChosenTokenLogProbs:
     def logp(self, step: int, rows: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:
         """(B,) log-probabilities of ``tokens`` at ``step``, read from logits rows ``rows``."""
         assert self.ids is not None and self.table is not None
-        ids, table = self.ids[step], self.table[step]
+        ids, table = self.ids[step].cpu(), self.table[step].cpu()
         tokens = tokens.long().cpu().contiguous()
         pos = torch.searchsorted(ids, tokens).clamp(max=len(ids) - 1)
         values = table[rows.cpu(), pos]
