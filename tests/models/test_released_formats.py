@@ -154,6 +154,10 @@ def test_hub_ids_resolve_from_the_local_cache_offline(
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     got = _classify("google/siglip-base-patch16-224", photo)  # type: ignore[arg-type]
     assert got == pytest.approx(_classify(releases["siglip1"], photo), abs=1e-7)
+    from globelens.serve.models import discover
+
+    (spec,) = discover(["google/siglip-base-patch16-224"])  # served under its id
+    assert spec.name == "google/siglip-base-patch16-224" and spec.kind == "dual_encoder"
     res = CliRunner().invoke(
         app, ["classify", "google/siglip-so400m-patch14-384", str(photo), "--labels", "a dog"]
     )
