@@ -343,6 +343,11 @@ class HFDualEncoder:
         )
         self.path = str(p)
         self.fingerprint = model_fingerprint(p)
+        if self.text is not self.family.text:
+            # a released checkpoint's conventions are part of what its text embeddings are:
+            # caches keyed before they were applied (e.g. SigLIP 2 not lower-cased) must miss
+            digest = hashlib.sha256(f"{self.fingerprint}:{self.text.name}".encode())
+            self.fingerprint = digest.hexdigest()[:16]
 
     def _setup(self, model: Any, tokenizer: Any, image_processor: Any, device: Any) -> None:
         self.family = FAMILIES[model.config.model_type]
