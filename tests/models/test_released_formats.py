@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
-from release_factory import siglip1_dir, siglip2_dir
+from release_factory import clip_openai_dir, siglip1_dir, siglip2_dir
 from typer.testing import CliRunner
 
 from globelens.cli.main import app
@@ -21,7 +21,11 @@ LABELS = ["A Red Bus", "a bowl of rice", "A Dog sleeping at home"]
 @pytest.fixture(scope="module")
 def releases(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("releases")
-    return {"siglip1": siglip1_dir(root / "siglip1"), "siglip2": siglip2_dir(root / "siglip2")}
+    return {
+        "siglip1": siglip1_dir(root / "siglip1"),
+        "siglip2": siglip2_dir(root / "siglip2"),
+        "clip_openai": clip_openai_dir(root / "clip_openai"),
+    }
 
 
 @pytest.fixture(scope="module")
@@ -80,6 +84,14 @@ def test_siglip2_release_lowercases_its_prompts(releases: dict, photo: Path) -> 
     assert list(got.values()) == pytest.approx(list(want.values()), abs=1e-6)
     cased = _pipeline_scores(releases["siglip2"], photo, LABELS)
     assert cased["A Red Bus"] != pytest.approx(got["A Red Bus"], abs=1e-6)
+
+
+def test_openai_clip_legacy_config_classifies_as_the_pipeline(releases: dict, photo: Path) -> None:
+    """OpenAI's CLIP layout (legacy ``eos_token_id`` 2: pooled at the highest id; BPE
+    ``vocab.json`` + ``merges.txt``; 77 positions): softmax scores equal the pipeline's."""
+    got = _classify(releases["clip_openai"], photo)
+    assert got == pytest.approx(_pipeline_scores(releases["clip_openai"], photo, LABELS), abs=1e-6)
+    assert sum(got.values()) == pytest.approx(1.0, abs=1e-6)
 
 
 def test_fingerprint_covers_spiece_model(releases: dict, tmp_path: Path) -> None:
@@ -231,7 +243,7 @@ def test_naflex_is_named_not_lost(tmp_path: Path) -> None:
         load_model(tmp_path / "naflex")  # what eval and serve load through
 
 
-def test_serve_scores_both_siglip_releases_as_classify(releases: dict, photo: Path) -> None:
+def test_serve_scores_every_release_as_classify(releases: dict, photo: Path) -> None:
     """The server (real uvicorn on loopback) loads the releases through the same conventions."""
     import base64
     import sys
@@ -251,9 +263,7 @@ def test_serve_scores_both_siglip_releases_as_classify(releases: dict, photo: Pa
             assert got == pytest.approx(_classify(path, photo), abs=1e-6)
 
 
-def test_eval_predicts_as_the_pipeline_on_both_siglip_releases(
-    releases: dict, tmp_path: Path
-) -> None:
+def test_eval_predicts_as_the_pipeline_on_every_release(releases: dict, tmp_path: Path) -> None:
     """``eval``'s zero-shot predictions on a CLIP_benchmark-format set equal the argmax of
     transformers' pipeline (SigLIP 2's prompts lower-cased, SigLIP 1's unmasked)."""
     import io
