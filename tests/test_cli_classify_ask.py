@@ -211,3 +211,16 @@ def test_ask_takes_the_official_npz_and_keeps_boxes_without_a_codec(
         tasklang.rle_to_mask(masked["objects"][0]["mask"]), want.objects[0].mask
     )
     assert masked["objects"][0]["box"] == obj["box"] and not masked["invalid_counts"]
+    # eval and serve load through the same door (``serve --codec``, ``eval --codec``)
+    from globelens.models.kinds import load_model
+    from globelens.serve.config import BatchConfig
+    from globelens.serve.models import ModelSpec, load_served
+
+    assert load_model(bare).codec is None
+    assert load_model(bare, codec=tmp_path / "vae-oid.npz").codec is not None
+    spec = ModelSpec("release", str(bare), "generator", codec=str(tmp_path / "vae-oid.npz"))
+    served = load_served(spec, BatchConfig(), warmup=False)
+    try:
+        assert served.model.codec is not None
+    finally:
+        served.batcher.stop()

@@ -119,3 +119,57 @@ def siglip2_dir(out: str | Path, seed: int = 0) -> Path:
     cfg["tokenizer_class"] = "GemmaTokenizer"  # what google/siglip2-* declare
     cfg_path.write_text(json.dumps(cfg, indent=2))
     return out
+
+
+def _bytes_to_unicode() -> list[str]:
+    """GPT-2's byte -> printable character table, which CLIP's BPE vocabulary is written in."""
+    printable = [*range(ord("!"), ord("~") + 1), *range(ord("¡"), ord("¬") + 1),
+                 *range(ord("®"), ord("ÿ") + 1)]  # fmt: skip
+    shifted = [b for b in range(256) if b not in printable]
+    table = {b: b for b in printable} | {b: 256 + i for i, b in enumerate(shifted)}
+    return [chr(table[b]) for b in sorted(table, key=lambda b: (b not in printable, b))]
+
+
+def clip_openai_dir(out: str | Path, seed: int = 0) -> Path:
+    """An ``openai/clip-vit-*`` directory: ``CLIPModel`` with OpenAI's legacy text config
+    (``eos_token_id`` 2, so the text is pooled at the highest id, ``<|endoftext|>``), a
+    byte-level BPE ``vocab.json`` + ``merges.txt`` (lower-cased, ``</w>`` word ends), 77 text
+    positions, ``CLIPImageProcessor`` (shortest edge, center crop, OpenAI's mean and std)."""
+    import torch
+    from transformers import CLIPConfig, CLIPImageProcessor, CLIPModel, CLIPProcessor, CLIPTokenizer
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    chars = _bytes_to_unicode()
+    vocab = {c: i for i, c in enumerate(chars)} | {c + "</w>": 256 + i for i, c in enumerate(chars)}
+    merges: list[str] = []
+    for word in sorted({w for t in RELEASE_TEXTS for w in t.lower().replace(".", "").split()}):
+        parts = [*word[:-1], word[-1] + "</w>"]
+        while len(parts) > 1:
+            merges.append(f"{parts[0]} {parts[1]}")
+            vocab.setdefault(parts[0] + parts[1], len(vocab))
+            parts = [parts[0] + parts[1], *parts[2:]]
+    for special in ("<|startoftext|>", "<|endoftext|>"):
+        vocab[special] = len(vocab)
+    (out / "vocab.json").write_text(json.dumps(vocab), encoding="utf-8")
+    body = "\n".join(dict.fromkeys(merges))
+    (out / "merges.txt").write_text(f"#version: 0.2\n{body}\n", encoding="utf-8")
+    tok = CLIPTokenizer(vocab=str(out / "vocab.json"), merges=str(out / "merges.txt"))
+    text = {**TEXT, "vocab_size": len(vocab), "max_position_embeddings": 77,
+            "pad_token_id": 1, "bos_token_id": 0, "eos_token_id": 2}  # fmt: skip
+    config = CLIPConfig(text_config=text, vision_config=VISION, projection_dim=24)
+    torch.manual_seed(seed)
+    model = CLIPModel(config).eval()
+    with torch.no_grad():
+        for p in model.parameters():
+            if p.ndim == 2:
+                p.normal_(0, 0.2)
+    model.save_pretrained(out, safe_serialization=True)
+    size = VISION["image_size"]
+    image_processor = CLIPImageProcessor(
+        size={"shortest_edge": size}, crop_size={"height": size, "width": size}, resample=3,
+        image_mean=[0.48145466, 0.4578275, 0.40821073],
+        image_std=[0.26862954, 0.26130258, 0.27577711],
+    )  # fmt: skip
+    CLIPProcessor(image_processor=image_processor, tokenizer=tok).save_pretrained(out)
+    return out

@@ -257,3 +257,20 @@ def test_load_images_uses_the_safe_decoder(tmp_path: Path) -> None:
         load_images([buf.getvalue()], max_pixels=100)
     with pytest.raises(ImageDecodeError, match="corrupt_image"):
         load_images([b"not an image"])
+
+
+def test_a_bf16_release_is_saved_as_bf16(gen: HFGenerator, tmp_path: Path) -> None:
+    """Fine-tuning trains in float32 but writes the dtype the start came in (PaliGemma 2
+    ships bf16); the live model is left in float32."""
+    import torch
+    from safetensors import safe_open
+
+    from globelens.models.vlm import saved_dtype
+
+    out = save_generator(gen.model, gen.processor, tmp_path / "bf16", dtype=torch.bfloat16)
+    assert saved_dtype(out) == torch.bfloat16 and gen.model.dtype == torch.float32
+    with safe_open(str(out / "model.safetensors"), framework="pt") as f:
+        names = list(f.keys())
+        assert {f.get_slice(k).get_dtype() for k in names} == {"BF16"}
+    again = load_generator(out)  # loaded back in float32 on CPU
+    assert again.generate(_images(1), PROMPTS[:1], max_new_tokens=3)[0].token_ids

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
-from release_factory import siglip1_dir, siglip2_dir
+from release_factory import clip_openai_dir, siglip1_dir, siglip2_dir
 from typer.testing import CliRunner
 
 from globelens.cli.main import app
@@ -21,7 +21,11 @@ LABELS = ["A Red Bus", "a bowl of rice", "A Dog sleeping at home"]
 @pytest.fixture(scope="module")
 def releases(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("releases")
-    return {"siglip1": siglip1_dir(root / "siglip1"), "siglip2": siglip2_dir(root / "siglip2")}
+    return {
+        "siglip1": siglip1_dir(root / "siglip1"),
+        "siglip2": siglip2_dir(root / "siglip2"),
+        "clip_openai": clip_openai_dir(root / "clip_openai"),
+    }
 
 
 @pytest.fixture(scope="module")
@@ -32,16 +36,21 @@ def photo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-def _pipeline_scores(
-    model_dir: Path, photo: Path, labels: list[str], unmasked: bool = False
-) -> dict[str, float]:
+def _pipeline(model_dir: Path, unmasked: bool = False):
     from transformers import AutoTokenizer, pipeline
 
     tok = AutoTokenizer.from_pretrained(model_dir)
     if unmasked:  # SiglipTokenizer as transformers 4 had it: ids only, so no padding mask
         tok.model_input_names = ["input_ids"]
-    pipe = pipeline("zero-shot-image-classification", model=str(model_dir), tokenizer=tok)
-    out = pipe(str(photo), candidate_labels=labels, hypothesis_template="{}")
+    return pipeline("zero-shot-image-classification", model=str(model_dir), tokenizer=tok)
+
+
+def _pipeline_scores(
+    model_dir: Path, photo: Path, labels: list[str], unmasked: bool = False
+) -> dict[str, float]:
+    out = _pipeline(model_dir, unmasked)(
+        str(photo), candidate_labels=labels, hypothesis_template="{}"
+    )
     return {r["label"]: r["score"] for r in out}
 
 
@@ -75,6 +84,14 @@ def test_siglip2_release_lowercases_its_prompts(releases: dict, photo: Path) -> 
     assert list(got.values()) == pytest.approx(list(want.values()), abs=1e-6)
     cased = _pipeline_scores(releases["siglip2"], photo, LABELS)
     assert cased["A Red Bus"] != pytest.approx(got["A Red Bus"], abs=1e-6)
+
+
+def test_openai_clip_legacy_config_classifies_as_the_pipeline(releases: dict, photo: Path) -> None:
+    """OpenAI's CLIP layout (legacy ``eos_token_id`` 2: pooled at the highest id; BPE
+    ``vocab.json`` + ``merges.txt``; 77 positions): softmax scores equal the pipeline's."""
+    got = _classify(releases["clip_openai"], photo)
+    assert got == pytest.approx(_pipeline_scores(releases["clip_openai"], photo, LABELS), abs=1e-6)
+    assert sum(got.values()) == pytest.approx(1.0, abs=1e-6)
 
 
 def test_fingerprint_covers_spiece_model(releases: dict, tmp_path: Path) -> None:
@@ -149,6 +166,10 @@ def test_hub_ids_resolve_from_the_local_cache_offline(
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     got = _classify("google/siglip-base-patch16-224", photo)  # type: ignore[arg-type]
     assert got == pytest.approx(_classify(releases["siglip1"], photo), abs=1e-7)
+    from globelens.serve.models import discover
+
+    (spec,) = discover(["google/siglip-base-patch16-224"])  # served under its id
+    assert spec.name == "google/siglip-base-patch16-224" and spec.kind == "dual_encoder"
     res = CliRunner().invoke(
         app, ["classify", "google/siglip-so400m-patch14-384", str(photo), "--labels", "a dog"]
     )
@@ -204,3 +225,68 @@ def test_paligemma2_release_format_asks_and_parses_real_ids(photo: Path, tmp_pat
     )
     want = codes_to_mask(load_codec(tmp_path / "vae-oid.npz"), codes, obj.box, 40, 50)
     np.testing.assert_array_equal(obj.mask, want)
+
+
+def test_naflex_is_named_not_lost(tmp_path: Path) -> None:
+    """A SigLIP 2 NaFlex folder is refused with what it is, by classify and serve alike."""
+    from globelens.models.kinds import load_model
+    from globelens.serve.models import discover
+
+    (tmp_path / "naflex").mkdir()
+    (tmp_path / "naflex" / "config.json").write_text('{"model_type": "siglip2"}')
+    with pytest.raises(ValueError, match="NaFlex"):
+        discover([str(tmp_path / "naflex")])
+    (tmp_path / "naflex" / "model.safetensors").write_bytes(b"")
+    (tmp_path / "naflex" / "tokenizer.json").write_text("{}")
+    (tmp_path / "naflex" / "preprocessor_config.json").write_text("{}")
+    with pytest.raises(ValueError, match="NaFlex"):
+        load_model(tmp_path / "naflex")  # what eval and serve load through
+
+
+def test_serve_scores_every_release_as_classify(releases: dict, photo: Path) -> None:
+    """The server (real uvicorn on loopback) loads the releases through the same conventions."""
+    import base64
+    import sys
+
+    import httpx
+
+    sys.path.insert(0, str(Path(__file__).parents[1] / "serve"))
+    from serve_factory import running
+
+    targets = [f"{name}={path}" for name, path in releases.items()]
+    with running(targets) as (server, _), httpx.Client(base_url=server.url, timeout=30) as c:
+        for name, path in releases.items():
+            body = {"model": name, "image": base64.b64encode(photo.read_bytes()).decode(),
+                    "labels": LABELS, "template": "{c}"}  # fmt: skip
+            scores = c.post("/v1/classify", json=body).json()["scores"]
+            got = {s["label"]: s["score"] for s in scores}
+            assert got == pytest.approx(_classify(path, photo), abs=1e-6)
+
+
+def test_eval_predicts_as_the_pipeline_on_every_release(releases: dict, tmp_path: Path) -> None:
+    """``eval``'s zero-shot predictions on a CLIP_benchmark-format set equal the argmax of
+    transformers' pipeline (SigLIP 2's prompts lower-cased, SigLIP 1's unmasked)."""
+    import io
+    import tarfile
+
+    from globelens.train.synthetic import make_synthetic_benchmark
+
+    bench = make_synthetic_benchmark(tmp_path / "bench", n=8)
+    classes = (bench / "classnames.txt").read_text().split()
+    (template,) = (bench / "zeroshot_classification_templates.txt").read_text().splitlines()
+    with tarfile.open(bench / "test" / "0.tar") as tar:
+        names = sorted(m.name for m in tar.getmembers() if m.name.endswith(".jpg"))
+        pictures = [Image.open(io.BytesIO(tar.extractfile(n).read())).convert("RGB")
+                    for n in names]  # fmt: skip
+    for name, path in releases.items():
+        res = CliRunner().invoke(app, ["eval", "-m", str(path), "-b", str(bench), "-o",
+                                       str(tmp_path / name), "--no-cache", "--bootstrap", "0"])  # fmt: skip
+        assert res.exit_code == 0, res.output
+        (result,) = (tmp_path / name).glob("*zeroshot*.json")
+        predicted = json.loads(result.read_text())["predictions"]
+        prompts = [template.replace("{c}", c) for c in classes]
+        prompts = [x.lower() for x in prompts] if name == "siglip2" else prompts
+        pipe = _pipeline(path, unmasked=name == "siglip1")
+        outs = pipe(pictures, candidate_labels=prompts, hypothesis_template="{}")
+        want = [prompts.index(out[0]["label"]) for out in outs]  # best first
+        assert predicted == want

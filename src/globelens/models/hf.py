@@ -19,6 +19,7 @@ import torch.nn.functional as F
 from PIL import Image
 
 from globelens.models.hub import local_model_path
+from globelens.models.kinds import NOT_YET
 from globelens.models.preprocess import ImageTransform
 from globelens.models.textpositions import text_context
 
@@ -328,7 +329,9 @@ class HFDualEncoder:
         family = FAMILIES.get(config.model_type)
         if family is None:
             raise ValueError(
-                f"{p}: model_type {config.model_type!r} is not a supported dual encoder; "
+                f"{p}: {NOT_YET[config.model_type]}"
+                if config.model_type in NOT_YET
+                else f"{p}: model_type {config.model_type!r} is not a supported dual encoder; "
                 f"supported: {sorted(FAMILIES)}"
             )
         model = family.model_class().from_pretrained(p, local_files_only=True, use_safetensors=True)
@@ -340,6 +343,11 @@ class HFDualEncoder:
         )
         self.path = str(p)
         self.fingerprint = model_fingerprint(p)
+        if self.text is not self.family.text:
+            # a released checkpoint's conventions are part of what its text embeddings are:
+            # caches keyed before they were applied (e.g. SigLIP 2 not lower-cased) must miss
+            digest = hashlib.sha256(f"{self.fingerprint}:{self.text.name}".encode())
+            self.fingerprint = digest.hexdigest()[:16]
 
     def _setup(self, model: Any, tokenizer: Any, image_processor: Any, device: Any) -> None:
         self.family = FAMILIES[model.config.model_type]

@@ -68,6 +68,23 @@ def known_model_types() -> list[str]:
     return sorted({t for k in KINDS.values() for t in k.model_types()})
 
 
+#: released model types that are recognised but not driven yet, and what to use instead
+NOT_YET: dict[str, str] = {
+    "siglip2": "SigLIP 2 NaFlex (Siglip2Model: variable resolution and aspect ratio) is not "
+    "supported yet; the fixed-resolution SigLIP 2 releases (google/siglip2-*-patch16-224 ... "
+    "-512, model_type 'siglip') are",
+}
+
+
+def unsupported(path: str | os.PathLike, model_type: str | None) -> str:
+    """Why ``path`` (with ``model_type``) cannot be loaded: one line that says what to do."""
+    if model_type is None:
+        return f"{path}/config.json is not valid JSON or has no model_type"
+    if model_type in NOT_YET:
+        return f"{path}: {NOT_YET[model_type]}"
+    return f"{path}: model_type {model_type!r} is not supported (known: {', '.join(known_model_types())})"
+
+
 def load_model(
     path: str | os.PathLike, device: str = "cpu", codec: str | os.PathLike | None = None
 ) -> Any:
@@ -78,15 +95,10 @@ def load_model(
 
     p = check_model_dir(path)
     model_type = config_model_type(p)
-    if model_type is None:
-        raise ValueError(f"{p}/config.json is not valid JSON or has no model_type")
     kind = kind_of(model_type)
     if kind is None:
-        raise ValueError(
-            f"{p}: model_type {model_type!r} is not supported "
-            f"(known: {', '.join(known_model_types())})"
-        )
+        raise ValueError(unsupported(p, model_type))
     return kind.load(str(p), device, codec=str(codec) if codec is not None else None)
 
 
-__all__ = ["KINDS", "ModelKind", "kind_of", "known_model_types", "load_model"]
+__all__ = ["KINDS", "ModelKind", "kind_of", "known_model_types", "load_model", "unsupported"]

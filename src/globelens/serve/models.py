@@ -19,7 +19,7 @@ from PIL import Image
 
 from globelens.models.hf import TRAIN_MODEL_SUBDIR, config_model_type
 from globelens.models.hub import is_hub_id, local_model_path
-from globelens.models.kinds import KINDS, ModelKind, kind_of, known_model_types
+from globelens.models.kinds import KINDS, ModelKind, kind_of, known_model_types, unsupported
 from globelens.serve.batching import Batcher, BatchFn, run_isolated
 from globelens.serve.config import BatchConfig
 
@@ -201,6 +201,8 @@ def discover(targets: Sequence[str]) -> list[ModelSpec]:
         if not root.exists():
             raise FileNotFoundError(f"{path!r} does not exist")
         found = list(_walk(root))
+        if not found and config_model_type(root) is not None:  # a model dir of another type
+            raise ValueError(unsupported(path, config_model_type(root)))
         if not found:
             raise FileNotFoundError(
                 f"no model directory under {path!r} (looked for config.json with model_type "
