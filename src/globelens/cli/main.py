@@ -62,7 +62,7 @@ class OneLineErrors(TyperGroup):
         ):
             raise
         except Exception as e:
-            if debugging():
+            if debugging(ctx):
                 raise
             typer.echo(error_line(e), err=True)
             raise typer.Exit(EXIT_ERROR) from e
