@@ -27,6 +27,12 @@ def register(app: typer.Typer) -> None:
             help="Training steps per model (default 800). More steps show more of the "
             "pattern and take proportionally longer (docs/study.md).",
         ),
+        ladder: bool = typer.Option(
+            False,
+            "--ladder",
+            help="Also run MetaCLIP 2's ablation ladder: four metadata-balanced data variants "
+            "and a model on each (see docs/worldwide-curation.md); about 2x the training time.",
+        ),
         quiet: bool = typer.Option(False, "--quiet", help="No progress output on stderr."),
     ) -> None:
         """Build the world, curate it (en / globe / globe-tl), train tiny SigLIP models on
@@ -39,7 +45,9 @@ def register(app: typer.Typer) -> None:
         """
 
         profile = "quick" if quick else "full"
-        overrides = {} if steps is None else {"steps": steps}
+        overrides: dict = {} if steps is None else {"steps": steps}
+        if ladder:
+            overrides["ladder"] = True
         from globelens.experiments.generative_act import talk_to_the_models
         from globelens.experiments.nofilter import Study, resolve_config
 

@@ -123,9 +123,15 @@ class StudyConfig:
     workers: int = 2
     #: :class:`globelens.world.WorldConfig` fields that differ from the world's defaults
     world: dict[str, Any] = field(default_factory=dict)
+    #: also run MetaCLIP 2's ablation ladder: the data variants of :data:`LADDER` (metadata
+    #: balancing over the world's own lists) and a model trained on each
+    ladder: bool = False
 
     def fingerprint(self, seed: int) -> str:
-        blob = json.dumps({"seed": seed, **dataclasses.asdict(self)}, sort_keys=True)
+        fields = dataclasses.asdict(self)
+        if not self.ladder:  # studies from before the option keep their fingerprints
+            del fields["ladder"]
+        blob = json.dumps({"seed": seed, **fields}, sort_keys=True)
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
@@ -134,16 +140,31 @@ PROFILES: dict[str, StudyConfig] = {
                         lr=3e-3),
     "quick": StudyConfig(profile="quick", world_size=15_000, seeds=1, steps=800,
                          batch_size=128, lr=3e-3, n_bootstrap=500),
+    # the quick study plus MetaCLIP 2's ladder, over 3 seeds (about 3x the quick study's time)
+    "ladder": StudyConfig(profile="ladder", world_size=15_000, seeds=3, steps=800,
+                          batch_size=128, lr=3e-3, n_bootstrap=500, ladder=True),
 }  # fmt: skip
 
 
 @dataclass(frozen=True)
 class DataVariant:
-    """A curated version of the crawl: a curation recipe from ``configs/``."""
+    """A curated version of the crawl: a curation recipe from ``configs/``, or, with
+    ``balance``, MetaCLIP metadata balancing (``metadata_balance`` with these settings) over
+    the world's own lists (``world/metadata``)."""
 
     name: str
     recipe: str
     description: str
+    balance: dict[str, Any] | None = None
+
+    def build_recipe(self, world: Path) -> Any:
+        from globelens.curate import load_recipe
+
+        if self.balance is None:
+            return load_recipe(self.recipe)
+        step = {"type": "metadata_balance", "metadata": str(world / "metadata"), **self.balance}
+        return load_recipe({"name": self.recipe, "description": self.description,
+                            "steps": [{"type": "langid"}, step]})  # fmt: skip
 
 
 DATA_VARIANTS: dict[str, DataVariant] = {
@@ -156,6 +177,31 @@ DATA_VARIANTS: dict[str, DataVariant] = {
         ),
     )
 }
+
+
+#: The English tail mass of the ladder's balancing: the published thresholds (t_en = 20,000
+#: or 170,000 matches) exceed every count of the world's crawl, so the tail mass is given.
+LADDER_TAIL_MASS = 0.5
+
+#: MetaCLIP 2's ablation ladder (their Table on metadata and thresholds), on the world's crawl.
+LADDER: dict[str, DataVariant] = {
+    v.name: v
+    for v in (
+        DataVariant("mc2-en-metadata", "metaclip2_english", "every caption against the English "
+                    "list", {"scope": "english", "tail_mass": LADDER_TAIL_MASS}),
+        DataVariant("mc2-merged", "metaclip2_merged", "every caption against all lists merged",
+                    {"scope": "merged", "tail_mass": LADDER_TAIL_MASS}),
+        DataVariant("mc2-one-t", "metaclip2_one_threshold", "per-language lists, English's "
+                    "threshold for all", {"threshold": "shared", "tail_mass": LADDER_TAIL_MASS}),
+        DataVariant("metaclip2", "metaclip2", "per-language lists and thresholds (MetaCLIP 2)",
+                    {"threshold": "per_language", "tail_mass": LADDER_TAIL_MASS}),
+    )
+}  # fmt: skip
+
+
+def data_variants(ladder: bool = False) -> dict[str, DataVariant]:
+    """The study's curated data: en, globe, globe-tl, and the ladder's when asked."""
+    return {**DATA_VARIANTS, **(LADDER if ladder else {})}
 
 
 @dataclass(frozen=True)
@@ -176,11 +222,16 @@ class ModelVariant:
         return list(dict.fromkeys(d for _, d in self.phases))
 
 
-def model_variants(finetune_frac: float) -> dict[str, ModelVariant]:
+def model_variants(finetune_frac: float, ladder: bool = False) -> dict[str, ModelVariant]:
     """en, globe, globe-tl, and globe->en / globe-tl->en (then en for the last
-    ``finetune_frac`` of the same number of steps)."""
+    ``finetune_frac`` of the same number of steps); with ``ladder``, one model per rung of
+    :data:`LADDER` too."""
     split = round(1.0 - finetune_frac, 6)
-    return {
+    rungs = {
+        name: ModelVariant(name, ((1.0, name),), f"MetaCLIP 2 ladder: {dv.description}")
+        for name, dv in (LADDER.items() if ladder else ())
+    }
+    base = {
         v.name: v
         for v in (
             ModelVariant("en", ((1.0, "en"),), "English-only data"),
@@ -200,6 +251,7 @@ def model_variants(finetune_frac: float) -> dict[str, ModelVariant]:
             ),
         )
     }
+    return base | rungs
 
 
 class TrainRun(NamedTuple):
@@ -305,7 +357,8 @@ class Study:
         self.seed = seed
         self.progress = progress
         self.seeds = [seed + k for k in range(config.seeds)]
-        self.variants = model_variants(config.finetune_frac)
+        self.variants = model_variants(config.finetune_frac, ladder=config.ladder)
+        self.data_variants = data_variants(config.ladder)
         self.world = self.out / "world"
         self.data = self.out / "data"
         self.tokenizer_dir = self.out / "tokenizer"
@@ -424,14 +477,14 @@ class Study:
         return {"crawl": crawl["total"]}
 
     def stage_curate(self) -> dict[str, Any]:
-        from globelens.curate import load_recipe, run_recipe
+        from globelens.curate import run_recipe
 
         kept = {}
-        for name, dv in DATA_VARIANTS.items():
+        for name, dv in self.data_variants.items():
             out = self.data / name
             shutil.rmtree(out, ignore_errors=True)
             # The world's images are valid by construction: check headers, skip full decoding.
-            recipe = dataclasses.replace(load_recipe(dv.recipe), decode="header")
+            recipe = dataclasses.replace(dv.build_recipe(self.world), decode="header")
             self.log.say(f"curate: {name} ({dv.recipe}: {dv.description})")
             manifest = run_recipe(
                 recipe,
@@ -757,6 +810,7 @@ __all__ = [
     "BENCHMARKS",
     "DATA_VARIANTS",
     "DEMO_PRESET",
+    "LADDER",
     "PROFILES",
     "STAGES",
     "DataVariant",
@@ -764,6 +818,7 @@ __all__ = [
     "Study",
     "StudyConfig",
     "TrainRun",
+    "data_variants",
     "model_variants",
     "resolve_config",
     "run_study",

@@ -6,7 +6,8 @@ pairs of WebLI) for en and globe-tl, the 10-shot geo-localization probe for en, 
 globe-tl, the Dollar Street disparity, and the qualitative result on fine-tuning
 ("globe-tl→en keeps most of the GLDv2 gain without hurting ImageNet"). Our benchmarks stand
 in for the paper's: the Western set for ImageNet, the landmark set for GLDv2 (geo-diverse
-subset). A finding the paper gives no number for says so instead of borrowing one.
+subset). A finding the paper gives no number for says so instead of borrowing one. The
+ladder's findings carry MetaCLIP 2's numbers (worldwide vs English-only data, ViT-H/14).
 """
 
 from __future__ import annotations
@@ -94,6 +95,27 @@ PAPER: dict[str, PaperNumber] = {
         stated_holds=True,
     ),
 }
+
+# MetaCLIP 2 (Chuang et al., "MetaCLIP 2: A Worldwide Scaling Recipe", NeurIPS 2025):
+# worldwide curated data against English-only, ViT-H/14. Its stand-ins here: the Western set
+# for ImageNet, the global sets (Dollar Street and landmarks) for GLDv2.
+METACLIP2 = "MetaCLIP 2 (2025), worldwide vs English-only data, ViT-H/14"
+PAPER |= {
+    "metaclip2_beats_en_western": PaperNumber(
+        "ImageNet 0-shot top-1", "worldwide", 81.3, "English-only", 80.5, source=METACLIP2
+    ),
+    "metaclip2_beats_en_global": PaperNumber(
+        "GLDv2 0-shot top-1", "worldwide", 69.0, "English-only", 52.8, source=METACLIP2
+    ),
+}
+_NO_GLOBE = (
+    "MetaCLIP 2 compares balanced worldwide data with English-only data and with mSigLIP, "
+    "not with unbalanced worldwide data"
+)
+for _bench in ("western", "global"):
+    PAPER[f"metaclip2_beats_globe_{_bench}"] = PaperNumber(
+        _bench, "metaclip2", None, "globe", None, source=METACLIP2, stated=_NO_GLOBE
+    )
 
 NOT_REPORTED = (
     "not in the paper's headline numbers (Table 1 compares en with globe-tl; globe appears "

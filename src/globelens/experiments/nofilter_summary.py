@@ -202,6 +202,50 @@ def _share_finding(
     return {**out, "margin": p / w, "excess_per_seed": excess, **judge(excess).as_dict()}
 
 
+#: MetaCLIP 2's data (per-language metadata balancing) and what it is set against
+BALANCED, BALANCED_AGAINST = "metaclip2", ("en", "globe")
+#: the global sets: the mean of Dollar Street and landmarks, as in the fine-tuning finding
+GLOBAL_SETS = ("dollarstreet", "landmarks")
+
+
+def _global_difference(table: dict[str, dict[str, Any]], a: str, b: str) -> dict[str, Any]:
+    """Per-seed differences a - b of the mean over :data:`GLOBAL_SETS`."""
+    per = [_paired(table[a][k], table[b][k]) for k in GLOBAL_SETS]
+    diffs = [sum(d) / len(d) for d in zip(*per, strict=True)] if all(per) else []
+    mean, ci = mean_ci(diffs)
+    return {"value": mean, "per_seed": diffs, "ci95": ci}
+
+
+def _seeds_agree(d: dict[str, Any]) -> bool | None:
+    """Whether every seed gives the finding the same verdict (None with under two seeds)."""
+    per = d["per_seed"]
+    if len(per) < 2:
+        return None
+    return all(x > 0 for x in per) or all(x <= 0 for x in per)
+
+
+def balanced_findings(table: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """MetaCLIP 2's claim on this run: ``metaclip2_beats_<en|globe>_<western|global>``, with
+    ``seeds_agree`` (the verdict of every seed is the same)."""
+    out: dict[str, dict[str, Any]] = {}
+    if BALANCED not in table:
+        return out
+    acc = "accuracy points (fraction)"
+    for other in BALANCED_AGAINST:
+        if other not in table:
+            continue
+        for key, what, d in (
+            ("western", "the Western set", _difference(table, BALANCED, other, "western")),
+            ("global", "the global sets (mean of Dollar Street and landmarks)",
+             _global_difference(table, BALANCED, other)),
+        ):  # fmt: skip
+            name = f"{BALANCED}_beats_{other}_{key}"
+            out[name] = _finding(f"{BALANCED} (balanced worldwide data) beats {other} on {what}",
+                                 d, acc)  # fmt: skip
+            out[name]["seeds_agree"] = _seeds_agree(d)
+    return out
+
+
 def findings(table: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
     """The No Filter pattern, checked on this run's numbers (fractions, not percentages), for
     each no-filter variant present: ``<variant>_beats_en_<benchmark>``,
@@ -263,6 +307,7 @@ def findings(table: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
             whole_name="gain",
             unit="share of the gain",
         )
+    out |= balanced_findings(table)
     for name, f in out.items():
         f["paper"] = paper_finding(name)
         f["direction_matches"] = direction_matches(f["holds"], f["paper"])
