@@ -216,17 +216,9 @@ def _global_difference(table: dict[str, dict[str, Any]], a: str, b: str) -> dict
     return {"value": mean, "per_seed": diffs, "ci95": ci}
 
 
-def _seeds_agree(d: dict[str, Any]) -> bool | None:
-    """Whether every seed gives the finding the same verdict (None with under two seeds)."""
-    per = d["per_seed"]
-    if len(per) < 2:
-        return None
-    return all(x > 0 for x in per) or all(x <= 0 for x in per)
-
-
 def balanced_findings(table: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    """MetaCLIP 2's claim on this run: ``metaclip2_beats_<en|globe>_<western|global>``, with
-    ``seeds_agree`` (the verdict of every seed is the same)."""
+    """MetaCLIP 2's claim on this run: ``metaclip2_beats_<en|globe>_<western|global>``, each
+    judged by the one verdict rule (:func:`verdicts.judge`) on its per-seed margins."""
     out: dict[str, dict[str, Any]] = {}
     if BALANCED not in table:
         return out
@@ -242,7 +234,6 @@ def balanced_findings(table: dict[str, dict[str, Any]]) -> dict[str, dict[str, A
             name = f"{BALANCED}_beats_{other}_{key}"
             out[name] = _finding(f"{BALANCED} (balanced worldwide data) beats {other} on {what}",
                                  d, acc)  # fmt: skip
-            out[name]["seeds_agree"] = _seeds_agree(d)
     return out
 
 
