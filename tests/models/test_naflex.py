@@ -200,8 +200,8 @@ def test_serve_classifies_and_embeds_as_transformers(
         assert r.status_code == 200, r.text
         got = np.array([d["embedding"] for d in r.json()["data"]], dtype=np.float32)
         np.testing.assert_allclose(got, want_emb, atol=1e-6)
-        info = c.get("/v1/models").json()
-        assert any(m["id"] == "naflex" for m in info["data"])
+        (info,) = (m for m in c.get("/v1/models").json()["data"] if m["id"] == "naflex")
+        assert info["kind"] == "dual_encoder" and info["image_size"] == 64
 
 
 def test_naflex_is_served_but_not_fine_tuned(naflex: Path, tmp_path: Path) -> None:
