@@ -10,6 +10,10 @@ tokenizer kind, special ids and processor files, at tiny widths (a second or les
 - SigLIP 2 at a fixed resolution (``google/siglip2-base-patch16-224``): the same
   ``SiglipModel`` with Gemma's tokenizer (``<pad>`` 0, ``<eos>`` 1, ``<bos>`` 2, ``<unk>`` 3;
   case-sensitive), 64 positions.
+- SigLIP 2 NaFlex (``google/siglip2-base-patch16-naflex``): ``Siglip2Model`` (``model_type``
+  ``siglip2``), the same Gemma tokenizer, and ``Siglip2ImageProcessor``'s
+  ``preprocessor_config.json`` with ``patch_size`` and ``max_num_patches`` (256 of 16 px
+  there; here 64 of 8 px, the vision config's ``num_patches`` matching).
 """
 
 from __future__ import annotations
@@ -92,13 +96,11 @@ def siglip1_dir(out: str | Path, seed: int = 0) -> Path:
     return _save_siglip(out, tok, len(tok), pad_id=tok.pad_token_id, seed=seed)
 
 
-def siglip2_dir(out: str | Path, seed: int = 0) -> Path:
-    """A fixed-resolution SigLIP 2 directory: ``SiglipModel`` + Gemma's tokenizer class."""
+def _gemma_tokenizer() -> object:
+    """SigLIP 2's tokenizer kind: a case-keeping BPE with Gemma's special ids, ``<eos>`` last."""
     from tokenizers import Tokenizer, models, pre_tokenizers, processors, trainers
     from transformers import PreTrainedTokenizerFast
 
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
     specials = ["<pad>", "<eos>", "<bos>", "<unk>"]
     bpe = Tokenizer(models.BPE(unk_token="<unk>"))
     bpe.pre_tokenizer = pre_tokenizers.Metaspace()
@@ -109,15 +111,66 @@ def siglip2_dir(out: str | Path, seed: int = 0) -> Path:
     bpe.post_processor = processors.TemplateProcessing(
         single="$A <eos>", special_tokens=[("<eos>", 1)]
     )
-    tok = PreTrainedTokenizerFast(
+    return PreTrainedTokenizerFast(
         tokenizer_object=bpe, pad_token="<pad>", eos_token="<eos>", bos_token="<bos>",
         unk_token="<unk>", model_max_length=64,
     )  # fmt: skip
-    _save_siglip(out, tok, bpe.get_vocab_size(), pad_id=0, seed=seed)
+
+
+def _declare_gemma(out: Path, **keys: str) -> None:
     cfg_path = out / "tokenizer_config.json"
     cfg = json.loads(cfg_path.read_text())
     cfg["tokenizer_class"] = "GemmaTokenizer"  # what google/siglip2-* declare
+    cfg.update(keys)
     cfg_path.write_text(json.dumps(cfg, indent=2))
+
+
+def siglip2_dir(out: str | Path, seed: int = 0) -> Path:
+    """A fixed-resolution SigLIP 2 directory: ``SiglipModel`` + Gemma's tokenizer class."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    tok = _gemma_tokenizer()
+    _save_siglip(out, tok, len(tok), pad_id=0, seed=seed)  # type: ignore[arg-type]
+    _declare_gemma(out)
+    return out
+
+
+#: the NaFlex patch grid, shrunk: 8 px patches, at most 64 of them (released: 16 px, 256)
+NAFLEX = {"patch_size": 8, "max_num_patches": 64}
+
+
+def siglip2_naflex_dir(out: str | Path, seed: int = 0) -> Path:
+    """A ``google/siglip2-base-patch16-naflex`` directory: ``Siglip2Model``, Gemma's tokenizer,
+    and the release's ``preprocessor_config.json`` (``Siglip2ImageProcessor``, bilinear,
+    ``max_num_patches``), written as the release has it."""
+    import torch
+    from transformers import Siglip2Config, Siglip2Model
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    tok = _gemma_tokenizer()
+    vision = {k: v for k, v in VISION.items() if k != "image_size"}
+    vision.update(patch_size=NAFLEX["patch_size"], num_patches=NAFLEX["max_num_patches"])
+    text = {**TEXT, "vocab_size": len(tok), "pad_token_id": 0}  # type: ignore[arg-type]
+    config = Siglip2Config(text_config=text, vision_config=vision)
+    torch.manual_seed(seed)
+    model = Siglip2Model(config).eval()
+    with torch.no_grad():  # a wider init, so that different texts score differently
+        for p in model.parameters():
+            if p.ndim == 2:
+                p.normal_(0, 0.2)
+    model.save_pretrained(out, safe_serialization=True)
+    tok.save_pretrained(out)  # type: ignore[attr-defined]
+    _declare_gemma(out, processor_class="Siglip2Processor")
+    processor = {
+        "do_normalize": True, "do_rescale": True, "do_resize": True,
+        "image_mean": [0.5, 0.5, 0.5], "image_std": [0.5, 0.5, 0.5],
+        "image_processor_type": "Siglip2ImageProcessor",
+        "max_num_patches": NAFLEX["max_num_patches"], "patch_size": NAFLEX["patch_size"],
+        "processor_class": "Siglip2Processor", "resample": 2,
+        "rescale_factor": 0.00392156862745098,
+    }  # fmt: skip
+    (out / "preprocessor_config.json").write_text(json.dumps(processor, indent=2) + "\n")
     return out
 
 

@@ -227,20 +227,20 @@ def test_paligemma2_release_format_asks_and_parses_real_ids(photo: Path, tmp_pat
     np.testing.assert_array_equal(obj.mask, want)
 
 
-def test_naflex_is_named_not_lost(tmp_path: Path) -> None:
-    """A SigLIP 2 NaFlex folder is refused with what it is, by classify and serve alike."""
+def test_an_unknown_model_type_is_named_with_the_known_ones(tmp_path: Path) -> None:
+    """A folder of a model type no family drives is refused with what it is and what is
+    known (SigLIP 2 NaFlex among them: ``test_naflex.py``), by serve and the loaders alike."""
     from globelens.models.kinds import load_model
     from globelens.serve.models import discover
 
-    (tmp_path / "naflex").mkdir()
-    (tmp_path / "naflex" / "config.json").write_text('{"model_type": "siglip2"}')
-    with pytest.raises(ValueError, match="NaFlex"):
-        discover([str(tmp_path / "naflex")])
-    (tmp_path / "naflex" / "model.safetensors").write_bytes(b"")
-    (tmp_path / "naflex" / "tokenizer.json").write_text("{}")
-    (tmp_path / "naflex" / "preprocessor_config.json").write_text("{}")
-    with pytest.raises(ValueError, match="NaFlex"):
-        load_model(tmp_path / "naflex")  # what eval and serve load through
+    (tmp_path / "m").mkdir()
+    (tmp_path / "m" / "config.json").write_text('{"model_type": "siglip3"}')
+    with pytest.raises(ValueError, match=r"'siglip3' is not supported .*siglip2"):
+        discover([str(tmp_path / "m")])
+    for name in ("model.safetensors", "tokenizer.json", "preprocessor_config.json"):
+        (tmp_path / "m" / name).write_text("{}")
+    with pytest.raises(ValueError, match="'siglip3' is not supported"):
+        load_model(tmp_path / "m")  # what eval and serve load through
 
 
 def test_serve_scores_every_release_as_classify(releases: dict, photo: Path) -> None:

@@ -29,6 +29,7 @@ from globelens.evaluate.benchmarks.base import Benchmark
 from globelens.evaluate.cache import CachedImages, EmbeddingCache, cache_key
 from globelens.evaluate.distributed import Dist, Progress, register_op, run_op
 from globelens.models.base import DualEncoder
+from globelens.models.preprocess import Pixels
 
 log = logging.getLogger(__name__)
 
@@ -91,7 +92,7 @@ def _image_batches(bench: Benchmark, size: int, batches: range) -> Iterator[list
 
 def _prepare(
     model: DualEncoder, batch: list[tuple[int, str | bytes]], draft: bool
-) -> tuple[list[int], torch.Tensor | None, list[dict]]:
+) -> tuple[list[int], Pixels | None, list[dict]]:
     """Read + decode + preprocess one batch (runs in a worker thread)."""
     idx: list[int] = []
     images = []
@@ -113,7 +114,7 @@ def _prepare(
     return idx, pixels, problems
 
 
-def _encode(model: DualEncoder, pixels: torch.Tensor | None) -> np.ndarray | None:
+def _encode(model: DualEncoder, pixels: Pixels | None) -> np.ndarray | None:
     if pixels is None:
         return None
     with torch.inference_mode():

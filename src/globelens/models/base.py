@@ -9,6 +9,8 @@ from typing import Protocol, runtime_checkable
 import torch
 from PIL import Image
 
+from globelens.models.preprocess import Pixels
+
 
 @runtime_checkable
 class DualEncoder(Protocol):
@@ -19,17 +21,19 @@ class DualEncoder(Protocol):
     evaluation, curation and training cannot diverge from what ``transformers`` does.
     """
 
-    #: square input resolution in pixels
+    #: square input resolution in pixels (NaFlex: the side of a square picture at the full
+    #: patch budget)
     image_size: int
     #: identifies the weights and preprocessing (used to key embedding caches)
     fingerprint: str
 
-    def preprocess(self, images: Sequence[Image.Image]) -> torch.Tensor:
-        """RGB PIL images -> float tensor (N, 3, H, W) ready for ``encode_images``."""
+    def preprocess(self, images: Sequence[Image.Image]) -> Pixels:
+        """RGB PIL images -> float tensor (N, 3, H, W) ready for ``encode_images``, or, for
+        a model that sees each picture at its own size (SigLIP 2 NaFlex), :class:`Patches`."""
         ...
 
-    def encode_images(self, pixel_values: torch.Tensor) -> torch.Tensor:
-        """(N, 3, H, W) -> (N, D) L2-normalised image embeddings."""
+    def encode_images(self, pixel_values: Pixels) -> torch.Tensor:
+        """What ``preprocess`` returned (N pictures) -> (N, D) L2-normalised image embeddings."""
         ...
 
     def encode_texts(self, texts: Sequence[str]) -> torch.Tensor:

@@ -19,8 +19,7 @@ import torch.nn.functional as F
 from PIL import Image
 
 from globelens.models.hub import local_model_path
-from globelens.models.kinds import NOT_YET
-from globelens.models.preprocess import ImageTransform
+from globelens.models.preprocess import ImageTransform, PatchTransform, Pixels, pixel_inputs
 from globelens.models.textpositions import text_context
 
 
@@ -86,6 +85,13 @@ class Family:
     activation: str = "softmax"
     #: the contrastive loss it is fine-tuned with unless told otherwise (``train.losses``)
     loss: str = "softmax"
+    #: (transformers image processor) -> the transform that reproduces it: a fixed size
+    #: (:class:`ImageTransform`) or patches at each picture's own size (:class:`PatchTransform`)
+    image_transform: Callable[[Any], ImageTransform | PatchTransform] = (
+        ImageTransform.from_processor
+    )
+    #: why ``globelens train`` cannot fine-tune it, or None when it can
+    not_trainable: str | None = None
 
     @property
     def padding(self) -> str:
@@ -106,13 +112,17 @@ def register_family(model_type: str, family: Family) -> None:
     FAMILIES[model_type] = family
 
 
+#: SigLIP 2's text, at a fixed resolution and NaFlex alike: Gemma's tokenizer, padded to 64,
+#: trained on lower-cased text
+SIGLIP2_TEXT = TextConvention("siglip2", "max_length", lowercase=True)
+
 #: (model_type, tokenizer class) -> the text conventions of a released checkpoint whose
 #: tokenizer differs from the family's own: SigLIP 1 ships a SentencePiece ``spiece.model``
 #: (``SiglipTokenizer``, pads with ``</s>``, trained without a mask); SigLIP 2 at a fixed
 #: resolution is a ``siglip`` model with Gemma's tokenizer, trained on lower-cased text
 TOKENIZER_CONVENTIONS: dict[tuple[str, str], TextConvention] = {
     ("siglip", "SiglipTokenizer"): TextConvention("siglip1", "max_length", mask_padding=False),
-    ("siglip", "GemmaTokenizer"): TextConvention("siglip2", "max_length", lowercase=True),
+    ("siglip", "GemmaTokenizer"): SIGLIP2_TEXT,
 }
 
 
@@ -151,6 +161,25 @@ register_family(
         pipeline_text_length=64,
         activation="sigmoid",
         loss="sigmoid",
+    ),
+)
+# SigLIP 2 NaFlex: SigLIP's towers and head, the text of the fixed-resolution SigLIP 2 (Gemma's
+# tokenizer, lower-cased, padded to 64), pictures as a variable number of patches.
+register_family(
+    "siglip2",
+    Family(
+        "siglip2",
+        _cls("transformers", "Siglip2Model"),
+        SIGLIP2_TEXT,
+        _siglip_logits,
+        pools_last=True,
+        pipeline_text_length=64,
+        activation="sigmoid",
+        loss="sigmoid",
+        image_transform=PatchTransform.from_processor,
+        not_trainable="SigLIP 2 NaFlex (variable patches per picture) can be evaluated and "
+        "served but not fine-tuned by globelens; fine-tune a fixed-resolution SigLIP 2 "
+        "(google/siglip2-*-patch16-224 ... -512)",
     ),
 )
 # CLIP pools the text at the first EOS token, so padding only needs to reach the longest text.
@@ -329,9 +358,7 @@ class HFDualEncoder:
         family = FAMILIES.get(config.model_type)
         if family is None:
             raise ValueError(
-                f"{p}: {NOT_YET[config.model_type]}"
-                if config.model_type in NOT_YET
-                else f"{p}: model_type {config.model_type!r} is not a supported dual encoder; "
+                f"{p}: model_type {config.model_type!r} is not a supported dual encoder; "
                 f"supported: {sorted(FAMILIES)}"
             )
         model = family.model_class().from_pretrained(p, local_files_only=True, use_safetensors=True)
@@ -356,8 +383,8 @@ class HFDualEncoder:
         self.tokenizer = tokenizer
         self.text = text_convention(model.config.model_type, tokenizer)
         self.image_processor = image_processor
-        self.transform = ImageTransform.from_processor(image_processor)
-        self.image_size = int(self.transform.output_size[0])
+        self.transform = self.family.image_transform(image_processor)
+        self.image_size = self.transform.image_size
         # the trained context (a saved model may carry more positions, for pipelines)
         self.max_text_len = text_context(model.config, tokenizer)
 
@@ -371,7 +398,7 @@ class HFDualEncoder:
         self.path, self.fingerprint = "", fingerprint
         return self
 
-    def preprocess(self, images: Sequence[Image.Image]) -> torch.Tensor:
+    def preprocess(self, images: Sequence[Image.Image]) -> Pixels:
         return self.transform(images)
 
     def tokenize(self, texts: Sequence[str]) -> dict[str, torch.Tensor]:
@@ -379,8 +406,8 @@ class HFDualEncoder:
         return self.text.model_inputs(self.text.encode(self.tokenizer, texts, self.max_text_len))
 
     @torch.no_grad()
-    def encode_images(self, pixel_values: torch.Tensor) -> torch.Tensor:
-        out = self.model.get_image_features(pixel_values=pixel_values.to(self.device))
+    def encode_images(self, pixel_values: Pixels) -> torch.Tensor:
+        out = self.model.get_image_features(**pixel_inputs(pixel_values, self.device))
         return F.normalize(_pooled(out).float(), dim=-1)
 
     @torch.no_grad()

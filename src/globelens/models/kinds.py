@@ -68,20 +68,10 @@ def known_model_types() -> list[str]:
     return sorted({t for k in KINDS.values() for t in k.model_types()})
 
 
-#: released model types that are recognised but not driven yet, and what to use instead
-NOT_YET: dict[str, str] = {
-    "siglip2": "SigLIP 2 NaFlex (Siglip2Model: variable resolution and aspect ratio) is not "
-    "supported yet; the fixed-resolution SigLIP 2 releases (google/siglip2-*-patch16-224 ... "
-    "-512, model_type 'siglip') are",
-}
-
-
 def unsupported(path: str | os.PathLike, model_type: str | None) -> str:
     """Why ``path`` (with ``model_type``) cannot be loaded: one line that says what to do."""
     if model_type is None:
         return f"{path}/config.json is not valid JSON or has no model_type"
-    if model_type in NOT_YET:
-        return f"{path}: {NOT_YET[model_type]}"
     return f"{path}: model_type {model_type!r} is not supported (known: {', '.join(known_model_types())})"
 
 

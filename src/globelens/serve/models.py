@@ -20,6 +20,7 @@ from PIL import Image
 from globelens.models.hf import TRAIN_MODEL_SUBDIR, config_model_type
 from globelens.models.hub import is_hub_id, local_model_path
 from globelens.models.kinds import KINDS, ModelKind, kind_of, known_model_types, unsupported
+from globelens.models.preprocess import Pixels, cat_pixels
 from globelens.serve.batching import Batcher, BatchFn, run_isolated
 from globelens.serve.config import BatchConfig
 
@@ -34,7 +35,7 @@ CHECKPOINT_MARKERS = ("trainer_state.pt",)
 class EncodeJob:
     """Images (already preprocessed) and texts to embed; ``logits`` also scores them."""
 
-    images: torch.Tensor | None = None
+    images: Pixels | None = None
     texts: tuple[str, ...] = ()
     logits: bool = False
 
@@ -67,7 +68,7 @@ def dual_encoder_batch(model: Any) -> BatchFn:
     def run(jobs: Sequence[EncodeJob]) -> list[EncodeResult]:
         images = [j.images for j in jobs if j.images is not None and len(j.images)]
         if images:
-            pixels = torch.cat(images)
+            pixels = cat_pixels(images)
             img = torch.cat(
                 [
                     model.encode_images(pixels[i : i + IMAGE_CHUNK])

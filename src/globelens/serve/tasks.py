@@ -10,7 +10,6 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
-import torch
 from fastapi import Request
 from fastapi.responses import Response
 from PIL import Image
@@ -20,6 +19,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from globelens.models import tasklang
 from globelens.models.hf import ACTIVATIONS
+from globelens.models.preprocess import Pixels
 from globelens.serve.batching import BatcherStoppedError, QueueFullError
 from globelens.serve.decode import Plan, decode, original_size, plan
 from globelens.serve.errors import APIError
@@ -74,7 +74,7 @@ def _decode_pixels(served: ServedModel, data: bytes, p: Plan, size: int, param: 
     return served.model.preprocess([decode(data, p, size, param)])
 
 
-async def pixels(state: ServerState, served: ServedModel, data: bytes, param: str) -> torch.Tensor:
+async def pixels(state: ServerState, served: ServedModel, data: bytes, param: str) -> Pixels:
     """The picture as the dual encoder's input tensor: decoded and resized in one turn of the
     decode gate (resizing a large picture on the event loop would stall every request)."""
     size = int(served.model.image_size)

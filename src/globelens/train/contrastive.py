@@ -11,6 +11,7 @@ from torch import nn
 
 from globelens.models.hf import (
     FAMILIES,
+    Family,
     HFDualEncoder,
     check_model_dir,
     config_model_type,
@@ -66,15 +67,18 @@ def prepare_model_dir(cfg: TrainConfig, streams: dict[str, SourceStream], d: Any
     return init
 
 
-def family_loss(model: ModelConfig) -> str:
-    """The loss the model's family is trained with (``--init-from``'s, else the preset's)."""
+def trained_family(model: ModelConfig) -> Family:
+    """The family of the model to train (``--init-from``'s, else the preset's); an error
+    when it is not a dual encoder or globelens cannot fine-tune it."""
     model_type = model.model_type
     if model.init_from:
         model_type = config_model_type(check_model_dir(model.init_from)) or model_type
     family = FAMILIES.get(model_type)
     if family is None:
         raise ValueError(f"model_type {model_type!r} is not a dual encoder ({sorted(FAMILIES)})")
-    return family.loss
+    if family.not_trainable:
+        raise ValueError(f"{model.init_from or model_type}: {family.not_trainable}")
+    return family
 
 
 class ContrastiveObjective(Objective):
@@ -89,8 +93,9 @@ class ContrastiveObjective(Objective):
             raise ValueError(
                 "no training data: give --data PATTERN or [[data.sources]] in the config"
             )
+        family = trained_family(cfg.model)
         if cfg.loss is None:
-            cfg.loss = family_loss(cfg.model)
+            cfg.loss = family.loss
         self.loss_cls = loss_class(cfg.loss)
         # A loss that ignores the logit bias leaves it without gradient (refined in build()).
         self.find_unused_parameters = not self.loss_cls.uses_bias

@@ -13,11 +13,11 @@ import time
 import uuid
 from typing import Any
 
-import torch
 from fastapi import Request
 from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
+from globelens.models.preprocess import cat_pixels
 from globelens.serve.bodies import ChatBody, EmbeddingsBody, read_body
 from globelens.serve.errors import APIError
 from globelens.serve.inputs import b64_image_bytes, check_texts, is_data_uri
@@ -77,7 +77,7 @@ async def _embeddings(state: ServerState, body: EmbeddingsBody) -> dict[str, Any
             if im
         )
     )
-    images = torch.cat(tensors) if tensors else None
+    images = cat_pixels(tensors) if tensors else None
     result = await submit(served, EncodeJob(images, tuple(texts)))
     dim = max(result.image_embeds.shape[-1], result.text_embeds.shape[-1])
     if body.dimensions is not None and body.dimensions != dim:
