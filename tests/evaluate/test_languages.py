@@ -267,3 +267,64 @@ def test_globalrg_grounding_iou_against_brute_force(tmp_path: Path) -> None:
     assert "worst_country_grounding_acc" in res["metrics"]
     with pytest.raises(BenchmarkFormatError, match="withholds them"):
         load_benchmark(f"globalrg:{root}?answers=missing.json")
+
+
+# ------------------------------------------------------------- the world's sets, from the CLI
+
+
+def test_world_language_sets_run_from_the_cli_for_both_model_kinds(
+    tiny_world: Path, tiny_model_dir: Path, tmp_path: Path
+) -> None:
+    from typer.testing import CliRunner
+    from vlm_factory import tiny_paligemma_dir
+
+    from globelens.cli.main import app
+    from globelens.world.lexicon import CONCEPTS
+
+    babel = load_benchmark("world/babel", tiny_world)
+    assert len(babel.label_sets["en"]) == len(CONCEPTS)
+    assert all(len(s) < len(CONCEPTS) for lang, s in babel.label_sets.items() if lang != "en")
+    out = tmp_path / "results"
+    base = ["eval", "--data-root", str(tiny_world), "--bootstrap", "20", "--no-cache",
+            "-o", str(out), "--limit", "6"]  # fmt: skip
+    runner = CliRunner()
+    r = runner.invoke(app, [*base, "-m", str(tiny_model_dir), "-b", "world/babel,world/cvqa"])
+    assert r.exit_code == 0, r.output
+    name = tiny_model_dir.name
+    zs = json.loads((out / f"{name}__world_babel__multilingual_zeroshot.json").read_text())
+    assert zs["protocol"] == "label" and zs["num_languages"] > 10
+    assert zs["metrics"]["worst_language_acc1"] <= zs["metrics"]["acc1"]
+    mc = json.loads((out / f"{name}__world_cvqa__multiple_choice.json").read_text())
+    assert mc["protocol"] == "local+english" and mc["n_evaluated"] == 12
+    assert {"acc_local", "acc_en"} <= set(mc["metrics"])
+    pg = tiny_paligemma_dir(tmp_path / "pg")
+    args = [*base, "-m", str(pg), "-b", "world/cvqa,world/grounding", "--max-new-tokens", "6"]
+    r = runner.invoke(app, args)
+    assert r.exit_code == 0, r.output
+    letter = json.loads((out / "pg__world_cvqa__multiple_choice_by_generation.json").read_text())
+    assert letter["n_evaluated"] == 12 and letter["invalid"]["total"] == 12
+    assert letter["metrics"]["invalid_rate"] == letter["invalid"]["count"] / 12
+    ground = json.loads((out / "pg__world_grounding__grounding.json").read_text())
+    assert ground["n_evaluated"] == 6 and "country" in ground["groups"]
+    rows = list(csv.DictReader((out / "results.csv").read_text().splitlines()))
+    assert {row["task"] for row in rows} == {"multiple_choice_by_generation", "grounding"}
+
+
+def test_garbage_answers_are_counted_invalid(tmp_path: Path) -> None:
+    from gen_factory import HostileGenerator
+
+    from globelens.evaluate.suite import SuiteOptions, evaluate_model_on_benchmark
+
+    opts = SuiteOptions(n_bootstrap=10, progress=False, cache_dir="", gen_batch_size=4)
+    cvqa = load_benchmark(str(_cvqa_release(tmp_path / "cvqa")))
+    [res] = evaluate_model_on_benchmark(
+        HostileGenerator(), cvqa, ["multiple_choice_by_generation"], opts, None
+    )
+    # Failed calls are skipped with their reason; every answer that came back is scored.
+    failed = res["skipped"].get("generation_error", 0)
+    assert res["invalid"]["count"] > 0 and failed > 0
+    assert res["n_evaluated"] + failed == 18
+    grg = load_benchmark(str(_globalrg_release(tmp_path / "globalrg")))
+    [res] = evaluate_model_on_benchmark(HostileGenerator(), grg, ["grounding"], opts, None)
+    assert res["invalid"]["count"] > 0
+    assert res["n_evaluated"] + res["skipped"].get("generation_error", 0) == 6
