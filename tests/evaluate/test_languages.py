@@ -184,6 +184,14 @@ def test_cvqa_option_cosine_against_transformers(tiny_model_dir: Path, tmp_path:
     assert res["metrics"]["acc"] == pytest.approx(np.mean(hits["local"] + hits["en"]))
     assert set(res["groups"]["country"]["groups"]) == {"Kenya", "Japan", "Nigeria"}
     assert {"worst_country_acc_local", "worst_language_acc_en"} <= set(res["metrics"])
+    # The English version is broken down by the place's language too (whose questions).
+    assert set(res["groups"]["language_en"]["groups"]) == {"Swahili", "Japanese", "Yoruba"}
+    kenya = [
+        h
+        for h, (k, q) in zip(hits["en"], [x for x in items if x[1].version == "en"], strict=True)
+        if bench.records[k].meta["country"] == "Kenya"
+    ]
+    assert res["groups"]["country_en"]["groups"]["Kenya"]["acc"] == pytest.approx(np.mean(kenya))
     assert "acc_local" in res["ci95"]
 
 

@@ -69,9 +69,9 @@ def _summary(
     bench: Benchmark, items: list[tuple[int, MultipleChoice]], correct: np.ndarray,
     n_bootstrap: int, seed: int,
 ) -> dict[str, Any]:  # fmt: skip
-    metas = [
-        {**bench.records[i].meta, "version": q.version, "language": q.language} for i, q in items
-    ]
+    # Both versions are grouped by the place's language (the record's), so the English
+    # version's breakdown says whose questions English serves worse.
+    metas = [{**bench.records[i].meta, "version": q.version} for i, q in items]
     keys = ["version", *dict.fromkeys([*G.group_keys(bench), "language", "category"])]
     summary = G.summarize({"acc": correct.astype(float)}, "acc", metas, keys, n_bootstrap, seed)
     versions = summary["groups"]["version"]["groups"]
