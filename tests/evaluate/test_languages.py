@@ -351,3 +351,36 @@ def test_garbage_answers_are_counted_invalid(tmp_path: Path) -> None:
     [res] = evaluate_model_on_benchmark(HostileGenerator(), grg, ["grounding"], opts, None)
     assert res["invalid"]["count"] > 0
     assert res["n_evaluated"] + res["skipped"].get("generation_error", 0) == 6
+
+
+def test_study_languages_tables_over_every_tower(
+    tiny_world: Path, tiny_model_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from vlm_factory import tiny_paligemma_dir
+
+    from globelens.experiments import languages_study
+    from globelens.experiments.generative_act import vlm_dir
+    from globelens.experiments.languages_study import evaluate_languages, summarise_languages
+    from globelens.experiments.nofilter import Study, resolve_config
+
+    study = Study(tmp_path / "demo", resolve_config("quick", n_bootstrap=20), progress=False)
+    (study.out / "world").symlink_to(tiny_world)
+    for v in study.variants:
+        study.model_dir(v, 0).parent.mkdir(parents=True)
+        study.model_dir(v, 0).symlink_to(tiny_model_dir)
+    tiny_paligemma_dir(vlm_dir(study, "globe", 0))  # act two made one generative model
+    monkeypatch.setattr(languages_study, "GENERATIVE_LIMIT", 4)
+    res = evaluate_languages(study)
+    md = (study.out / "languages.md").read_text()
+    assert "| sw |" in md and "**worst language**" in md and "| globe-tl→en |" in md
+    assert set(res["models"]) == set(study.variants)
+    assert "| globe + decoder, seed 0 |" in md and "grounding IoU≥0.5" in md
+    babel = load_benchmark("world/babel", tiny_world)
+    assert set(res["models"]["en"]["languages"]) == set(babel.label_sets)
+    # Over seeds: mean and sample standard deviation of each seed's number.
+    fake = {s: [{"model": "en", "task": "multiple_choice", "metrics": {"acc_local": a}}]
+            for s, a in ((0, 0.2), (1, 0.4), (2, 0.9))}  # fmt: skip
+    cvqa = summarise_languages(fake, ["en"])["en"]["CVQA LOCAL"]
+    assert cvqa["mean"] == pytest.approx(0.5) and cvqa["sd"] == pytest.approx(
+        np.std([0.2, 0.4, 0.9], ddof=1)
+    )
