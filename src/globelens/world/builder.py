@@ -211,6 +211,10 @@ def format_summary(summary: dict[str, Any], out_dir: str | os.PathLike | None = 
         lines.append(f"  benchmarks coco_det, refcoco, vqa, captions: {bench['total']} scenes, "
                      f"{bench['objects']} objects, {bench['vqa_questions']} questions, "
                      f"{bench['refcoco_sentences']} referring sentences")  # fmt: skip
+    if lang := counts.get("languages"):
+        lines.append(f"  benchmarks babel, cvqa, grounding: {len(lang['babel'])} languages, "
+                     f"{lang['cvqa']['questions']} questions, "
+                     f"{lang.get('grounding', {}).get('concepts', 0)} concepts to box")  # fmt: skip
     return "\n".join(lines)
 
 
