@@ -368,7 +368,7 @@ def test_study_languages_tables_over_every_tower(
     for v in study.variants:
         study.model_dir(v, 0).parent.mkdir(parents=True)
         study.model_dir(v, 0).symlink_to(tiny_model_dir)
-    tiny_paligemma_dir(vlm_dir(study, "globe", 0))  # act two made one generative model
+    tiny_paligemma_dir(vlm_dir(study, "globe", 0) / "model")  # act two made one model
     monkeypatch.setattr(languages_study, "GENERATIVE_LIMIT", 4)
     res = evaluate_languages(study)
     md = (study.out / "languages.md").read_text()

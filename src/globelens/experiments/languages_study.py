@@ -125,7 +125,7 @@ def _act_two_models(study: Study) -> list[tuple[str, str]]:
     found = []
     for tower in study.variants:
         for seed in study.seeds:
-            p = vlm_dir(study, tower, seed)
+            p = vlm_dir(study, tower, seed) / "model"
             if (p / "config.json").is_file():
                 found.append((f"{tower} + decoder, seed {seed}", str(p)))
     return found
