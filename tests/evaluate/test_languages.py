@@ -167,6 +167,8 @@ def test_cvqa_option_cosine_against_transformers(tiny_model_dir: Path, tmp_path:
     assert bench.format == "cvqa" and bench.protocol == "local+english" and len(bench) == 9
     assert bench.report.counts() == {"hidden_label": 1, "bad_options": 1, "bad_subset": 1}
     assert bench.records[0].meta["country"] == "Kenya"
+    local = bench.records[0].annotations["mcq"][0]
+    assert local.language == "sw" and letter_prompt(local).startswith("answer sw swali 0")
     assert load_benchmark(f"cvqa:{root}?questions=en").protocol == "english"
     model = load_dual_encoder(tiny_model_dir)
     opts = SuiteOptions(n_bootstrap=50, progress=False)

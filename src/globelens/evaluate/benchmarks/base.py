@@ -56,7 +56,7 @@ class MultipleChoice:
     #: index of the right option
     label: int
     version: str
-    #: the language it is asked in (a name such as ``Swahili``, or a code)
+    #: the language it is asked in: a code (``sw``) where known, else the set's name for it
     language: str
     id: str = ""
 

@@ -36,6 +36,19 @@ COLUMNS = ("ID", "Subset", "Question", "Translated Question", "Options", "Transl
 VERSIONS = {"local": (("local",), "local"), "en": (("en",), "english"),
             "both": (("local", "en"), "local+english")}  # fmt: skip
 N_OPTIONS = 4
+#: CVQA's (and the world's) language names -> the codes task prompts use (``answer sw ...``);
+#: ISO 639-1 where there is one, else 639-3. A name not here is prompted as English.
+LANGUAGE_CODES = {
+    "Amharic": "am", "Arabic": "ar", "Bengali": "bn", "Breton": "br", "Bulgarian": "bg",
+    "Chinese": "zh", "English": "en", "Filipino": "fil", "French": "fr", "German": "de",
+    "Hausa": "ha", "Hindi": "hi", "Igbo": "ig", "Indonesian": "id", "Irish": "ga",
+    "Italian": "it", "Japanese": "ja", "Javanese": "jv", "Kinyarwanda": "rw", "Korean": "ko",
+    "Malay": "ms", "Marathi": "mr", "Minangkabau": "min", "Mongolian": "mn", "Norwegian": "no",
+    "Oromo": "om", "Persian": "fa", "Portuguese": "pt", "Romanian": "ro", "Russian": "ru",
+    "Sinhala": "si", "Spanish": "es", "Sundanese": "su", "Swahili": "sw", "Tamil": "ta",
+    "Telugu": "te", "Thai": "th", "Turkish": "tr", "Urdu": "ur", "Vietnamese": "vi",
+    "Yoruba": "yo",
+}  # fmt: skip
 
 
 def parquet_files(root: Path) -> list[Path]:
@@ -72,8 +85,9 @@ def _row(row: dict, versions: tuple[str, ...]) -> tuple[Record | None, str]:
     label = row["Label"]
     if label is None or int(label) < 0:
         return None, "hidden_label: the public split withholds the answer"
-    asked = {"local": (row["Question"], row["Options"], language),
-             "en": (row["Translated Question"], row["Translated Options"], "English")}  # fmt: skip
+    code = LANGUAGE_CODES.get(language.split("-")[0].strip(), language)
+    asked = {"local": (row["Question"], row["Options"], code),
+             "en": (row["Translated Question"], row["Translated Options"], "en")}  # fmt: skip
     mcq = []
     for version in versions:
         question, options, lang = asked[version]

@@ -29,6 +29,8 @@ LETTERS = "ABCDEFGH"
 #: ``A``, ``A.``, ``(A)``, ``A)``, ``A:`` or ``A. <option text>``; a lower-case letter only
 #: alone (``a``, ``b.``), since an answer may start with the article "a"
 _LETTER_RE = re.compile(r"^\(?(?:([A-H])(?:[).:]|\s|$)|([a-h])[).]?$)")
+#: a language code the task prompt can carry (``answer sw ...``); anything else is prompted as
+#: English
 _LANG_CODE = re.compile(r"^[a-z]{2,3}$")
 VERSION_METRICS = {"local": "acc_local", "en": "acc_en"}
 
