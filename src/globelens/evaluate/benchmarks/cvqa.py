@@ -85,7 +85,7 @@ def _row(row: dict, versions: tuple[str, ...]) -> tuple[Record | None, str]:
     label = row["Label"]
     if label is None or int(label) < 0:
         return None, "hidden_label: the public split withholds the answer"
-    code = LANGUAGE_CODES.get(language.split("-")[0].strip(), language)
+    code = LANGUAGE_CODES.get(language, language)
     asked = {"local": (row["Question"], row["Options"], code),
              "en": (row["Translated Question"], row["Translated Options"], "en")}  # fmt: skip
     mcq = []
