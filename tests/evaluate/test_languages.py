@@ -304,8 +304,11 @@ def test_world_language_sets_run_from_the_cli_for_both_model_kinds(
     from vlm_factory import tiny_paligemma_dir
 
     from globelens.cli.main import app
+    from globelens.evaluate.benchmarks import WORLD_LANGUAGE_BENCHMARKS
     from globelens.world.lexicon import CONCEPTS
 
+    sizes = {n: len(load_benchmark(n, tiny_world)) for n in WORLD_LANGUAGE_BENCHMARKS}
+    assert sizes == {"world/babel": 48, "world/cvqa": 140, "world/grounding": 48}
     babel = load_benchmark("world/babel", tiny_world)
     assert len(babel.label_sets["en"]) == len(CONCEPTS)
     assert all(len(s) < len(CONCEPTS) for lang, s in babel.label_sets.items() if lang != "en")
@@ -377,6 +380,10 @@ def test_study_languages_tables_over_every_tower(
     assert "| sw |" in md and "**worst language**" in md and "| globe-tl→en |" in md
     assert set(res["models"]) == set(study.variants)
     assert "| globe + decoder, seed 0 |" in md and "grounding IoU≥0.5" in md
+    from globelens.evaluate.benchmarks import WORLD_LANGUAGE_BENCHMARKS
+
+    sizes = {n: len(load_benchmark(n, tiny_world)) for n in WORLD_LANGUAGE_BENCHMARKS}
+    assert sizes == {"world/babel": 48, "world/cvqa": 140, "world/grounding": 48}
     babel = load_benchmark("world/babel", tiny_world)
     assert set(res["models"]["en"]["languages"]) == set(babel.label_sets)
     # Over seeds: mean and sample standard deviation of each seed's number.
