@@ -34,6 +34,12 @@ def register(app: typer.Typer) -> None:
             "and a model on each (see docs/worldwide-curation.md); about 2x the training time.",
         ),
         quiet: bool = typer.Option(False, "--quiet", help="No progress output on stderr."),
+        languages: bool = typer.Option(
+            False,
+            "--languages",
+            help="Also score every tower on the world's Babel-ImageNet (per language) and "
+            "CVQA (LOCAL and English); writes OUT/languages.md (docs/languages.md).",
+        ),
     ) -> None:
         """Build the world, curate it (en / globe / globe-tl), train tiny SigLIP models on
         each (and globe / globe-tl continued on en), evaluate them on Western and global benchmarks;
@@ -56,6 +62,10 @@ def register(app: typer.Typer) -> None:
         study.run()
         md = (out / "summary.md").read_text(encoding="utf-8")
         typer.echo(md, nl=False)
+        if languages:
+            from globelens.experiments.languages_study import evaluate_languages
+
+            typer.echo("\n" + evaluate_languages(study)["markdown"], nl=False)
         typer.echo(f"\nThe report is at {(out / 'report.html').resolve()}")
         typer.echo(f"Machine-readable summary: {(out / 'summary.json').resolve()}")
         typer.echo(talk_to_the_models(study), nl=False)

@@ -47,6 +47,11 @@ TABLE_METRICS = (
     "image_retrieval_recall@1",
     "country_10shot",
     "region_10shot",
+    # languages and cultures: Babel-ImageNet, CVQA (both model kinds), GlobalRG grounding
+    "worst_language_acc1",
+    "acc_local",
+    "acc_en",
+    "grounding_acc",
     # generative tasks
     "CIDEr",
     "Bleu_4",
@@ -334,6 +339,8 @@ def format_table(results: Sequence[dict[str, Any]]) -> str:
         "region_10shot": "reg10",
         "boxacc@0.5": "box@.5",
         "invalid_rate": "invalid%",
+        "worst_language_acc1": "worst_lang",
+        "grounding_acc": "ground@.5",
     }
     header = ["model", "dataset", "task", *[short.get(c, c) for c in cols]]
     task_short = {
@@ -342,6 +349,8 @@ def format_table(results: Sequence[dict[str, Any]]) -> str:
         "fewshot_geolocalization": "fewshot",
         "referring_segmentation": "refseg",
         "classification_by_generation": "genclassify",
+        "multiple_choice_by_generation": "mcq_letter",
+        "multilingual_zeroshot": "multilingual",
     }
     lines = []
     for r in results:

@@ -1,5 +1,6 @@
 """Build the embedded world: the training crawl, five classification/retrieval benchmarks,
-the scenes (generative training shards and four generative benchmarks), MetaCLIP metadata
+the scenes (generative training shards and four generative benchmarks), the languages and
+cultures sets (babel, cvqa, grounding: see ``language_sets``), MetaCLIP metadata
 lists (``metadata/{lang}.txt``), world.json and a contact sheet.
 
 Every picture is planned and drawn from its own generator, seeded by (seed, stream, index),
@@ -26,6 +27,7 @@ from globelens.world.config import (
     WorldSize,
     resolve_size,
 )
+from globelens.world.language_sets import write_language_sets
 from globelens.world.lexicon import (
     CONCEPT_BY_ID,
     LANDMARKS,
@@ -137,6 +139,8 @@ def build_world(
             pool.close()
             pool.join()
 
+    # Babel-ImageNet, CVQA and GlobalRG analogues, from the pictures drawn above.
+    summary_parts["languages"] = write_language_sets(out, seed)
     metadata = metadata_lists()
     for lang, entries in metadata.items():
         write_text(out / "metadata" / f"{lang}.txt", "".join(f"{e}\n" for e in entries))
@@ -207,6 +211,10 @@ def format_summary(summary: dict[str, Any], out_dir: str | os.PathLike | None = 
         lines.append(f"  benchmarks coco_det, refcoco, vqa, captions: {bench['total']} scenes, "
                      f"{bench['objects']} objects, {bench['vqa_questions']} questions, "
                      f"{bench['refcoco_sentences']} referring sentences")  # fmt: skip
+    if lang := counts.get("languages"):
+        lines.append(f"  benchmarks babel, cvqa, grounding: {len(lang['babel'])} languages, "
+                     f"{lang['cvqa']['questions']} questions, "
+                     f"{lang.get('grounding', {}).get('concepts', 0)} concepts to box")  # fmt: skip
     return "\n".join(lines)
 
 

@@ -1,12 +1,15 @@
 """Benchmark loaders, one module per on-disk format, and the named-benchmark registry."""
 
 from globelens.evaluate.benchmarks import (  # noqa: F401  (each module registers itself)
+    babel_imagenet,
     coco,
     coco_captions,
     coco_det,
+    cvqa,
     dollarstreet,
     geode,
     gldv2,
+    globalrg,
     hfparquet,
     imagefolder,
     imagenet_val,
@@ -85,12 +88,28 @@ register_benchmark(
 WORLD_GENERATIVE_BENCHMARKS: tuple[str, ...] = tuple(
     n for n in NAMED if n.startswith("world/") and n not in WORLD_BENCHMARKS
 )
+# The languages and cultures pack: Babel-ImageNet, CVQA and GlobalRG grounding, as released
+# and as the world writes them (its babel set names the western set's classes and reads its
+# pictures). Kept out of the two tuples above, so the default suite and demo stay as fast.
+for _name, _fmt, _rel, _opts in (
+    ("babel_imagenet", "babel_imagenet", "babel_imagenet", {}),
+    ("cvqa", "cvqa", "cvqa", {}),
+    ("globalrg", "globalrg", "globalrg", {}),
+    ("world/babel", "babel_imagenet", "benchmarks/babel", {"images": "../western"}),
+    ("world/cvqa", "cvqa", "benchmarks/cvqa", {}),
+    ("world/grounding", "globalrg", "benchmarks/grounding", {}),
+):
+    register_benchmark(_name, Named(_fmt, _rel, _opts, description=f"{_name} ({_fmt} format)"))
+#: The world's languages-and-cultures sets (one zero-shot, one for both model kinds, one
+#: generative).
+WORLD_LANGUAGE_BENCHMARKS: tuple[str, ...] = ("world/babel", "world/cvqa", "world/grounding")
 
 __all__ = [
     "FORMATS",
     "NAMED",
     "WORLD_BENCHMARKS",
     "WORLD_GENERATIVE_BENCHMARKS",
+    "WORLD_LANGUAGE_BENCHMARKS",
     "Benchmark",
     "BenchmarkFormatError",
     "Format",

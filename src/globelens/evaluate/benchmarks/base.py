@@ -41,8 +41,34 @@ class Record:
     #: ``"qa"``: ``[{"question_id", "question", "lang", "answers": [10 str],
     #: "multiple_choice_answer", "answer_type": "other|number|yes/no", "question_type"}]``;
     #: ``"refs"``: ``[{"ref_id", "sent", "lang", "bbox": [x, y, w, h], "segmentation": RLE,
-    #: "category"}]``. Captions stay in ``captions``.
+    #: "category"}]``; ``"mcq"``: ``[MultipleChoice]``; ``"grounding"``: ``[Grounding]``.
+    #: Captions stay in ``captions``.
     annotations: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class MultipleChoice:
+    """One multiple-choice question about a record's picture (CVQA): ``version`` is
+    ``local`` (asked in the place's language) or ``en`` (its English translation)."""
+
+    question: str
+    options: tuple[str, ...]
+    #: index of the right option
+    label: int
+    version: str
+    #: the language it is asked in: a code (``sw``) where known, else the set's name for it
+    language: str
+    id: str = ""
+
+
+@dataclass(frozen=True)
+class Grounding:
+    """A concept to box in a record's picture (GlobalRG): any of ``boxes`` (``[x, y, w, h]``
+    pixels, COCO order) is a right answer."""
+
+    concept: str
+    boxes: tuple[tuple[float, float, float, float], ...]
+    id: str = ""
 
 
 @dataclass
@@ -80,6 +106,9 @@ class Benchmark:
     #: the named scoring protocol (which rows, classes and headline metric), written into
     #: every result so a number says what it is; "" where a set has only one way to score
     protocol: str = ""
+    #: partial label sets by language (Babel-ImageNet): {language: {class index: name}};
+    #: a language is scored on the records whose label it names, over the classes it names
+    label_sets: dict[str, dict[int, str]] = field(default_factory=dict)
 
     def __len__(self) -> int:
         return len(self.records)

@@ -175,6 +175,9 @@ from globelens.evaluate.tasks import (  # noqa: E402
     detection,
     fewshot,
     genclassify,
+    grounding,
+    multilingual,
+    multiple_choice,
     refseg,
     retrieval,
     vqa,
@@ -235,6 +238,38 @@ register_task(
     requires=lambda b: bool(b.classnames),
     stands_in_for=("zeroshot_classification",),
     needs="class names",
+)
+
+register_task(
+    "multilingual_zeroshot",
+    multilingual.run,
+    ("babel", "multilingual"),
+    requires=lambda b: bool(b.label_sets),
+    needs="per-language label sets (Babel-ImageNet)",
+)
+register_task(
+    "multiple_choice",
+    multiple_choice.run,
+    ("mcq", "cvqa"),
+    requires=_has("mcq"),
+    needs="multiple-choice questions",
+)
+register_task(
+    "multiple_choice_by_generation",
+    multiple_choice.run_generative,
+    ("mcq_generation",),
+    protocol="generator",
+    requires=_has("mcq"),
+    stands_in_for=("multiple_choice",),
+    needs="multiple-choice questions",
+)
+register_task(
+    "grounding",
+    grounding.run,
+    ("ground",),
+    protocol="generator",
+    requires=_has("grounding"),
+    needs="concepts with reference boxes",
 )
 
 __all__ = [
