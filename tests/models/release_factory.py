@@ -49,6 +49,16 @@ def _image_processor() -> object:
     )
 
 
+def _widen(model: object) -> None:
+    """A wider init than the default, so that different texts score differently."""
+    import torch
+
+    with torch.no_grad():
+        for p in model.parameters():  # type: ignore[attr-defined]
+            if p.ndim == 2:
+                p.normal_(0, 0.2)
+
+
 def _save_siglip(out: Path, tokenizer: object, vocab_size: int, pad_id: int, seed: int) -> Path:
     import torch
     from transformers import SiglipConfig, SiglipModel, SiglipProcessor
@@ -57,10 +67,7 @@ def _save_siglip(out: Path, tokenizer: object, vocab_size: int, pad_id: int, see
     config = SiglipConfig(text_config=text, vision_config=VISION)
     torch.manual_seed(seed)
     model = SiglipModel(config).eval()
-    with torch.no_grad():  # a wider init, so that different texts score differently
-        for p in model.parameters():
-            if p.ndim == 2:
-                p.normal_(0, 0.2)
+    _widen(model)
     model.save_pretrained(out, safe_serialization=True)
     SiglipProcessor(image_processor=_image_processor(), tokenizer=tokenizer).save_pretrained(out)
     return out
@@ -155,10 +162,7 @@ def siglip2_naflex_dir(out: str | Path, seed: int = 0) -> Path:
     config = Siglip2Config(text_config=text, vision_config=vision)
     torch.manual_seed(seed)
     model = Siglip2Model(config).eval()
-    with torch.no_grad():  # a wider init, so that different texts score differently
-        for p in model.parameters():
-            if p.ndim == 2:
-                p.normal_(0, 0.2)
+    _widen(model)
     model.save_pretrained(out, safe_serialization=True)
     tok.save_pretrained(out)  # type: ignore[attr-defined]
     _declare_gemma(out, processor_class="Siglip2Processor")
@@ -213,10 +217,7 @@ def clip_openai_dir(out: str | Path, seed: int = 0) -> Path:
     config = CLIPConfig(text_config=text, vision_config=VISION, projection_dim=24)
     torch.manual_seed(seed)
     model = CLIPModel(config).eval()
-    with torch.no_grad():
-        for p in model.parameters():
-            if p.ndim == 2:
-                p.normal_(0, 0.2)
+    _widen(model)
     model.save_pretrained(out, safe_serialization=True)
     size = VISION["image_size"]
     image_processor = CLIPImageProcessor(
