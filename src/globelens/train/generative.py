@@ -37,6 +37,7 @@ from globelens.models.paligemma import CODEC_FILES
 from globelens.models.vlm import saved_dtype
 from globelens.train.config import SourceConfig, VLMTrainConfig
 from globelens.train.data import BatchDataset, Ref, SampleError, SourceStream, derive_seed
+from globelens.train.evaluation import HeldOutBenchmark
 from globelens.train.objective import Objective
 from globelens.train.targets import TARGETS, TargetContext, build_target
 
@@ -377,14 +378,12 @@ class GenerativeObjective(Objective):
         self.module = SuffixLM(self.model)
         self.image_size = int(self.processor.image_processor.size["height"])
         self.eval_set = None
-        if self.cfg.eval.data and self.d.main:
-            from globelens.train.vlm_eval import HeldOutSet
-
-            ev = self.cfg.eval
-            self.eval_set = HeldOutSet.from_shards(
+        ev = self.cfg.eval
+        if ev.data and self.d.main:
+            self.eval_set = HeldOutBenchmark(
                 ev.data,
-                self.task_specs,
-                self.codec,
+                self.task_specs.values(),
+                ev.data_root,
                 max_images=ev.max_images,
                 max_new_tokens=ev.max_new_tokens,
                 seed=self.cfg.seed,
