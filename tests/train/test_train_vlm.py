@@ -504,3 +504,26 @@ def test_held_out_benchmark_reads_patterns_and_names(scenes: Path) -> None:
     assert by_glob.options.n_bootstrap == 0
     with pytest.raises(ValueError, match=r"nothing to score.*question"):
         HeldOutBenchmark(str(scenes), [("question", ())])
+
+
+def test_scene_shards_read_as_a_benchmark(scenes: Path, tmp_path: Path) -> None:
+    """``globelens eval`` reads a folder of scene shards (detected as ``scenes``) with every
+    annotation; a sample carrying none is counted with its reason, not dropped silently."""
+    from globelens.data import Sample, ShardWriter, encode_image
+    from globelens.evaluate.benchmarks import load_benchmark
+
+    bench = load_benchmark(str(scenes))
+    first = _first_json(scenes)
+    assert bench.format == "scenes" and len(bench.records) == 48
+    assert bench.tasks == ("captioning", "detection", "vqa", "referring_segmentation")
+    rec = bench.records[0]
+    assert rec.captions == first["captions"] and rec.annotations["qa"] == first["qa"]
+    assert rec.meta["income_bucket"] == first["income_bucket"] and "objects" not in rec.meta
+    writer = ShardWriter(tmp_path / "mixed")
+    image = encode_image(Image.new("RGB", (32, 32)))
+    writer.write(Sample(key="a", image_bytes=image, caption="x", meta=first))
+    writer.write(Sample(key="b", image_bytes=image, caption="x", meta={"country": "Peru"}))
+    writer.close()
+    mixed = load_benchmark(f"scenes:{tmp_path / 'mixed'}")
+    assert [r.id for r in mixed.records] == ["a"]
+    assert mixed.report.counts() == {"no_annotations": 1}
