@@ -87,7 +87,7 @@ def evaluate(args: argparse.Namespace, model_dir: Path) -> dict:
     for kind in kinds:
         t0 = time.perf_counter()
         held = HeldOutBenchmark(
-            EVALS[kind], [(kind, ())], data_root=args.world, max_images=args.max_images
+            EVALS[kind], [kind], data_root=args.world, max_images=args.max_images
         )
         res = held.evaluate(gen)
         res[f"eval/{kind}/seconds"] = round(time.perf_counter() - t0, 1)

@@ -495,15 +495,15 @@ def test_held_out_benchmark_reads_patterns_and_names(scenes: Path) -> None:
     score for the mixture fails at start, naming what it has."""
     from globelens.train.evaluation import HeldOutBenchmark
 
-    kinds = [("caption", ("en",)), ("answer", ()), ("question", ())]
+    kinds = ["caption", "answer", "question", "answer"]
     by_glob = HeldOutBenchmark(str(scenes / "*.tar"), kinds, max_images=5)
-    by_folder = HeldOutBenchmark(f"scenes:{scenes}", kinds, max_images=5)
+    by_folder = HeldOutBenchmark(f"scenes:{scenes}", kinds, max_images=5, max_new_tokens=7)
     assert by_glob.tasks == by_folder.tasks == ["captioning", "vqa"]
     assert [r.id for r in by_glob.bench.records] == [r.id for r in by_folder.bench.records]
-    assert by_glob.options.task_options == {"languages": ["en"]}
-    assert by_glob.options.n_bootstrap == 0
+    assert len(by_glob.bench.records) == 5 and by_glob.options.n_bootstrap == 0
+    assert by_folder.options.task_options == {"max_new_tokens": 7}
     with pytest.raises(ValueError, match=r"nothing to score.*question"):
-        HeldOutBenchmark(str(scenes), [("question", ())])
+        HeldOutBenchmark(str(scenes), ["question"])
 
 
 def test_scene_shards_read_as_a_benchmark(scenes: Path, tmp_path: Path) -> None:

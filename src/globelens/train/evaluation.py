@@ -95,40 +95,33 @@ def load_held_out(spec: str, data_root: str | None = None) -> Benchmark:
 class HeldOutBenchmark:
     """The first ``max_images`` records of a benchmark, scored for the training tasks.
 
-    ``kinds``: the training tasks' kinds with their caption languages; each kind the
-    evaluator has a generative task for (by name or alias: ``caption`` -> ``captioning``,
-    ``answer`` -> ``vqa``, ``detect`` -> ``detection``, ``segment``/``refer`` ->
-    ``referring_segmentation``) and the benchmark carries data for is run; the others
-    (``question``) are not scored. Settings are ``globelens eval``'s defaults except the
-    bootstrap (off) and the caption languages (those the caption tasks train).
+    ``kinds``: the training tasks' kinds. Each kind the evaluator has a generative task for
+    (by name or alias: ``caption`` -> ``captioning``, ``answer`` -> ``vqa``, ``detect`` ->
+    ``detection``, ``segment``/``refer`` -> ``referring_segmentation``) and the benchmark
+    carries data for is run with ``globelens eval``'s settings, bootstrap off; the others
+    (``question``) are not scored.
     """
 
     def __init__(
         self,
         spec: str,
-        kinds: Iterable[tuple[str, tuple[str, ...]]],
+        kinds: Iterable[str],
         data_root: str | None = None,
         max_images: int = 64,
         max_new_tokens: int | None = None,
         seed: int = 0,
     ) -> None:
-        kinds = list(kinds)
+        kinds = list(dict.fromkeys(kinds))
         self.bench = load_held_out(spec, data_root)
         self.bench.records = self.bench.records[:max_images]
-        wanted = list(dict.fromkeys(ALIASES.get(k, k) for k, _ in kinds))
-        wanted = [t for t in wanted if t in TASKS]
+        wanted = [t for t in dict.fromkeys(ALIASES.get(k, k) for k in kinds) if t in TASKS]
         self.tasks = tasks_for(self.bench, "generator", wanted) if wanted else []
         if not self.tasks:
             raise ValueError(
                 f"held-out benchmark {self.bench.name!r} has nothing to score for the tasks "
-                f"{sorted({k for k, _ in kinds})} (it has: {', '.join(self.bench.tasks) or 'none'})"
+                f"{kinds} (it has: {', '.join(self.bench.tasks) or 'none'})"
             )
-        options: dict[str, Any] = {}
-        if max_new_tokens is not None:
-            options["max_new_tokens"] = max_new_tokens
-        captions = [langs for k, langs in kinds if ALIASES.get(k, k) == "captioning"]
-        if captions and all(captions):
-            options["languages"] = sorted({lang for langs in captions for lang in langs})
+        options = {} if max_new_tokens is None else {"max_new_tokens": max_new_tokens}
         self.options = SuiteOptions(
             n_bootstrap=0, seed=seed, progress=False, cache_dir="", task_options=options
         )

@@ -382,7 +382,7 @@ class GenerativeObjective(Objective):
         if ev.data and self.d.main:
             self.eval_set = HeldOutBenchmark(
                 ev.data,
-                self.task_specs.values(),
+                [kind for kind, _ in self.task_specs.values()],
                 ev.data_root,
                 max_images=ev.max_images,
                 max_new_tokens=ev.max_new_tokens,
