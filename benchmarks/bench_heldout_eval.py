@@ -18,6 +18,9 @@ import time
 
 import torch
 
+from globelens.models.paligemma import load_generator
+from globelens.train.evaluation import HeldOutBenchmark
+
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -33,9 +36,6 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=1)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
-
-    from globelens.models.paligemma import load_generator
-    from globelens.train.evaluation import HeldOutBenchmark
 
     gen = load_generator(args.model)
     t0 = time.perf_counter()
