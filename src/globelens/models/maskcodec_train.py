@@ -12,8 +12,10 @@ moved onto latents the codebook serves worst.
 
 It keeps its own short loop rather than the shared trainer's (``globelens.train.loop``): that
 loop streams pictures from shards with checkpoints and resume, while the codec trains in
-seconds on mask crops held in memory (a COCO JSON's, scene objects', drawn shapes) and stops
-early at a target IoU. Its score is the evaluator's ``mask_iou`` (``globelens.models.maskcodec``).
+seconds on mask crops held in memory (a COCO JSON's, scene objects', drawn shapes), with Adam
+and a one-cycle schedule (the loop's AdamW schedule would change every codec trained so far),
+and stops early at a target IoU. Its score is the evaluator's ``mask_iou``
+(``globelens.models.maskcodec``).
 """
 
 from __future__ import annotations
