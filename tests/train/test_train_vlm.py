@@ -523,7 +523,10 @@ def test_scene_shards_read_as_a_benchmark(scenes: Path, tmp_path: Path) -> None:
     image = encode_image(Image.new("RGB", (32, 32)))
     writer.write(Sample(key="a", image_bytes=image, caption="x", meta=first))
     writer.write(Sample(key="b", image_bytes=image, caption="x", meta={"country": "Peru"}))
+    broken = {**first, "objects": [{**first["objects"][0], "bbox": None}, *first["objects"][1:]]}
+    writer.write(Sample(key="c", image_bytes=image, caption="x", meta=broken))
     writer.close()
     mixed = load_benchmark(f"scenes:{tmp_path / 'mixed'}")
-    assert [r.id for r in mixed.records] == ["a"]
-    assert mixed.report.counts() == {"no_annotations": 1}
+    assert [r.id for r in mixed.records] == ["a", "c"]
+    assert mixed.records[1].annotations["objects"] == first["objects"][1:]
+    assert mixed.report.counts() == {"no_annotations": 1, "bad_objects": 1}

@@ -136,9 +136,9 @@ class HeldOutBenchmark:
                 results = evaluate_model_on_benchmark(
                     generator, self.bench, [task], self.options, Caches()
                 )
-            except ValueError as e:
+            except (ValueError, KeyError, TypeError, OSError) as e:  # a long run goes on
                 log.warning(
-                    json.dumps({"event": "eval_task_failed", "task": task, "error": str(e)})
+                    json.dumps({"event": "eval_task_failed", "task": task, "error": repr(e)})
                 )
                 continue
             for res in results:

@@ -24,6 +24,12 @@ from globelens.groups import income_bucket
 
 #: annotation keys of a scene's ``.json`` and the evaluator's task that scores each
 ANNOTATIONS = {"objects": "detection", "qa": "vqa", "refs": "referring_segmentation"}
+#: what the evaluator's task reads of each item (an item lacking one is counted, not scored)
+REQUIRED = {
+    "objects": ("label", "category_id", "bbox"),
+    "qa": ("question", "answers"),
+    "refs": ("sent", "bbox", "segmentation"),
+}
 GROUP_FIELDS = ("income_bucket", "region", "country", "language")
 
 
@@ -47,6 +53,26 @@ def _captions(value: Any) -> dict[str, list[str]]:
     return out
 
 
+def _usable(key: str, item: Any) -> bool:
+    if not isinstance(item, dict) or any(item.get(f) in (None, "", []) for f in REQUIRED[key]):
+        return False
+    box = item.get("bbox", (0, 0, 0, 0))
+    return isinstance(box, list | tuple) and len(box) == 4
+
+
+def _annotations(bench: Benchmark, source: str, key: str, meta: dict) -> dict[str, list]:
+    """The usable items of each annotation list; each unusable one counted as ``bad_KEY``."""
+    out: dict[str, list] = {}
+    for name in ANNOTATIONS:
+        items = meta.get(name)
+        if not isinstance(items, list):
+            continue
+        out[name] = [item for item in items if _usable(name, item)]
+        for _ in range(len(items) - len(out[name])):
+            bench.report.add(source, key, f"bad_{name}", f"an item lacks one of {REQUIRED[name]}")
+    return out
+
+
 def load(root: Path) -> Benchmark:
     """``root``: a folder of scene shards, or a glob / brace pattern of them."""
     try:
@@ -67,7 +93,7 @@ def load(root: Path) -> Benchmark:
         if "income" in meta and "income_bucket" not in meta:
             with contextlib.suppress(TypeError, ValueError):
                 meta["income_bucket"] = income_bucket(float(meta["income"]))
-        annotations = {k: s.meta[k] for k in ANNOTATIONS if isinstance(s.meta.get(k), list)}
+        annotations = _annotations(bench, s.source, s.key, s.meta)
         captions = _captions(s.meta.get("captions"))
         if not captions and not any(annotations.values()):
             bench.report.add(s.source, s.key, "no_annotations", "no captions, objects, qa, refs")
