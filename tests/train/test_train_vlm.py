@@ -386,6 +386,11 @@ def test_config_errors_are_clear(scenes: Path, tiny_model_dir: Path, tmp_path: P
         make(model={"vision": str(tiny_model_dir)}, tasks=[{"name": "segment"}])
     with pytest.raises(ValueError, match="unknown kind"):
         make(model={"vision": str(tiny_model_dir)}, tasks=[{"name": "colour"}])
+    with pytest.raises(ValueError, match="lives under a data root"):
+        make(model={"vision": str(tiny_model_dir)}, eval={"data": "world/vqa"})
+    with pytest.raises(ValueError, match="nothing to score"):
+        make(model={"vision": str(tiny_model_dir)}, tasks=[{"name": "question"}],
+             eval={"data": str(scenes)})  # fmt: skip
     with pytest.raises(ValueError, match="unknown source"):
         make(
             model={"vision": str(tiny_model_dir)},

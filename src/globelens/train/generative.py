@@ -277,6 +277,18 @@ class GenerativeObjective(Objective):
                 f"tasks {needs_codec} need a mask codec: give --codec vae-oid.npz (big_vision's) "
                 "or a codec .safetensors (`globelens codec train`)"
             )
+        # read before any model is built: a wrong held-out set fails the run at once
+        ev = cfg.eval
+        self.eval_set = None
+        if ev.data and self.d.main:
+            self.eval_set = HeldOutBenchmark(
+                ev.data,
+                [kind for kind, _ in self.task_specs.values()],
+                ev.data_root,
+                max_images=ev.max_images,
+                max_new_tokens=ev.max_new_tokens,
+                seed=cfg.seed,
+            )
         self._norm = 1.0
         self._tokens = 0
 
@@ -377,17 +389,6 @@ class GenerativeObjective(Objective):
         self.model = model.to(self.d.device).train()
         self.module = SuffixLM(self.model)
         self.image_size = int(self.processor.image_processor.size["height"])
-        self.eval_set = None
-        ev = self.cfg.eval
-        if ev.data and self.d.main:
-            self.eval_set = HeldOutBenchmark(
-                ev.data,
-                [kind for kind, _ in self.task_specs.values()],
-                ev.data_root,
-                max_images=ev.max_images,
-                max_new_tokens=ev.max_new_tokens,
-                seed=self.cfg.seed,
-            )
 
     def _base(self) -> nn.Module:
         return self.model.get_base_model() if hasattr(self.model, "get_base_model") else self.model
