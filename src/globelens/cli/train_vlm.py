@@ -53,6 +53,9 @@ def register(app: typer.Typer) -> None:
             help="Held-out benchmark scored during and after training by the evaluator's tasks: "
             "scene shards (folder or glob) or a benchmark spec (world/vqa, coco_det:DIR).",
         ),
+        eval_data_root: str = typer.Option(
+            None, "--data-root", help="Where named --eval benchmarks (world/...) live."
+        ),
         eval_every: int = typer.Option(None, "--eval-every", help="Steps between evaluations."),
         config: Path = typer.Option(None, "--config", help="TOML file with the other settings."),
         quiet: bool = typer.Option(False, "--quiet", help="No progress bar."),
@@ -105,6 +108,8 @@ def register(app: typer.Typer) -> None:
             cfg.optim.lr = lr
         if eval_data:
             cfg.eval.data = eval_data
+        if eval_data_root:
+            cfg.eval.data_root = eval_data_root
         if eval_every is not None:
             cfg.eval.every = eval_every
         if quiet:
