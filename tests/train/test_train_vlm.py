@@ -4,6 +4,7 @@ language, resume after SIGKILL, LoRA, and the output in transformers and our Gen
 from __future__ import annotations
 
 import json
+import logging
 import os
 import random
 import shutil
@@ -494,10 +495,13 @@ def test_held_out_numbers_are_globelens_eval_numbers(scenes: Path, tmp_path: Pat
     assert logged["eval/captioning/en/CIDEr"] == results[0]["languages"]["en"]["CIDEr"]
 
 
-def test_held_out_benchmark_reads_patterns_and_names(scenes: Path) -> None:
-    """The held-out set: scene shards by folder or glob, or a named benchmark; training
-    kinds map onto the evaluator's tasks (``question`` has none), and a set with nothing to
-    score for the mixture fails at start, naming what it has."""
+def test_held_out_benchmark_reads_patterns_and_names(
+    scenes: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The held-out set: scene shards by folder or glob; training kinds map onto the
+    evaluator's tasks (``question`` has none); a set with nothing to score for the mixture
+    fails at start, naming what it has; a model that fails every answer is logged, not a
+    crash of the run."""
     from globelens.train.evaluation import HeldOutBenchmark
 
     kinds = ["caption", "answer", "question", "answer"]
@@ -509,6 +513,20 @@ def test_held_out_benchmark_reads_patterns_and_names(scenes: Path) -> None:
     assert by_folder.options.task_options == {"max_new_tokens": 7}
     with pytest.raises(ValueError, match=r"nothing to score.*question"):
         HeldOutBenchmark(str(scenes), ["question"])
+
+    class Broken:  # a model whose every generate call fails
+        image_size, fingerprint = 48, "live"
+
+        def generate(self, images, prompts, **kw):
+            raise RuntimeError("out of memory")
+
+    with caplog.at_level(logging.WARNING, logger="globelens.train"):
+        assert by_glob.evaluate(Broken()) == {}
+    events = [json.loads(r.getMessage()) for r in caplog.records if r.name == "globelens.train"]
+    assert [(e["event"], e["task"]) for e in events] == [
+        ("eval_task_failed", "captioning"), ("eval_task_failed", "vqa")
+    ]  # fmt: skip
+    assert "generation_error" in events[0]["error"]
 
 
 def test_scene_shards_read_as_a_benchmark(scenes: Path, tmp_path: Path) -> None:
