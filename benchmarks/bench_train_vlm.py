@@ -4,10 +4,11 @@
    trained by ``globelens train`` on en and on globe data) on the world's scenes, the same
    task mixture, seed and steps for every tower; CPU-seconds of the whole run (main process
    and data workers) are measured. Then greedy answers on the world's held-out benchmarks,
-   with the training prompts, scored by the evaluator's metrics (``globelens.train.vlm_eval``):
-   VQA accuracy (all questions and "what is this"), boxes at IoU > 0.5 on the single-object
-   scenes of world/coco_det (prompt: ``detect {its label}``), CIDEr on world/captions, and mask
-   mIoU on world/refcoco when a codec is given.
+   the first ``--max-images`` of each, by the evaluator's tasks as in-training evaluation
+   runs them (``globelens.train.evaluation.HeldOutBenchmark``, the names ``globelens eval``
+   writes): ``vqa`` on world/vqa, ``detection`` (COCO mAP) on world/coco_det, ``captioning``
+   (CIDEr) on world/captions, and ``referring_segmentation`` (mIoU) on world/refcoco when a
+   codec is given.
 2. ``overhead``: samples/s of the full loop (shards -> JSON targets -> processor -> step, with
    DataLoader workers) against the bare forward + backward + step on pre-built batches,
    interleaved in one run (``bench_train.interleaved_overhead``).
@@ -32,7 +33,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 
 TASKS = ["caption:1", "answer:2", "detect:2"]
-EVALS = {  # task -> (benchmark, kind)
+EVALS = {  # training kind -> the held-out benchmark it is scored on
     "answer": "world/vqa",
     "detect": "world/coco_det",
     "caption": "world/captions",
@@ -75,24 +76,19 @@ def train_one(args: argparse.Namespace, name: str, tower: str, out: Path) -> dic
 
 
 def evaluate(args: argparse.Namespace, model_dir: Path) -> dict:
+    """The evaluator's tasks on the world's held-out benchmarks, as in-training evaluation
+    runs them (``HeldOutBenchmark``: ``globelens eval --limit N``, bootstrap off)."""
     from globelens.models.paligemma import load_generator
-    from globelens.train.vlm_eval import HeldOutSet
+    from globelens.train.evaluation import HeldOutBenchmark
 
     gen = load_generator(model_dir)
     results: dict = {}
     kinds = ["caption", "answer", "detect"] + (["refer"] if args.codec else [])
     for kind in kinds:
         t0 = time.perf_counter()
-        held = HeldOutSet.from_benchmark(
-            EVALS[kind],
-            {kind: (kind, ())},
-            gen.codec,
-            data_root=args.world,
-            max_images=args.max_images,
-            max_new_tokens=48,
+        held = HeldOutBenchmark(
+            EVALS[kind], [kind], data_root=args.world, max_images=args.max_images
         )
-        if kind == "detect":  # single-object scenes: boxes of one object
-            held.samples = [s for s in held.samples if len(s[1].get("objects") or []) == 1]
         res = held.evaluate(gen)
         res[f"eval/{kind}/seconds"] = round(time.perf_counter() - t0, 1)
         results.update({k.removeprefix("eval/"): round(v, 4) for k, v in res.items()})

@@ -15,7 +15,6 @@ from globelens.models import tasklang as tl
 from globelens.models.maskcodec_train import (
     CodecTrainConfig,
     iter_coco_masks,
-    mask_iou,
     synthetic_masks,
     tight_box,
     train_codec,
@@ -259,7 +258,7 @@ def test_train_codec_learns_shapes_and_the_task_language_uses_it(tmp_path) -> No
     codes = [int(t) for t in text.split("<seg")[1:] for t in [t[:3]]]
     direct = mc.codes_to_mask(codec, codes, tl.quantize_box(box, w, h), h, w)
     assert np.array_equal(obj.mask, direct)
-    assert mask_iou(obj.mask, mask) > 0.3
+    assert mc.mask_iou(obj.mask, mask) > 0.3
 
 
 def test_codec_train_cli(tmp_path) -> None:
@@ -307,3 +306,19 @@ def test_world_masks_train_and_score_through_the_cli(tiny_world, tmp_path) -> No
     assert mc.codec_metadata(out)["heldout_source"] == str(coco)
     both = CliRunner().invoke(app, [*args, "--coco", str(coco)])
     assert both.exit_code == 2 and "give the masks" in both.output
+
+
+def test_one_mask_iou_for_the_codec_and_the_evaluator() -> None:
+    """The codec's round trip and the evaluator's mIoU score with the same rule: two empty
+    masks are 0 (an empty answer is never right), shapes must agree."""
+    from globelens.evaluate.genmetrics import refseg
+
+    assert refseg.mask_iou is mc.mask_iou
+    empty = np.zeros((4, 6), bool)
+    half = empty.copy()
+    half[:, :3] = True
+    assert mc.mask_iou(empty, empty) == 0.0
+    assert mc.mask_iou(half, half) == 1.0 and mc.mask_iou(half, ~half) == 0.0
+    assert mc.mask_iou(half, np.ones_like(half)) == 0.5
+    with pytest.raises(ValueError, match="shapes differ"):
+        mc.mask_iou(empty, np.zeros((6, 4), bool))

@@ -48,7 +48,13 @@ def register(app: typer.Typer) -> None:
         out: Path = typer.Option(None, "--out", help="Output folder (model, checkpoints, logs)."),
         resume: bool = typer.Option(False, "--resume", help="Continue from the latest checkpoint."),
         eval_data: str = typer.Option(
-            None, "--eval", help="Held-out shards (same layout) scored during and after training."
+            None,
+            "--eval",
+            help="Held-out benchmark scored during and after training by the evaluator's tasks: "
+            "scene shards (folder or glob) or a benchmark spec (world/vqa, coco_det:DIR).",
+        ),
+        eval_data_root: str = typer.Option(
+            None, "--data-root", help="Where named --eval benchmarks (world/...) live."
         ),
         eval_every: int = typer.Option(None, "--eval-every", help="Steps between evaluations."),
         config: Path = typer.Option(None, "--config", help="TOML file with the other settings."),
@@ -102,6 +108,8 @@ def register(app: typer.Typer) -> None:
             cfg.optim.lr = lr
         if eval_data:
             cfg.eval.data = eval_data
+        if eval_data_root:
+            cfg.eval.data_root = eval_data_root
         if eval_every is not None:
             cfg.eval.every = eval_every
         if quiet:

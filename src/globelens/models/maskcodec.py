@@ -188,6 +188,21 @@ def paste_masks(
     return out
 
 
+def mask_iou(pred: np.ndarray, gt: np.ndarray) -> float:
+    """Pixel IoU of two (H, W) bool masks at the same resolution; 0 when both are empty.
+
+    The one definition: the evaluator's mIoU (``globelens.evaluate.genmetrics.refseg``) and
+    the codec's round-trip score both use it. Two empty masks score 0, not 1: a referred
+    object always has pixels, so an empty prediction is never a right answer, and an empty
+    ground truth (a mask lost in decoding) must not lift a mean.
+    """
+    if pred.shape != gt.shape:
+        raise ValueError(f"mask shapes differ: predicted {pred.shape}, ground truth {gt.shape}")
+    inter = int(np.logical_and(pred, gt).sum())
+    union = int(gt.sum()) + int(pred.sum()) - inter
+    return inter / union if union else 0.0
+
+
 def _device(codec: MaskCodec) -> torch.device:
     return codec.codebook.device
 

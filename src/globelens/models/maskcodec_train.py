@@ -9,6 +9,13 @@ The vector quantiser is the standard VQ-VAE one (straight-through gradients, cod
 commitment losses), plus two things that keep a 128-entry codebook alive in a few hundred
 steps: the codebook starts from encoder outputs, and entries no batch used for a while are
 moved onto latents the codebook serves worst.
+
+It keeps its own short loop rather than the shared trainer's (``globelens.train.loop``): that
+loop streams pictures from shards with checkpoints and resume, while the codec trains in
+seconds on mask crops held in memory (a COCO JSON's, scene objects', drawn shapes), with Adam
+and a one-cycle schedule (the loop's AdamW schedule would change every codec trained so far),
+and stops early at a target IoU. Its score is the evaluator's ``mask_iou``
+(``globelens.models.maskcodec``).
 """
 
 from __future__ import annotations
@@ -31,6 +38,7 @@ from globelens.models.maskcodec import (
     MaskCodec,
     MaskCodecConfig,
     crop_masks,
+    mask_iou,
     paste_masks,
     save_codec,
 )
@@ -91,11 +99,6 @@ def tight_box(mask: np.ndarray) -> Box:
     r = np.flatnonzero(rows)
     c = np.flatnonzero(cols)
     return (float(c[0]), float(r[0]), float(c[-1] + 1), float(r[-1] + 1))
-
-
-def mask_iou(a: np.ndarray, b: np.ndarray) -> float:
-    union = np.logical_or(a, b).sum()
-    return float(np.logical_and(a, b).sum() / union) if union else 1.0
 
 
 # -- masks to train on --------------------------------------------------------------------------

@@ -306,12 +306,18 @@ class VLMModelConfig:
 
 @dataclass
 class VLMEvalConfig:
-    #: evaluation shards (same layout as the training shards): greedy generation every
-    #: ``every`` steps and at the end, scored per task
+    #: the held-out benchmark: scene shards in the training layout (a folder or a glob), or
+    #: any benchmark spec ``globelens eval`` takes (``world/vqa``, ``coco_det:PATH`` ...);
+    #: greedy generation every ``every`` steps and at the end, scored by the evaluator's
+    #: tasks (``eval/{task}/{metric}``, the names ``globelens eval`` writes)
     data: str | None = None
+    #: where named benchmarks (``world/...``) live: ``globelens eval --data-root``
+    data_root: str | None = None
     every: int = 0
+    #: the first records of the benchmark (``globelens eval --limit``)
     max_images: int = 64
-    max_new_tokens: int = 48
+    #: None: each task's own default, as ``globelens eval`` (``--max-new-tokens``)
+    max_new_tokens: int | None = None
 
 
 def _default_tasks() -> list[TaskConfig]:

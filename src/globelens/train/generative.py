@@ -37,6 +37,7 @@ from globelens.models.paligemma import CODEC_FILES
 from globelens.models.vlm import saved_dtype
 from globelens.train.config import SourceConfig, VLMTrainConfig
 from globelens.train.data import BatchDataset, Ref, SampleError, SourceStream, derive_seed
+from globelens.train.evaluation import HeldOutBenchmark
 from globelens.train.objective import Objective
 from globelens.train.targets import TARGETS, TargetContext, build_target
 
@@ -276,6 +277,18 @@ class GenerativeObjective(Objective):
                 f"tasks {needs_codec} need a mask codec: give --codec vae-oid.npz (big_vision's) "
                 "or a codec .safetensors (`globelens codec train`)"
             )
+        # read before any model is built: a wrong held-out set fails the run at once
+        ev = cfg.eval
+        self.eval_set = None
+        if ev.data and self.d.main:
+            self.eval_set = HeldOutBenchmark(
+                ev.data,
+                [kind for kind, _ in self.task_specs.values()],
+                ev.data_root,
+                max_images=ev.max_images,
+                max_new_tokens=ev.max_new_tokens,
+                seed=cfg.seed,
+            )
         self._norm = 1.0
         self._tokens = 0
 
@@ -376,19 +389,6 @@ class GenerativeObjective(Objective):
         self.model = model.to(self.d.device).train()
         self.module = SuffixLM(self.model)
         self.image_size = int(self.processor.image_processor.size["height"])
-        self.eval_set = None
-        if self.cfg.eval.data and self.d.main:
-            from globelens.train.vlm_eval import HeldOutSet
-
-            ev = self.cfg.eval
-            self.eval_set = HeldOutSet.from_shards(
-                ev.data,
-                self.task_specs,
-                self.codec,
-                max_images=ev.max_images,
-                max_new_tokens=ev.max_new_tokens,
-                seed=self.cfg.seed,
-            )
 
     def _base(self) -> nn.Module:
         return self.model.get_base_model() if hasattr(self.model, "get_base_model") else self.model

@@ -15,6 +15,7 @@ from globelens.evaluate.benchmarks import (  # noqa: F401  (each module register
     imagenet_val,
     landmarks,
     refcoco,
+    scenes,
     vqa,
     wds,
     xm3600,

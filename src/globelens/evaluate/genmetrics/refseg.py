@@ -7,7 +7,9 @@
   16 mask tokens, or when its box is empty in whole pixels; ``invalid`` counts them;
 - ``boxacc@0.5``: the fraction of examples whose box IoU with the referred object's box is at
   least 0.5 (invalid predictions miss);
-- only the first object of the answer is scored.
+- only the first object of the answer is scored;
+- mask IoU is :func:`globelens.models.maskcodec.mask_iou` (two empty masks score 0), the one
+  the codec's round trip is scored with too.
 """
 
 from __future__ import annotations
@@ -17,8 +19,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from globelens.models.maskcodec import mask_iou
+
 #: a box in pixels: (x_min, y_min, x_max, y_max)
 BoxXYXY = tuple[float, float, float, float]
+
+__all__ = ["BoxXYXY", "RefSegScores", "box_iou", "mask_iou"]
 
 
 def box_iou(a: BoxXYXY, b: BoxXYXY) -> float:
@@ -30,15 +36,6 @@ def box_iou(a: BoxXYXY, b: BoxXYXY) -> float:
     area = lambda r: max(r[2] - r[0], 0.0) * max(r[3] - r[1], 0.0)  # noqa: E731
     union = area(a) + area(b) - inter
     return float(inter / union) if union > 0 else 0.0
-
-
-def mask_iou(pred: np.ndarray, gt: np.ndarray) -> float:
-    """Pixel IoU of two (H, W) bool masks at the same resolution (0 when both are empty)."""
-    if pred.shape != gt.shape:
-        raise ValueError(f"mask shapes differ: predicted {pred.shape}, ground truth {gt.shape}")
-    inter = int(np.logical_and(pred, gt).sum())
-    union = int(gt.sum()) + int(pred.sum()) - inter
-    return inter / union if union else 0.0
 
 
 @dataclass

@@ -212,7 +212,12 @@ register_task(
     needs="captions",
 )
 register_task(
-    "vqa", vqa.run, ("vqav2",), protocol="generator", requires=_has("qa"), needs="questions"
+    "vqa",
+    vqa.run,
+    ("vqav2", "answer"),
+    protocol="generator",
+    requires=_has("qa"),
+    needs="questions",
 )
 register_task(
     "detection",
@@ -225,7 +230,7 @@ register_task(
 register_task(
     "referring_segmentation",
     refseg.run,
-    ("refseg", "segment"),
+    ("refseg", "segment", "refer"),
     protocol="generator",
     requires=_has("refs"),
     needs="referring expressions",
