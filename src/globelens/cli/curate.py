@@ -6,6 +6,8 @@ import json
 
 import typer
 
+from globelens.curate import audit_data, run_recipe, write_audit
+
 
 def register(app: typer.Typer) -> None:
     @app.command("curate")
@@ -42,8 +44,6 @@ def register(app: typer.Typer) -> None:
         quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
     ) -> None:
         """Curate WebDataset shards with a recipe: shards, manifest.json, kept_uids.npy out."""
-        from globelens.curate import run_recipe
-
         try:
             manifest = run_recipe(
                 recipe,
@@ -70,8 +70,6 @@ def register(app: typer.Typer) -> None:
         if c["corrupt"]:
             typer.echo(f"  corrupt: {json.dumps(c['corrupt'])}")
         if audit:
-            from globelens.curate import audit_data
-
             typer.echo(audit_data(out)["headline"])
             typer.echo(f"audit: {out}/audit.html")
 
@@ -82,8 +80,6 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Rebuild audit.json and audit.html (whom each step keeps, by language, script,
         country, region and income) from a curation's outputs."""
-        from globelens.curate import audit_data, write_audit
-
         try:
             paths = write_audit(out)
         except FileNotFoundError as e:
