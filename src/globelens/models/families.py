@@ -156,6 +156,17 @@ def dual_encoder_family(model_type: str | None) -> DualEncoderFamily:
     return family
 
 
+def generator_family(model_type: str | None) -> GeneratorFamily:
+    """The generative family of ``model_type``; an error naming the known ones otherwise."""
+    family = FAMILIES.get(model_type or "")
+    if not isinstance(family, GeneratorFamily):
+        raise ValueError(
+            f"model_type {model_type!r} is not a supported generator; "
+            f"supported: {sorted(families_of(GeneratorFamily.kind))}"
+        )
+    return family
+
+
 #: ``DualEncoderFamily.activation`` -> logits -> probabilities (over the texts, the last dimension)
 ACTIVATIONS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
     "sigmoid": torch.sigmoid,
@@ -335,5 +346,6 @@ __all__ = [
     "TextConvention",
     "dual_encoder_family",
     "families_of",
+    "generator_family",
     "register_family",
 ]

@@ -19,7 +19,7 @@ from PIL import Image
 
 from globelens.data.images import DEFAULT_MAX_PIXELS, decode_image
 from globelens.models.base import Generation
-from globelens.models.families import FAMILIES, GeneratorFamily, families_of
+from globelens.models.families import FAMILIES, GeneratorFamily, generator_family
 from globelens.models.hf import check_model_dir, config_model_type, model_fingerprint
 from globelens.models.maskcodec import load_codec
 from globelens.models.vlm import (
@@ -47,17 +47,6 @@ __all__ = [
 def default_dtype(device: str | torch.device) -> torch.dtype:
     """bf16 on CUDA (PaliGemma's training precision), float32 elsewhere."""
     return torch.bfloat16 if torch.device(device).type == "cuda" else torch.float32
-
-
-def generator_family(model_type: str | None) -> GeneratorFamily:
-    """The generative family of ``model_type``; an error naming the known ones otherwise."""
-    family = FAMILIES.get(model_type or "")
-    if not isinstance(family, GeneratorFamily):
-        raise ValueError(
-            f"model_type {model_type!r} is not a supported generator; "
-            f"supported: {sorted(families_of(GeneratorFamily.kind))}"
-        )
-    return family
 
 
 def is_generator_dir(path: str | os.PathLike) -> bool:
