@@ -79,3 +79,23 @@ def test_top_level_help_loads_no_command():
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "", f"command modules imported: {proc.stdout.strip()}"
+
+
+def test_command_modules_import_at_their_top():
+    """Commands load lazily, so a command module has no reason to hide its imports of
+    globelens inside functions."""
+    import ast
+
+    import globelens.cli
+
+    found = []
+    for path in sorted(Path(globelens.cli.__file__).parent.glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                continue
+            for inner in ast.walk(node):
+                if isinstance(inner, ast.ImportFrom) and (inner.module or "").startswith(
+                    "globelens"
+                ):
+                    found.append(f"{path.name}:{inner.lineno}")
+    assert not found, f"function-local imports: {found}"
