@@ -105,8 +105,13 @@ def register(app: typer.Typer) -> None:
                 parsed = tasklang.parse(
                     parsed_prompt, out.text, width, height, codec=gen.codec, score=out.logprob
                 )
-                result = {"image": path, "width": width, "height": height,
-                          "logprob": out.logprob, **parsed.to_json()}  # fmt: skip
+                result = {
+                    "image": path,
+                    "width": width,
+                    "height": height,
+                    "logprob": out.logprob,
+                    **parsed.to_json(),
+                }
                 if draw is not None:
                     result["drawn"] = _draw(image, parsed, draw_path(draw, index, len(paths)))
                 results.append(result)
