@@ -18,6 +18,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
+# handed on: the server's classify route reads ACTIVATIONS from here
 from globelens.models.families import ACTIVATIONS as ACTIVATIONS
 from globelens.models.families import dual_encoder_family
 from globelens.models.hub import local_model_path
