@@ -12,10 +12,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-import typer
 from typer.testing import CliRunner
 
-from globelens.cli.main import app
+from globelens.cli.main import app, command_tree
 
 #: where the page appears in the site (a nav entry in mkdocs.yml)
 PAGE = "reference/cli.md"
@@ -39,15 +38,9 @@ class Command:
 
 def commands() -> Iterator[Command]:
     """Every visible command and group, depth first, in alphabetical order."""
-
-    def walk(cmd: Any, path: tuple[str, ...]) -> Iterator[Command]:
-        yield Command(path, cmd)
-        # Duck-typed: typer may vendor its own click, so isinstance(click.Group) can fail.
-        for name, sub in sorted(getattr(cmd, "commands", {}).items()):
-            if not getattr(sub, "hidden", False):
-                yield from walk(sub, (*path, name))
-
-    yield from walk(typer.main.get_command(app), ())
+    for path, cmd in command_tree():
+        if not getattr(cmd, "hidden", False):
+            yield Command(path, cmd)
 
 
 def help_text(path: tuple[str, ...]) -> str:

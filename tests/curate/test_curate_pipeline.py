@@ -101,7 +101,7 @@ def test_staging_holds_the_locally_kept_samples_and_can_be_kept(clean, tmp_path)
 
 
 def test_draft_decodes_at_the_largest_size_a_step_needs():
-    from globelens.curate.base import build_step
+    from globelens.curate import build_step
     from globelens.curate.pipeline import draft_size
     from globelens.curate.recipe import DRAFT_SIZE
 

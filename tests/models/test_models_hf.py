@@ -136,7 +136,7 @@ def test_b16_parameter_count(tiny_tokenizer_dir: Path) -> None:
     # SigLIP B/16 with a 32k vocabulary has about 203M parameters; build it on the meta device.
     from transformers import SiglipConfig, SiglipModel
 
-    from globelens.models.presets import _siglip_model
+    from globelens.models.families import _siglip_model
 
     with torch.device("meta"):
         model = _siglip_model(PRESETS["B/16"], 32000, {"pad": 0, "eos": 1})

@@ -7,6 +7,12 @@ from pathlib import Path
 from typing import Any
 
 import typer
+from PIL import Image
+
+from globelens.cli.imagelist import ImageErrors, decoded_batches
+from globelens.models import tasklang
+from globelens.models.paligemma import load_generator
+from globelens.report.overlay import draw_parsed
 
 
 def draw_path(out: Path, index: int, total: int) -> Path:
@@ -30,35 +36,47 @@ def _describe(result: dict[str, Any]) -> list[str]:
     return lines
 
 
+# the command's options, declared once (typer reads them from the signature)
+OPT_MODEL = typer.Argument(
+    ..., help="PaliGemma model directory, or a Hub id (org/name) in the local cache."
+)
+OPT_IMAGES_AND_PROMPT = typer.Argument(
+    ...,
+    metavar="IMAGE... PROMPT",
+    help='One or more pictures, then the prompt: "caption en", "answer en what is '
+    'this?", "detect stove ; lamp", "segment bed", "ocr".',
+)
+OPT_AS_JSON = typer.Option(False, "--json", help="Print one JSON document.")
+OPT_DRAW = typer.Option(
+    None,
+    "--draw",
+    help="Write the picture with boxes, masks and labels drawn (out.png; several "
+    "pictures: out-0.png, out-1.png ...).",
+)
+OPT_MAX_NEW_TOKENS = typer.Option(64, "--max-new-tokens", help="Longest answer.")
+OPT_NUM_BEAMS = typer.Option(1, "--num-beams", help="Beam search width (1: greedy).")
+OPT_BATCH_SIZE = typer.Option(8, "--batch-size", help="Pictures per generate call.")
+OPT_DEVICE = typer.Option("cpu", "--device", help="torch device (bf16 on cuda).")
+OPT_CODEC = typer.Option(
+    None,
+    "--codec",
+    help="Mask codec for segment answers: big_vision's vae-oid.npz or a codec "
+    ".safetensors (default: the model folder's own; without one, boxes only).",
+)
+
+
 def register(app: typer.Typer) -> None:
     @app.command("ask")
     def ask_cmd(
-        model: str = typer.Argument(
-            ..., help="PaliGemma model directory, or a Hub id (org/name) in the local cache."
-        ),
-        images_and_prompt: list[str] = typer.Argument(
-            ...,
-            metavar="IMAGE... PROMPT",
-            help='One or more pictures, then the prompt: "caption en", "answer en what is '
-            'this?", "detect stove ; lamp", "segment bed", "ocr".',
-        ),
-        as_json: bool = typer.Option(False, "--json", help="Print one JSON document."),
-        draw: Path | None = typer.Option(
-            None,
-            "--draw",
-            help="Write the picture with boxes, masks and labels drawn (out.png; several "
-            "pictures: out-0.png, out-1.png ...).",
-        ),
-        max_new_tokens: int = typer.Option(64, "--max-new-tokens", help="Longest answer."),
-        num_beams: int = typer.Option(1, "--num-beams", help="Beam search width (1: greedy)."),
-        batch_size: int = typer.Option(8, "--batch-size", help="Pictures per generate call."),
-        device: str = typer.Option("cpu", "--device", help="torch device (bf16 on cuda)."),
-        codec: Path | None = typer.Option(
-            None,
-            "--codec",
-            help="Mask codec for segment answers: big_vision's vae-oid.npz or a codec "
-            ".safetensors (default: the model folder's own; without one, boxes only).",
-        ),
+        model: str = OPT_MODEL,
+        images_and_prompt: list[str] = OPT_IMAGES_AND_PROMPT,
+        as_json: bool = OPT_AS_JSON,
+        draw: Path | None = OPT_DRAW,
+        max_new_tokens: int = OPT_MAX_NEW_TOKENS,
+        num_beams: int = OPT_NUM_BEAMS,
+        batch_size: int = OPT_BATCH_SIZE,
+        device: str = OPT_DEVICE,
+        codec: Path | None = OPT_CODEC,
     ) -> None:
         """Ask a generative model: print its text and the parsed caption, answer, boxes or masks.
 
@@ -66,10 +84,6 @@ def register(app: typer.Typer) -> None:
         answer's log-probability (a generative detector has no per-box confidence). Text
         that does not parse is counted as invalid with a reason, never dropped silently.
         """
-        from globelens.cli.imagelist import ImageErrors, decoded_batches
-        from globelens.models import tasklang
-        from globelens.models.paligemma import load_generator
-
         if len(images_and_prompt) < 2:
             typer.echo("error: give at least one IMAGE and then the PROMPT", err=True)
             raise typer.Exit(2)
@@ -78,7 +92,6 @@ def register(app: typer.Typer) -> None:
         parsed_prompt = tasklang.parse_prompt(prompt)
         errors = ImageErrors()
         results: list[dict[str, Any]] = []
-        drawn: list[str] = []
         for batch in decoded_batches([Path(p) for p in paths], batch_size, errors, "ask"):
             outs = gen.generate(
                 [im for _, _, im in batch],
@@ -100,30 +113,42 @@ def register(app: typer.Typer) -> None:
                     **parsed.to_json(),
                 }
                 if draw is not None:
-                    from globelens.report.overlay import draw_parsed
-
-                    target = draw_path(draw, index, len(paths))
-                    target.parent.mkdir(parents=True, exist_ok=True)
-                    draw_parsed(image, parsed).save(target)
-                    result["drawn"] = str(target)
-                    drawn.append(str(target))
+                    result["drawn"] = _draw(image, parsed, draw_path(draw, index, len(paths)))
                 results.append(result)
-        if as_json:
-            doc = {
-                "model": str(model),
-                "prompt": prompt,
-                "task": parsed_prompt.task,
-                "results": results,
-                "errors": errors.items,
-            }
-            typer.echo(json.dumps(doc, ensure_ascii=False, indent=2))
-        else:
-            typer.echo(f"prompt: {prompt}  (task: {parsed_prompt.task})")
-            for r in results:
-                typer.echo("\n".join(_describe(r)))
-            for d in drawn:
-                typer.echo(f"drew {d}")
-        for e in errors.items:
-            typer.echo(f"skipped {e['image']}: {e['reason']} ({e['detail']})", err=True)
+        _print(model, prompt, parsed_prompt, results, errors, as_json)
         if errors.items:
             raise typer.Exit(1)
+
+
+def _draw(image: Image.Image, parsed: tasklang.Parsed, target: Path) -> str:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    draw_parsed(image, parsed).save(target)
+    return str(target)
+
+
+def _print(
+    model: str,
+    prompt: str,
+    parsed_prompt: tasklang.Prompt,
+    results: list[dict[str, Any]],
+    errors: ImageErrors,
+    as_json: bool,
+) -> None:
+    if as_json:
+        doc = {
+            "model": str(model),
+            "prompt": prompt,
+            "task": parsed_prompt.task,
+            "results": results,
+            "errors": errors.items,
+        }
+        typer.echo(json.dumps(doc, ensure_ascii=False, indent=2))
+    else:
+        typer.echo(f"prompt: {prompt}  (task: {parsed_prompt.task})")
+        for r in results:
+            typer.echo("\n".join(_describe(r)))
+        for r in results:
+            if "drawn" in r:
+                typer.echo(f"drew {r['drawn']}")
+    for e in errors.items:
+        typer.echo(f"skipped {e['image']}: {e['reason']} ({e['detail']})", err=True)

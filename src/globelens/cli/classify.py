@@ -7,12 +7,15 @@ from pathlib import Path
 
 import typer
 
+from globelens.cli.imagelist import ImageErrors, decoded_batches
+from globelens.models.classify import classify_images, split_labels
+from globelens.models.hf import load_dual_encoder
+from globelens.models.prompts import BARE_TEMPLATE
+
 
 def _templates(value: str | None) -> list[str]:
     """A file with one template per line, or templates separated by ``|``; ``{c}`` marks the
     label (a template without it gets the label appended)."""
-    from globelens.models.prompts import BARE_TEMPLATE
-
     if not value:
         return list(BARE_TEMPLATE)
     path = Path(value)
@@ -48,10 +51,6 @@ def register(app: typer.Typer) -> None:
         Probabilities as the model was trained: sigmoid per phrase for SigLIP (they need not
         sum to 1), softmax over the phrases for CLIP.
         """
-        from globelens.cli.imagelist import ImageErrors, decoded_batches
-        from globelens.models.classify import classify_images, split_labels
-        from globelens.models.hf import load_dual_encoder
-
         names = split_labels(labels)
         if not names:
             typer.echo("error: --labels needs at least one phrase", err=True)

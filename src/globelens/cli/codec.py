@@ -6,6 +6,9 @@ import json
 
 import typer
 
+from globelens.models.maskcodec import convert_vae_oid, load_codec
+from globelens.models.maskcodec_train import CodecTrainConfig, evaluate_codec, train_codec_files
+
 
 def register(app: typer.Typer) -> None:
     group = typer.Typer(
@@ -19,8 +22,6 @@ def register(app: typer.Typer) -> None:
         out: str = typer.Argument(..., help="Where to write the codec (.safetensors)."),
     ) -> None:
         """Convert the official vae-oid.npz weights into a codec safetensors file."""
-        from globelens.models.maskcodec import convert_vae_oid
-
         path = convert_vae_oid(npz, out)  # a failure: one line, exit 2 (``cli.main``)
         typer.echo(f"wrote {path}")
 
@@ -51,8 +52,6 @@ def register(app: typer.Typer) -> None:
         quiet: bool = typer.Option(False, "--quiet", help="No progress bar."),
     ) -> None:
         """Train a small codec on instance masks; prints its held-out round-trip IoU."""
-        from globelens.models.maskcodec_train import CodecTrainConfig, train_codec_files
-
         cfg = CodecTrainConfig(
             steps=steps, batch_size=batch_size, target_iou=target_iou, seed=seed, threads=threads
         )
@@ -75,9 +74,6 @@ def register(app: typer.Typer) -> None:
         limit: int | None = typer.Option(None, "--limit", help="Score at most this many masks."),
     ) -> None:
         """Encode-then-decode IoU of a codec on a COCO file's masks, at full resolution."""
-        from globelens.models.maskcodec import load_codec
-        from globelens.models.maskcodec_train import evaluate_codec
-
         codec = load_codec(codec_path)
         result = evaluate_codec(codec, coco, limit=limit)
         typer.echo(json.dumps({"codec": codec_path, "coco": coco, **result}))

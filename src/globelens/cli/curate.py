@@ -6,44 +6,50 @@ import json
 
 import typer
 
+from globelens.curate import audit_data, run_recipe, write_audit
+
+# the command's options, declared once (typer reads them from the signature)
+OPT_RECIPE = typer.Option(
+    ...,
+    "--recipe",
+    "-r",
+    help="Recipe TOML file, or a name in configs/ (e.g. english_only).",
+)
+OPT_IN_PATTERN = typer.Option(
+    ...,
+    "--in",
+    "-i",
+    help="Input shards: paths, glob, {00000..00009} braces, folder; '::' joins several.",
+)
+OPT_OUT = typer.Option(..., "--out", "-o", help="Output folder (re-running it resumes).")
+OPT_ENGINE = typer.Option("local", "--engine", help="local (process pool) or ray (Ray Data).")
+OPT_WORKERS = typer.Option(2, "--workers", "-w", help="Parallel workers (processes or Ray tasks).")
+OPT_AUDIT = typer.Option(False, "--audit", help="Also write audit.json and audit.html.")
+OPT_SHARD_SIZE = typer.Option(10_000, "--shard-size", help="Samples per output shard.")
+OPT_ADDRESS = typer.Option(None, "--address", help="Ray cluster address (ray engine only).")
+OPT_KEEP_STAGING = typer.Option(
+    False,
+    "--keep-staging",
+    help="Keep _work/stage/ (each input shard's locally kept samples) after the run.",
+)
+OPT_QUIET = typer.Option(False, "--quiet", "-q", help="No progress bar.")
+
 
 def register(app: typer.Typer) -> None:
     @app.command("curate")
     def curate(
-        recipe: str = typer.Option(
-            ...,
-            "--recipe",
-            "-r",
-            help="Recipe TOML file, or a name in configs/ (e.g. english_only).",
-        ),
-        in_pattern: str = typer.Option(
-            ...,
-            "--in",
-            "-i",
-            help="Input shards: paths, glob, {00000..00009} braces, folder; '::' joins several.",
-        ),
-        out: str = typer.Option(..., "--out", "-o", help="Output folder (re-running it resumes)."),
-        engine: str = typer.Option(
-            "local", "--engine", help="local (process pool) or ray (Ray Data)."
-        ),
-        workers: int = typer.Option(
-            2, "--workers", "-w", help="Parallel workers (processes or Ray tasks)."
-        ),
-        audit: bool = typer.Option(False, "--audit", help="Also write audit.json and audit.html."),
-        shard_size: int = typer.Option(10_000, "--shard-size", help="Samples per output shard."),
-        address: str = typer.Option(
-            None, "--address", help="Ray cluster address (ray engine only)."
-        ),
-        keep_staging: bool = typer.Option(
-            False,
-            "--keep-staging",
-            help="Keep _work/stage/ (each input shard's locally kept samples) after the run.",
-        ),
-        quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+        recipe: str = OPT_RECIPE,
+        in_pattern: str = OPT_IN_PATTERN,
+        out: str = OPT_OUT,
+        engine: str = OPT_ENGINE,
+        workers: int = OPT_WORKERS,
+        audit: bool = OPT_AUDIT,
+        shard_size: int = OPT_SHARD_SIZE,
+        address: str = OPT_ADDRESS,
+        keep_staging: bool = OPT_KEEP_STAGING,
+        quiet: bool = OPT_QUIET,
     ) -> None:
         """Curate WebDataset shards with a recipe: shards, manifest.json, kept_uids.npy out."""
-        from globelens.curate import run_recipe
-
         try:
             manifest = run_recipe(
                 recipe,
@@ -70,8 +76,6 @@ def register(app: typer.Typer) -> None:
         if c["corrupt"]:
             typer.echo(f"  corrupt: {json.dumps(c['corrupt'])}")
         if audit:
-            from globelens.curate import audit_data
-
             typer.echo(audit_data(out)["headline"])
             typer.echo(f"audit: {out}/audit.html")
 
@@ -82,8 +86,6 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Rebuild audit.json and audit.html (whom each step keeps, by language, script,
         country, region and income) from a curation's outputs."""
-        from globelens.curate import audit_data, write_audit
-
         try:
             paths = write_audit(out)
         except FileNotFoundError as e:

@@ -6,6 +6,10 @@ from pathlib import Path
 
 import typer
 
+from globelens.experiments.generative_act import talk_to_the_models
+from globelens.experiments.languages_study import evaluate_languages
+from globelens.experiments.nofilter import Study, resolve_config
+
 
 def register(app: typer.Typer) -> None:
     @app.command("demo")
@@ -54,17 +58,12 @@ def register(app: typer.Typer) -> None:
         overrides: dict = {} if steps is None else {"steps": steps}
         if ladder:
             overrides["ladder"] = True
-        from globelens.experiments.generative_act import talk_to_the_models
-        from globelens.experiments.nofilter import Study, resolve_config
-
         config = resolve_config(profile, **overrides)
         study = Study(out, config, seed=seed, progress=not quiet)
         study.run()
         md = (out / "summary.md").read_text(encoding="utf-8")
         typer.echo(md, nl=False)
         if languages:
-            from globelens.experiments.languages_study import evaluate_languages
-
             typer.echo("\n" + evaluate_languages(study)["markdown"], nl=False)
         typer.echo(f"\nThe report is at {(out / 'report.html').resolve()}")
         typer.echo(f"Machine-readable summary: {(out / 'summary.json').resolve()}")

@@ -13,6 +13,8 @@ from typing import Any
 
 from PIL import Image
 
+from globelens.data.images import ImageDecodeError, decode_image
+
 #: lists at least this long show a progress bar (on stderr)
 PROGRESS_FROM = 8
 
@@ -39,8 +41,6 @@ def decoded_batches(
     """Batches of (index in ``paths``, path, RGB image); undecodable pictures go to
     ``errors`` instead."""
     from tqdm import tqdm
-
-    from globelens.data.images import ImageDecodeError, decode_image
 
     bar: Any = tqdm(total=len(paths), desc=desc, unit="img", disable=len(paths) < PROGRESS_FROM)
     try:

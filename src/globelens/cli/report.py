@@ -6,6 +6,8 @@ from pathlib import Path
 
 import typer
 
+from globelens.report import write_report
+
 
 def register(app: typer.Typer) -> None:
     @app.command("report")
@@ -17,8 +19,6 @@ def register(app: typer.Typer) -> None:
         title: str = typer.Option("globelens evaluation report", "--title", help="Report title."),
     ) -> None:
         """Write an HTML report: tables, accuracy by income and region, disparity, confusions."""
-        from globelens.report import write_report
-
         try:
             path = write_report(results_dir, out, title=title)
         except FileNotFoundError as e:

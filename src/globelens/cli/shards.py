@@ -6,6 +6,8 @@ import json
 
 import typer
 
+from globelens.data.stats import format_stats, shard_stats
+
 
 def register(app: typer.Typer) -> None:
     group = typer.Typer(help="Inspect WebDataset shards.", no_args_is_help=True)
@@ -38,8 +40,6 @@ def register(app: typer.Typer) -> None:
         Reads every sample once, streaming (constant memory). Exit code 0 even when problems
         are found: they are reported, with their reasons, not fatal.
         """
-        from globelens.data.stats import format_stats, shard_stats
-
         try:
             result = shard_stats(
                 pattern, decode=not no_decode, max_problems=max_problems, progress=progress

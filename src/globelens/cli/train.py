@@ -6,6 +6,9 @@ from pathlib import Path
 
 import typer
 
+from globelens.train.config import load_config, source_from_spec
+from globelens.train.loop import train
+
 
 def register(app: typer.Typer) -> None:
     @app.command("train")
@@ -40,9 +43,6 @@ def register(app: typer.Typer) -> None:
         quiet: bool = typer.Option(False, "--quiet", help="No progress bar."),
     ) -> None:
         """Train a SigLIP/CLIP model; writes OUT/model (a Hugging Face model directory)."""
-        from globelens.train.config import load_config, source_from_spec
-        from globelens.train.loop import train
-
         try:
             cfg = load_config(config)
         except (OSError, ValueError) as e:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import typer
 
+from globelens.world.builder import build_world, format_summary, resolve_size
+
 
 def register(app: typer.Typer) -> None:
     group = typer.Typer(
@@ -29,8 +31,6 @@ def register(app: typer.Typer) -> None:
         """Write OUT/crawl and OUT/scenes shards, OUT/benchmarks/*, OUT/metadata/{lang}.txt
         (MetaCLIP metadata lists, one entry a line, for the metaclip recipes), OUT/world.json
         and OUT/contact_sheet.png."""
-        from globelens.world.builder import build_world, format_summary, resolve_size
-
         try:
             resolve_size(size)
             summary = build_world(out, seed=seed, size=size, workers=workers, progress=not quiet)

@@ -11,12 +11,10 @@ Python API::
 
 from typing import Any
 
-from globelens.curate.base import STEPS, GlobalStep, Step, StepResult, build_step, register_step
+from globelens.curate.base import STEPS, GlobalStep, Step, StepResult, register_step
 from globelens.curate.pipeline import load_kept_uids, process_batch, run_recipe, sample_uid
 from globelens.curate.recipe import Recipe, load_recipe
-
-# The built-in steps register themselves on import: ``STEPS`` lists them from the start.
-from globelens.curate import steps as _builtin_steps  # noqa: F401  isort: skip
+from globelens.curate.steps import build_step
 
 # The audit needs pandas (~0.4 s to import); it is loaded on first use, so that curation
 # workers, which never audit, start fast.

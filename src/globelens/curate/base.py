@@ -22,7 +22,6 @@ from typing import Any, ClassVar
 from PIL import Image
 
 from globelens.data import ImageDecodeError, Sample
-from globelens.options import check_keywords
 
 
 @dataclass
@@ -120,22 +119,6 @@ def register_step(name: str) -> Callable[[type[Step]], type[Step]]:
         return cls
 
     return wrap
-
-
-def build_step(type_name: str, **config: Any) -> Step:
-    """Build a registered step from recipe keys; unknown names and keys fail here, naming
-    what is valid."""
-    import globelens.curate.steps  # noqa: F401  (registers the built-in steps)
-
-    if type_name not in STEPS:
-        raise ValueError(
-            f"unknown curation step {type_name!r}. Available steps are: {', '.join(sorted(STEPS))}"
-        )
-    cls = STEPS[type_name]
-    check_keywords(cls.__init__, config, f"step {type_name!r}")
-    step = cls(**config)
-    step._config = dict(config)  # type: ignore[attr-defined]
-    return step
 
 
 # Decoded pixels are cached on the sample for the duration of one batch, so a recipe with

@@ -48,6 +48,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from globelens.curate.base import Step, drop_pixels, pixels, stored_size
+from globelens.curate.engines import make_engine
 from globelens.curate.recipe import DRAFT_SIZE, Recipe, load_recipe
 from globelens.curate.scripts import text_script
 from globelens.data import (
@@ -754,8 +755,6 @@ def run_recipe(
     """
     from tqdm import tqdm
 
-    from globelens.curate.engines import make_engine
-
     recipe = load_recipe(recipe)
     if shard_size < 1:
         raise ValueError(f"shard_size must be at least 1, got {shard_size}")
@@ -787,7 +786,7 @@ def run_recipe(
                          total_kept, (t0, t1, t2, t3), _read_reports(steps, out))  # fmt: skip
     atomic_write_text(out / MANIFEST, json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
     log("done", **manifest["counts"], seconds=manifest["timing_s"]["total"])
-    if audit:
+    if audit:  # the audit needs pandas: imported only here, so curation workers start fast
         from globelens.curate.audit import write_audit
 
         write_audit(out)

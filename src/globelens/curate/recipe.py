@@ -25,7 +25,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from globelens.curate.base import Step, build_step
+from globelens.curate.base import Step
+from globelens.curate.steps import build_step
 
 if sys.version_info >= (3, 11):
     import tomllib

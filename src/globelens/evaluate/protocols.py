@@ -1,16 +1,18 @@
-"""Model protocols the suite knows, by name: how to recognise a model and prepare the shared
-work its tasks use (image embeddings for dual encoders; batched, cached generation for
-generators). Tasks name the protocol they need (``globelens.evaluate.tasks.Task.protocol``).
+"""How the suite prepares the shared work of each model kind's tasks on one benchmark: image
+embeddings for dual encoders; batched, cached generation for generators. Each kind of
+:data:`globelens.models.kinds.KINDS` names its ``prepare`` here; tasks name the kind they need
+(``globelens.evaluate.tasks.Task.protocol``).
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from globelens.evaluate.benchmarks.base import Benchmark
+from globelens.evaluate.embed import image_embeddings
+from globelens.evaluate.tasks import GenerativeContext, TaskContext
 from globelens.models.base import DualEncoder, Generator
 
 if TYPE_CHECKING:
@@ -26,20 +28,9 @@ class Prepared:
     skipped: dict[str, int]
 
 
-@dataclass(frozen=True)
-class ModelProtocol:
-    name: str
-    #: whether a loaded model speaks this protocol
-    matches: Callable[[Any], bool]
-    prepare: Callable[[Any, Benchmark, SuiteOptions, Caches], Prepared]
-
-
-def _prepare_dual_encoder(
+def prepare_dual_encoder(
     model: DualEncoder, bench: Benchmark, opts: SuiteOptions, caches: Caches
 ) -> Prepared:
-    from globelens.evaluate.embed import image_embeddings
-    from globelens.evaluate.tasks import TaskContext
-
     t0 = time.perf_counter()
     images, cached = image_embeddings(
         model,
@@ -70,11 +61,9 @@ def _prepare_dual_encoder(
     return Prepared(ctx, timing, skipped)
 
 
-def _prepare_generator(
+def prepare_generator(
     model: Generator, bench: Benchmark, opts: SuiteOptions, caches: Caches
 ) -> Prepared:
-    from globelens.evaluate.tasks import GenerativeContext
-
     ctx = GenerativeContext(
         model=model,
         bench=bench,
@@ -87,28 +76,3 @@ def _prepare_generator(
         options=dict(opts.task_options),
     )
     return Prepared(ctx, {}, dict(bench.report.counts()))
-
-
-PROTOCOLS: dict[str, ModelProtocol] = {}
-
-
-def register_protocol(p: ModelProtocol) -> None:
-    PROTOCOLS[p.name] = p
-
-
-# Generator first: a model could in principle expose both; generation is the richer protocol.
-register_protocol(
-    ModelProtocol("generator", lambda m: isinstance(m, Generator), _prepare_generator)
-)
-register_protocol(
-    ModelProtocol("dual_encoder", lambda m: isinstance(m, DualEncoder), _prepare_dual_encoder)
-)
-
-
-def protocol_of(model: Any) -> ModelProtocol:
-    for p in PROTOCOLS.values():
-        if p.matches(model):
-            return p
-    raise TypeError(
-        f"{type(model).__name__} speaks none of the model protocols: {', '.join(PROTOCOLS)}"
-    )

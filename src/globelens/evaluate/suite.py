@@ -27,10 +27,10 @@ from globelens.evaluate.benchmarks.registry import check_spec
 from globelens.evaluate.cache import EmbeddingCache
 from globelens.evaluate.distributed import Dist, current, follow, lead, using
 from globelens.evaluate.generate import GenerationCache
-from globelens.evaluate.protocols import protocol_of
 from globelens.evaluate.tasks import TASKS, check_forced, task_name, tasks_for
 from globelens.models.base import DualEncoder, Generator
-from globelens.models.kinds import load_model
+from globelens.models.hf import TRAIN_MODEL_SUBDIR, check_model_dir
+from globelens.models.kinds import kind_of_model, load_model
 
 log = logging.getLogger("globelens.evaluate")
 
@@ -110,8 +110,6 @@ def _slug(s: str) -> str:
 
 
 def _model_name(model: str | DualEncoder | Generator, names: set[str]) -> str:
-    from globelens.models.hf import TRAIN_MODEL_SUBDIR
-
     path = model if isinstance(model, str) else getattr(model, "path", "")
     named = Path(str(path or "model"))
     if path and named.name == TRAIN_MODEL_SUBDIR:  # a trainer writes RUN/model: the run names it
@@ -160,13 +158,13 @@ def evaluate_model_on_benchmark(
     """Run ``tasks`` for one model on one loaded benchmark (the work its protocol shares,
     image embeddings or generation, is prepared once)."""
     caches = cache if isinstance(cache, Caches) else Caches(embeddings=cache)
-    proto = protocol_of(model)
-    prepared = proto.prepare(model, bench, opts, caches)
+    kind = kind_of_model(model)
+    prepared = kind.prepare.get()(model, bench, opts, caches)
     out = []
     for name in tasks:
         task = TASKS[name]
-        if task.protocol != proto.name:
-            raise ValueError(f"task {name!r} needs a {task.protocol} model, not a {proto.name}")
+        if task.protocol != kind.name:
+            raise ValueError(f"task {name!r} needs a {task.protocol} model, not a {kind.name}")
         t1 = time.perf_counter()
         for res in task(prepared.ctx):
             res.setdefault("n_images", len(bench.records))
@@ -228,8 +226,6 @@ def _run(
     forced = [task_name(t) for t in opts.tasks] if opts.tasks else None
     # Only rank 0 reads and writes caches: the others are told what is left to compute.
     caches = Caches.from_option(opts.cache_dir) if dist.is_main else Caches()
-    from globelens.models.hf import check_model_dir
-
     for m in models:
         if isinstance(m, str | os.PathLike):
             check_model_dir(m)
@@ -254,7 +250,7 @@ def _run(
         )
         device = dist.device(opts.device)
         model = load_model(m, device, opts.codec) if isinstance(m, str | os.PathLike) else m
-        proto = protocol_of(model).name
+        proto = kind_of_model(model).name
         for bench in loaded_benches.values():
             tasks = tasks_for(bench, proto, forced)
             if not tasks:

@@ -1,7 +1,8 @@
 """Model adapters (``DualEncoder``), presets, and the multilingual tokenizer."""
 
 from globelens.models.base import DualEncoder
-from globelens.models.hf import FAMILIES, HFDualEncoder, load_dual_encoder, model_fingerprint
+from globelens.models.families import FAMILIES, register_family
+from globelens.models.hf import HFDualEncoder, load_dual_encoder, model_fingerprint
 from globelens.models.presets import PRESETS, build_model, get_preset
 from globelens.models.tokenizer import bytes_per_token, load_tokenizer, train_tokenizer
 
@@ -16,5 +17,6 @@ __all__ = [
     "load_dual_encoder",
     "load_tokenizer",
     "model_fingerprint",
+    "register_family",
     "train_tokenizer",
 ]

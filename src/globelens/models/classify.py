@@ -14,7 +14,7 @@ import torch
 from PIL import Image
 
 from globelens.models.base import DualEncoder
-from globelens.models.hf import ACTIVATIONS
+from globelens.models.families import ACTIVATIONS
 from globelens.models.prompts import BARE_TEMPLATE, class_weights
 
 #: ``Family.activation`` -> (N, M) logits -> probabilities

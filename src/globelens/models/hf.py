@@ -1,7 +1,8 @@
-"""Hugging Face dual encoders (SigLIP, CLIP) behind the ``DualEncoder`` protocol.
+"""Hugging Face model directories: what one must hold, its fingerprint, and the dual encoders
+(SigLIP, CLIP) behind the ``DualEncoder`` protocol.
 
-Adapters are registered by ``config.model_type``; adding a family is one ``register_family``
-call, never a new branch. Only safetensors weights are loaded: pickle checkpoints can run code.
+Each family is one entry of :data:`globelens.models.families.FAMILIES`, never a new branch here.
+Only safetensors weights are loaded: pickle checkpoints can run code.
 """
 
 from __future__ import annotations
@@ -9,8 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -18,177 +18,12 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
+# handed on: the server's classify route reads ACTIVATIONS from here
+from globelens.models.families import ACTIVATIONS as ACTIVATIONS
+from globelens.models.families import dual_encoder_family
 from globelens.models.hub import local_model_path
-from globelens.models.preprocess import ImageTransform, PatchTransform, Pixels, pixel_inputs
+from globelens.models.preprocess import Pixels, pixel_inputs
 from globelens.models.textpositions import text_context
-
-
-@dataclass(frozen=True)
-class TextConvention:
-    """How a family's text was prepared when it was trained: padding, attention mask, case.
-
-    Inference and fine-tuning both tokenize through :meth:`encode`, so what a model reads
-    cannot differ between ``classify``, ``eval``, ``serve`` and ``train``.
-    """
-
-    name: str
-    #: tokenizer padding ("max_length": the full context, as SigLIP was trained)
-    padding: str
-    #: the padding is masked (False: the model attends to its padding, as SigLIP 1 was
-    #: trained, padded with ``</s>`` to 64 tokens and no mask)
-    mask_padding: bool = True
-    #: lower-case the text first (SigLIP 2 was trained on lower-cased text; SigLIP 1's own
-    #: tokenizer lower-cases, CLIP's BPE too)
-    lowercase: bool = False
-
-    def encode(self, tokenizer: Any, texts: Sequence[str], length: int) -> dict[str, torch.Tensor]:
-        """``input_ids`` and ``attention_mask`` (all ones when the padding is not masked)."""
-        items = [t.lower() for t in texts] if self.lowercase else list(texts)
-        enc = tokenizer(
-            items, padding=self.padding, max_length=length, truncation=True, return_tensors="pt"
-        )
-        ids = enc["input_ids"]
-        mask = enc.get("attention_mask") if self.mask_padding else None
-        return {
-            "input_ids": ids,
-            "attention_mask": mask if mask is not None else torch.ones_like(ids),
-        }
-
-    def model_inputs(self, enc: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-        """What the text tower is given: without the mask when the padding is not masked
-        (all ones, so the same numbers, on the path transformers takes for such a model)."""
-        return enc if self.mask_padding else {"input_ids": enc["input_ids"]}
-
-
-@dataclass(frozen=True)
-class Family:
-    """How one model family is driven: its class, text conventions, loss and logit head."""
-
-    name: str
-    #: returns the transformers model class (imported lazily)
-    model_class: Callable[[], type]
-    #: the text conventions of the family's own (globelens-trained) models; released
-    #: checkpoints whose tokenizer says otherwise are in :data:`TOKENIZER_CONVENTIONS`
-    text: TextConvention
-    #: (model, image_embeds, text_embeds) -> (N_images, M_texts) logits
-    logits: Callable[[Any, torch.Tensor, torch.Tensor], torch.Tensor]
-    #: the text tower pools the last position (SigLIP), so masked padding before it can be
-    #: dropped in training (``globelens.train.step.compact_padding``)
-    pools_last: bool = False
-    #: the text length transformers' zero-shot pipeline pads this family to (SigLIP: always
-    #: 64; CLIP pads to the longest text): saved models get that many positions
-    #: (``globelens.models.textpositions``)
-    pipeline_text_length: int | None = None
-    #: how logits become probabilities, as the family was trained and as transformers'
-    #: zero-shot pipeline scores it: "sigmoid" per text (SigLIP) or "softmax" over the texts
-    #: (CLIP); a key of :data:`ACTIVATIONS`
-    activation: str = "softmax"
-    #: the contrastive loss it is fine-tuned with unless told otherwise (``train.losses``)
-    loss: str = "softmax"
-    #: (transformers image processor) -> the transform that reproduces it: a fixed size
-    #: (:class:`ImageTransform`) or patches at each picture's own size (:class:`PatchTransform`)
-    image_transform: Callable[[Any], ImageTransform | PatchTransform] = (
-        ImageTransform.from_processor
-    )
-    #: why ``globelens train`` cannot fine-tune it, or None when it can
-    not_trainable: str | None = None
-
-    @property
-    def padding(self) -> str:
-        return self.text.padding
-
-
-#: ``Family.activation`` -> logits -> probabilities (over the texts, the last dimension)
-ACTIVATIONS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
-    "sigmoid": torch.sigmoid,
-    "softmax": lambda logits: logits.softmax(dim=-1),
-}
-
-
-FAMILIES: dict[str, Family] = {}
-
-
-def register_family(model_type: str, family: Family) -> None:
-    FAMILIES[model_type] = family
-
-
-#: SigLIP 2's text, at a fixed resolution and NaFlex alike: Gemma's tokenizer, padded to 64,
-#: trained on lower-cased text
-SIGLIP2_TEXT = TextConvention("siglip2", "max_length", lowercase=True)
-
-#: (model_type, tokenizer class) -> the text conventions of a released checkpoint whose
-#: tokenizer differs from the family's own: SigLIP 1 ships a SentencePiece ``spiece.model``
-#: (``SiglipTokenizer``, pads with ``</s>``, trained without a mask); SigLIP 2 at a fixed
-#: resolution is a ``siglip`` model with Gemma's tokenizer, trained on lower-cased text
-TOKENIZER_CONVENTIONS: dict[tuple[str, str], TextConvention] = {
-    ("siglip", "SiglipTokenizer"): TextConvention("siglip1", "max_length", mask_padding=False),
-    ("siglip", "GemmaTokenizer"): SIGLIP2_TEXT,
-}
-
-
-def text_convention(model_type: str, tokenizer: Any) -> TextConvention:
-    """The conventions a model of ``model_type`` with this tokenizer was trained with."""
-    kind = type(tokenizer).__name__.removesuffix("Fast")
-    found = TOKENIZER_CONVENTIONS.get((model_type, kind))
-    return found if found is not None else FAMILIES[model_type].text
-
-
-def _siglip_logits(model: Any, img: torch.Tensor, txt: torch.Tensor) -> torch.Tensor:
-    return img @ txt.T * model.logit_scale.exp() + model.logit_bias
-
-
-def _clip_logits(model: Any, img: torch.Tensor, txt: torch.Tensor) -> torch.Tensor:
-    return img @ txt.T * model.logit_scale.exp()
-
-
-def _cls(module: str, name: str) -> Callable[[], type]:
-    def get() -> type:
-        import importlib
-
-        return getattr(importlib.import_module(module), name)
-
-    return get
-
-
-register_family(
-    "siglip",
-    Family(
-        "siglip",
-        _cls("transformers", "SiglipModel"),
-        TextConvention("siglip", "max_length"),
-        _siglip_logits,
-        pools_last=True,
-        pipeline_text_length=64,
-        activation="sigmoid",
-        loss="sigmoid",
-    ),
-)
-# SigLIP 2 NaFlex: SigLIP's towers and head, the text of the fixed-resolution SigLIP 2 (Gemma's
-# tokenizer, lower-cased, padded to 64), pictures as a variable number of patches.
-register_family(
-    "siglip2",
-    Family(
-        "siglip2",
-        _cls("transformers", "Siglip2Model"),
-        SIGLIP2_TEXT,
-        _siglip_logits,
-        pools_last=True,
-        pipeline_text_length=64,
-        activation="sigmoid",
-        loss="sigmoid",
-        image_transform=PatchTransform.from_processor,
-        not_trainable="SigLIP 2 NaFlex (variable patches per picture) can be evaluated and "
-        "served but not fine-tuned by globelens; fine-tune a fixed-resolution SigLIP 2 "
-        "(google/siglip2-*-patch16-224 ... -512)",
-    ),
-)
-# CLIP pools the text at the first EOS token, so padding only needs to reach the longest text.
-register_family(
-    "clip",
-    Family(
-        "clip", _cls("transformers", "CLIPModel"), TextConvention("clip", "longest"), _clip_logits
-    ),
-)
 
 WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json")
 PICKLE_FILES = ("pytorch_model.bin", "pytorch_model.bin.index.json", "model.pt", "model.ckpt")
@@ -355,12 +190,10 @@ class HFDualEncoder:
 
         p = check_model_dir(path)
         config = AutoConfig.from_pretrained(p, local_files_only=True)
-        family = FAMILIES.get(config.model_type)
-        if family is None:
-            raise ValueError(
-                f"{p}: model_type {config.model_type!r} is not a supported dual encoder; "
-                f"supported: {sorted(FAMILIES)}"
-            )
+        try:
+            family = dual_encoder_family(config.model_type)
+        except ValueError as e:
+            raise ValueError(f"{p}: {e}") from e
         model = family.model_class().from_pretrained(p, local_files_only=True, use_safetensors=True)
         self._setup(
             model,
@@ -377,11 +210,11 @@ class HFDualEncoder:
             self.fingerprint = digest.hexdigest()[:16]
 
     def _setup(self, model: Any, tokenizer: Any, image_processor: Any, device: Any) -> None:
-        self.family = FAMILIES[model.config.model_type]
+        self.family = dual_encoder_family(model.config.model_type)
         self.device = torch.device(device)
         self.model = model.to(self.device).eval()
         self.tokenizer = tokenizer
-        self.text = text_convention(model.config.model_type, tokenizer)
+        self.text = self.family.text_for(tokenizer)
         self.image_processor = image_processor
         self.transform = self.family.image_transform(image_processor)
         self.image_size = self.transform.image_size

@@ -1,71 +1,112 @@
-"""What a model directory holds, read from its ``config.json`` ``model_type``: a dual encoder
-(SigLIP, CLIP: pictures against phrases) or a generator (PaliGemma: text from a picture and a
-prompt). Evaluation and the server load models through :data:`KINDS`, so a new family is
-registered once (``register_family`` or ``register_generator``) and works in both."""
+"""Model kinds, one registry: what protocol a kind of model speaks, how it is loaded, evaluated
+and served.
+
+A dual encoder (SigLIP, CLIP) matches pictures against phrases; a generator (PaliGemma) writes
+text from a picture and a prompt. A model directory's kind is its family's
+(:data:`globelens.models.families.FAMILIES`, by ``config.json``'s ``model_type``). Adding a kind
+is one :class:`ModelKind` in :data:`KINDS`: the evaluator (``globelens.evaluate.suite``) and the
+server (``globelens.serve.models``) read everything they need from it.
+
+How a kind is evaluated and served lives in those higher layers; the entry names them by
+module and attribute (:class:`Ref`, resolved when first used, as transformers' auto classes
+name theirs), so this module imports nothing above ``models``.
+"""
 
 from __future__ import annotations
 
+import importlib
 import os
-from collections.abc import Callable, Collection
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+
+from globelens.models.base import DualEncoder, Generator
+from globelens.models.families import FAMILIES, families_of
+from globelens.models.hf import check_model_dir, config_model_type, load_dual_encoder
+from globelens.models.paligemma import load_generator
+
+
+@dataclass(frozen=True)
+class Ref:
+    """``module:name`` of a higher layer, imported when first used."""
+
+    module: str
+    name: str
+
+    def get(self) -> Any:
+        return getattr(importlib.import_module(self.module), self.name)
 
 
 @dataclass(frozen=True)
 class ModelKind:
-    """One kind of model: the ``model_type`` values it covers and how it is loaded."""
+    """One kind of model: the protocol it speaks, how it is loaded, evaluated and served."""
 
     name: str
-    #: config.json model_type values of this kind (read lazily: the family registries fill
-    #: when their modules are imported)
-    model_types: Callable[[], Collection[str]]
+    #: the protocol of ``globelens.models.base`` a loaded model of this kind satisfies
+    protocol: type
     #: (model directory, device, codec=None) -> the loaded model; ``codec`` (a mask codec
     #: file) concerns generators only
     load: Callable[..., Any]
+    #: evaluation: (model, benchmark, SuiteOptions, Caches) -> ``Prepared``, the shared work
+    #: of the kind's tasks on one benchmark (``globelens.evaluate.protocols``)
+    prepare: Ref
+    #: serving: a ``globelens.serve.models.Serving`` (batching, warm-up, the page's tasks)
+    serving: Ref
 
-
-def _dual_types() -> Collection[str]:
-    from globelens.models.hf import FAMILIES
-
-    return FAMILIES
+    def model_types(self) -> list[str]:
+        """The ``config.json`` ``model_type`` values of this kind's families."""
+        return families_of(self.name)
 
 
 def _load_dual(path: str, device: str, codec: str | None = None) -> Any:
-    from globelens.models.hf import load_dual_encoder
-
     return load_dual_encoder(path, device=device)
 
 
-def _generator_types() -> Collection[str]:
-    from globelens.models.paligemma import GENERATOR_FAMILIES
-
-    return GENERATOR_FAMILIES
-
-
 def _load_generator(path: str, device: str, codec: str | None = None) -> Any:
-    from globelens.models.paligemma import load_generator
-
     return load_generator(path, device=device, codec=codec)
 
 
+#: Generator first: a model could in principle speak both protocols, and generation is the
+#: richer one (:func:`kind_of_model` takes the first that matches).
 KINDS: dict[str, ModelKind] = {
     k.name: k
     for k in (
-        ModelKind("dual_encoder", _dual_types, _load_dual),
-        ModelKind("generator", _generator_types, _load_generator),
+        ModelKind(
+            "generator",
+            Generator,
+            _load_generator,
+            Ref("globelens.evaluate.protocols", "prepare_generator"),
+            Ref("globelens.serve.models", "GENERATOR_SERVING"),
+        ),
+        ModelKind(
+            "dual_encoder",
+            DualEncoder,
+            _load_dual,
+            Ref("globelens.evaluate.protocols", "prepare_dual_encoder"),
+            Ref("globelens.serve.models", "DUAL_ENCODER_SERVING"),
+        ),
     )
 }
 
 
 def kind_of(model_type: str | None) -> ModelKind | None:
-    """The kind whose families include ``model_type``, or None."""
-    if model_type is None:
-        return None
-    return next((k for k in KINDS.values() if model_type in k.model_types()), None)
+    """The kind of ``model_type``'s family, or None when no family has that type."""
+    family = FAMILIES.get(model_type or "")
+    return KINDS[family.kind] if family is not None else None
+
+
+def kind_of_model(model: Any) -> ModelKind:
+    """The kind whose protocol a loaded model speaks."""
+    for kind in KINDS.values():
+        if isinstance(model, kind.protocol):
+            return kind
+    raise TypeError(
+        f"{type(model).__name__} speaks none of the model protocols: {', '.join(KINDS)}"
+    )
 
 
 def known_model_types() -> list[str]:
-    return sorted({t for k in KINDS.values() for t in k.model_types()})
+    return sorted(FAMILIES)
 
 
 def unsupported(path: str | os.PathLike, model_type: str | None) -> str:
@@ -81,8 +122,6 @@ def load_model(
     """A model directory (or Hub id) -> its DualEncoder or Generator by ``config.model_type``,
     failing fast (with what is missing, or the known types) on a directory that is neither.
     ``codec``: a generator's mask codec file (a dual encoder has no use for it)."""
-    from globelens.models.hf import check_model_dir, config_model_type
-
     p = check_model_dir(path)
     model_type = config_model_type(p)
     kind = kind_of(model_type)
@@ -91,4 +130,13 @@ def load_model(
     return kind.load(str(p), device, codec=str(codec) if codec is not None else None)
 
 
-__all__ = ["KINDS", "ModelKind", "kind_of", "known_model_types", "load_model", "unsupported"]
+__all__ = [
+    "KINDS",
+    "ModelKind",
+    "Ref",
+    "kind_of",
+    "kind_of_model",
+    "known_model_types",
+    "load_model",
+    "unsupported",
+]

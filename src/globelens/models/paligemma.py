@@ -1,6 +1,6 @@
 """Hugging Face PaliGemma (1 and 2) behind the ``Generator`` protocol.
 
-Adapters are registered by ``config.model_type`` like the dual encoders in ``models.hf``.
+Its family is an entry of :data:`globelens.models.families.FAMILIES`, like the dual encoders'.
 Generation is ``transformers``' own ``generate`` (KV cache, greedy and beam search) on batches
 padded on the left; this module adds what it lacks for the task language: one call over many
 (image, prompt) pairs in input order, and the sequence log-probability of each answer under the
@@ -10,15 +10,16 @@ model's raw distribution (the detection score), for greedy and beam search alike
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import torch
 from PIL import Image
 
+from globelens.data.images import DEFAULT_MAX_PIXELS, decode_image
 from globelens.models.base import Generation
+from globelens.models.families import FAMILIES, GeneratorFamily, generator_family
 from globelens.models.hf import check_model_dir, config_model_type, model_fingerprint
 from globelens.models.maskcodec import load_codec
 from globelens.models.vlm import (
@@ -32,8 +33,6 @@ from globelens.models.vlm import (
 
 __all__ = [
     "GEMMA_PRESETS",
-    "GENERATOR_FAMILIES",
-    "GeneratorFamily",
     "HFGenerator",
     "build_paligemma",
     "build_vlm_tokenizer",
@@ -41,34 +40,8 @@ __all__ = [
     "is_generator_dir",
     "load_generator",
     "load_images",
-    "register_generator",
     "save_generator",
 ]
-
-
-@dataclass(frozen=True)
-class GeneratorFamily:
-    """How one generative family is loaded: its model class (imported lazily)."""
-
-    name: str
-    model_class: Callable[[], type]
-
-
-GENERATOR_FAMILIES: dict[str, GeneratorFamily] = {}
-
-
-def register_generator(model_type: str, family: GeneratorFamily) -> None:
-    GENERATOR_FAMILIES[model_type] = family
-
-
-def _auto_image_text_to_text() -> type:
-    from transformers import AutoModelForImageTextToText
-
-    return AutoModelForImageTextToText
-
-
-# PaliGemma 1 (Gemma decoder) and 2 (Gemma 2 decoder) share the model_type "paligemma".
-register_generator("paligemma", GeneratorFamily("paligemma", _auto_image_text_to_text))
 
 
 def default_dtype(device: str | torch.device) -> torch.dtype:
@@ -76,15 +49,9 @@ def default_dtype(device: str | torch.device) -> torch.dtype:
     return torch.bfloat16 if torch.device(device).type == "cuda" else torch.float32
 
 
-def _model_type(path: Path) -> str:
-    import json
-
-    return str(json.loads((path / "config.json").read_text()).get("model_type", ""))
-
-
 def is_generator_dir(path: str | os.PathLike) -> bool:
     """True for a directory whose ``config.json`` names a registered generative family."""
-    return config_model_type(path) in GENERATOR_FAMILIES
+    return isinstance(FAMILIES.get(config_model_type(path) or ""), GeneratorFamily)
 
 
 def load_images(items: Sequence[str | os.PathLike | bytes], max_pixels: int | None = None) -> list:
@@ -92,8 +59,6 @@ def load_images(items: Sequence[str | os.PathLike | bytes], max_pixels: int | No
 
     Raises ``ImageDecodeError`` (with a ``reason``) on the first bad image.
     """
-    from globelens.data.images import DEFAULT_MAX_PIXELS, decode_image
-
     limit = DEFAULT_MAX_PIXELS if max_pixels is None else max_pixels
     out = []
     for item in items:
@@ -121,13 +86,10 @@ class HFGenerator:
         from transformers import AutoProcessor
 
         p = check_model_dir(path)
-        model_type = _model_type(p)
-        family = GENERATOR_FAMILIES.get(model_type)
-        if family is None:
-            raise ValueError(
-                f"{p}: model_type {model_type!r} is not a supported generator; "
-                f"supported: {sorted(GENERATOR_FAMILIES)}"
-            )
+        try:
+            family = generator_family(config_model_type(p))
+        except ValueError as e:
+            raise ValueError(f"{p}: {e}") from e
         dtype = dtype or default_dtype(device)
         model = family.model_class().from_pretrained(
             p, local_files_only=True, use_safetensors=True, dtype=dtype

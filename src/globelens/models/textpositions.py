@@ -25,6 +25,8 @@ from typing import Any
 import torch
 from torch import nn
 
+from globelens.models.families import FAMILIES
+
 
 def _embeddings(model: Any) -> Any:
     return model.text_model.embeddings
@@ -58,10 +60,8 @@ def widened_state(model: Any, length: int) -> tuple[dict[str, torch.Tensor], Any
 def save_for_pipelines(model: Any, out: str | os.PathLike) -> None:
     """``model.save_pretrained`` (safetensors) with the text positions transformers' pipeline
     pads this family to; the live model is left as it is."""
-    from globelens.models.hf import FAMILIES
-
     family = FAMILIES.get(model.config.model_type)
-    length = family.pipeline_text_length if family else None
+    length = getattr(family, "pipeline_text_length", None)
     wide = widened_state(model, length) if length else None
     if wide is None:
         model.save_pretrained(out, safe_serialization=True)

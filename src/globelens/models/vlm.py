@@ -17,6 +17,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from globelens.models.maskcodec import save_codec
 from globelens.models.tasklang import LOC_BINS, SEG_CODES, loc_token, seg_token
 
 PAD, EOS, BOS, UNK, IMAGE = "<pad>", "<eos>", "<bos>", "<unk>", "<image>"
@@ -423,7 +424,5 @@ def save_generator(
     processor.save_pretrained(out)
     processor.image_processor.save_pretrained(out)  # preprocessor_config.json, for other tools
     if codec is not None:
-        from globelens.models.maskcodec import save_codec
-
         save_codec(codec, out / CODEC_FILE)
     return out

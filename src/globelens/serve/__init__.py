@@ -3,12 +3,11 @@ routes, dynamic batching, limits) and a web page."""
 
 from globelens.serve.app import build_app, create_app
 from globelens.serve.config import BatchConfig, Limits, ServeConfig
-from globelens.serve.models import SERVING, ModelSpec, discover
+from globelens.serve.models import ModelSpec, Serving, discover
 from globelens.serve.server import BackgroundServer, ServeError, run_forever
 from globelens.serve.state import ServerState
 
 __all__ = [
-    "SERVING",
     "BackgroundServer",
     "BatchConfig",
     "Limits",
@@ -16,6 +15,7 @@ __all__ = [
     "ServeConfig",
     "ServeError",
     "ServerState",
+    "Serving",
     "build_app",
     "create_app",
     "discover",

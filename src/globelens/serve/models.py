@@ -2,8 +2,8 @@
 
 A model directory's ``config.json`` ``model_type`` picks its kind from
 ``globelens.models.kinds.KINDS`` (dual encoders: classify and embed; generators: the task
-language), which also loads it. :data:`SERVING` says how each kind runs a batch of requests and
-warms up, so a new kind is one entry there and no route changes.
+language), which loads it and names the :class:`Serving` here that says how the kind runs a
+batch of requests and warms up, so a new kind is one entry there and no route changes.
 """
 
 from __future__ import annotations
@@ -150,12 +150,15 @@ class Serving:
     tasks: tuple[str, ...]
 
 
-SERVING: dict[str, Serving] = {
-    "dual_encoder": Serving(dual_encoder_batch, _warm_dual, ("classify", "embed")),
-    "generator": Serving(
-        generator_batch, _warm_generator, ("caption", "answer", "detect", "segment", "prompt")
-    ),
-}
+def serving_of(kind: str) -> Serving:
+    """How models of ``kind`` (a key of ``KINDS``) are served."""
+    return KINDS[kind].serving.get()
+
+
+DUAL_ENCODER_SERVING = Serving(dual_encoder_batch, _warm_dual, ("classify", "embed"))
+GENERATOR_SERVING = Serving(
+    generator_batch, _warm_generator, ("caption", "answer", "detect", "segment", "prompt")
+)
 
 
 # -- discovery ------------------------------------------------------------------------------
@@ -268,7 +271,7 @@ class ServedModel:
 
     @property
     def serving(self) -> Serving:
-        return SERVING[self.spec.kind]
+        return serving_of(self.spec.kind)
 
     @property
     def activation(self) -> str:
@@ -298,7 +301,7 @@ def load_served(
     on_batch: Callable[[str, int, float], None] | None = None,
 ) -> ServedModel:
     model = KINDS[spec.kind].load(spec.path, device, codec=spec.codec)
-    serving = SERVING[spec.kind]
+    serving = serving_of(spec.kind)
     batcher = Batcher(
         spec.name,
         serving.batch_fn(model),

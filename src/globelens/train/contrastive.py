@@ -9,14 +9,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from globelens.models.hf import (
-    FAMILIES,
-    Family,
-    HFDualEncoder,
-    check_model_dir,
-    config_model_type,
-    text_convention,
-)
+from globelens.models.families import DualEncoderFamily, dual_encoder_family
+from globelens.models.hf import HFDualEncoder, check_model_dir, config_model_type
 from globelens.models.presets import build_model, get_preset
 from globelens.models.textpositions import narrow_text_positions, text_context
 from globelens.models.tokenizer import bytes_per_token, save_token_report, train_tokenizer
@@ -67,15 +61,13 @@ def prepare_model_dir(cfg: TrainConfig, streams: dict[str, SourceStream], d: Any
     return init
 
 
-def trained_family(model: ModelConfig) -> Family:
+def trained_family(model: ModelConfig) -> DualEncoderFamily:
     """The family of the model to train (``--init-from``'s, else the preset's); an error
     when it is not a dual encoder or globelens cannot fine-tune it."""
     model_type = model.model_type
     if model.init_from:
         model_type = config_model_type(check_model_dir(model.init_from)) or model_type
-    family = FAMILIES.get(model_type)
-    if family is None:
-        raise ValueError(f"model_type {model_type!r} is not a dual encoder ({sorted(FAMILIES)})")
+    family = dual_encoder_family(model_type)
     if family.not_trainable:
         raise ValueError(f"{model.init_from or model_type}: {family.not_trainable}")
     return family
@@ -119,7 +111,7 @@ class ContrastiveObjective(Objective):
         )
         # Saved models carry the pipeline's text positions; train on the trained context.
         narrow_text_positions(self.model, text_context(self.model.config, self.tokenizer))
-        self.family = FAMILIES[self.model.config.model_type]
+        self.family = dual_encoder_family(self.model.config.model_type)
         if self.loss_cls.uses_bias and getattr(self.model, "logit_bias", None) is None:
             raise ValueError(
                 f"the {cfg.loss} loss needs a model with a logit bias (SigLIP); use --loss softmax"
@@ -150,7 +142,7 @@ class ContrastiveObjective(Objective):
             transform,
             self.image_size,
             int(self.model.config.text_config.max_position_embeddings),
-            text_convention(self.model.config.model_type, self.tokenizer),
+            self.family.text_for(self.tokenizer),
         )
 
     def forward(self, module: nn.Module, mb: dict[str, Any], device: torch.device) -> Any:

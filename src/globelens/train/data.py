@@ -27,7 +27,7 @@ from PIL import Image
 from globelens.data import ImageDecodeError, Sample, decode_image, expand_shards
 from globelens.data.index import Ref, ShardFiles, index_shard, read_indexed
 from globelens.data.shards import SampleProblem
-from globelens.models.hf import TextConvention
+from globelens.models.families import TextConvention
 from globelens.models.preprocess import ImageTransform
 from globelens.train.config import DataConfig, PhaseConfig, SourceConfig
 

@@ -30,11 +30,19 @@ import torch.nn.functional as F
 from PIL import Image
 from torch import nn
 
+from globelens.data.atomic import atomic_path
 from globelens.data.index import ShardFiles
 from globelens.models.hf import check_model_dir
 from globelens.models.hub import local_model_path
-from globelens.models.paligemma import CODEC_FILES
-from globelens.models.vlm import saved_dtype
+from globelens.models.maskcodec import load_codec
+from globelens.models.paligemma import CODEC_FILES, HFGenerator
+from globelens.models.vlm import (
+    IMAGE,
+    build_paligemma,
+    build_vlm_tokenizer,
+    save_generator,
+    saved_dtype,
+)
 from globelens.train.config import SourceConfig, VLMTrainConfig
 from globelens.train.data import BatchDataset, Ref, SampleError, SourceStream, derive_seed
 from globelens.train.evaluation import HeldOutBenchmark
@@ -152,8 +160,6 @@ class VLMCollator:
                 "token_type_ids": empty,
                 "labels": empty,
             }
-        from globelens.models.vlm import IMAGE
-
         enc = self.processor(
             text=[IMAGE + p for p, _, _ in items],
             images=[im for _, _, im in items],
@@ -217,8 +223,6 @@ def sample_labels(streams: dict[str, SourceStream], name: str, limit: int) -> li
 def _load_codec(path: str | Path | None) -> Any:
     if path is None:
         return None
-    from globelens.models.maskcodec import load_codec
-
     return load_codec(path)
 
 
@@ -314,8 +318,6 @@ class GenerativeObjective(Objective):
     def _fresh_init(self, streams: dict[str, SourceStream]) -> Path:
         """A fresh PaliGemma at OUT/init (written once, by the main rank; every rank then
         loads the same file, so one process and many ranks start from the same weights)."""
-        from globelens.models.vlm import build_paligemma, build_vlm_tokenizer, save_generator
-
         m = self.cfg.model
         init = Path(self.cfg.out) / "init"
         if self.d.main and not (init / "model.safetensors").is_file():
@@ -324,8 +326,6 @@ class GenerativeObjective(Objective):
             model, processor = build_paligemma(
                 m.vision, m.decoder, tok, image_size=m.image_size, seed=self.cfg.seed
             )
-            from globelens.data.atomic import atomic_path
-
             with atomic_path(init, folder=True) as tmp:
                 save_generator(model, processor, tmp, codec=self.codec)
         self.d.barrier()
@@ -424,8 +424,6 @@ class GenerativeObjective(Objective):
     # -- output --------------------------------------------------------------------------------
     def save_model(self, out: Path) -> None:
         """A full PaliGemma directory (LoRA merged into a copy of the weights)."""
-        from globelens.models.vlm import save_generator
-
         model = self.model
         if self.cfg.model.lora_rank:
             model = copy.deepcopy(model).merge_and_unload()
@@ -437,15 +435,11 @@ class GenerativeObjective(Objective):
             self.model.save_pretrained(out, safe_serialization=True)
             self.processor.save_pretrained(out)
         else:
-            from globelens.models.vlm import save_generator
-
             save_generator(self.model, self.processor, out, codec=self.codec)
 
     def evaluate(self) -> dict[str, float]:
         if self.eval_set is None:
             return {}
-        from globelens.models.paligemma import HFGenerator
-
         gen = HFGenerator.from_loaded(self._base(), self.processor, self.codec)
         try:
             return self.eval_set.evaluate(gen)

@@ -10,12 +10,15 @@ so pictures can be drawn in any process, in any order, and the output stays byte
 from __future__ import annotations
 
 import json
+import multiprocessing as mp
 import os
 import shutil
 from collections.abc import Iterator
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
+
+from tqdm import tqdm
 
 from globelens.groups import INCOME_BUCKET_NAMES
 from globelens.world.config import (
@@ -87,60 +90,12 @@ def build_world(
     ``workers``: processes that draw pictures (default: up to 2, one per core; 0 or 1 draws
     in this process). The output is byte-identical whatever the number of workers.
     """
-    from tqdm import tqdm
-
     cfg = config or WorldConfig()
     ws = resolve_size(size)
-    out = Path(out_dir)
-    if out.exists() and any(out.iterdir()):
-        if not overwrite:
-            raise FileExistsError(f"{out} is not empty; pass overwrite=True to replace it")
-        if not (out / "world.json").exists():
-            raise FileExistsError(
-                f"{out} is not empty and holds no world.json: refusing to delete it"
-            )
-        shutil.rmtree(out)
-    out.mkdir(parents=True, exist_ok=True)
-
-    n_landmarks = ws.landmarks_per_landmark * len(LANDMARKS)
-    parts: list[tuple[str, int, Any]] = [
-        ("crawl", ws.crawl, CrawlSink(out, maxcount=5_000)),
-        ("western", ws.western, WesternSink(out)),
-        ("dollarstreet", ws.dollarstreet, DollarStreetSink(out)),
-        ("geode", ws.geode, GeodeSink(out)),
-        ("landmarks", n_landmarks, LandmarkSink(out)),
-        ("xm3600", ws.xm3600, XM3600Sink(out)),
-        ("scenes", ws.scenes, SceneShardSink(out, maxcount=5_000)),
-        ("scene_benchmarks", ws.scene_benchmarks, SceneBenchmarkSink(out)),
-    ]
-    total = sum(n for _, n, _ in parts)
-    if workers is None:
-        workers = min(2, os.cpu_count() or 1) if total >= 2_000 else 1
-    pool = None
-    if workers > 1:
-        import multiprocessing as mp
-
-        method = "fork" if "fork" in mp.get_all_start_methods() else "spawn"
-        pool = mp.get_context(method).Pool(workers)
-    summary_parts: dict[str, Any] = {}
-    try:
-        bar = tqdm(total=total, desc="world", unit="img", disable=not progress, smoothing=0.1)
-        for stream, n, sink in parts:
-            bar.set_postfix_str(stream)
-            jobs = _jobs(stream, n, seed, cfg)
-            results = pool.imap(_work, jobs, chunksize=64) if pool else map(_work, jobs)
-            for item in results:
-                sink.add(item)
-                bar.update(1)
-            summary_parts[stream] = sink.close()
-        bar.close()
-    finally:
-        if pool is not None:
-            pool.close()
-            pool.join()
-
+    out = _empty_output(Path(out_dir), overwrite)
+    counts = _draw_streams(out, ws, seed, cfg, workers, progress)
     # Babel-ImageNet, CVQA and GlobalRG analogues, from the pictures drawn above.
-    summary_parts["languages"] = write_language_sets(out, seed)
+    counts["languages"] = write_language_sets(out, seed)
     metadata = metadata_lists()
     for lang, entries in metadata.items():
         write_text(out / "metadata" / f"{lang}.txt", "".join(f"{e}\n" for e in entries))
@@ -166,7 +121,7 @@ def build_world(
         "countries": [{**asdict(c), "script": c.script} for c in COUNTRIES],
         "languages": {k: asdict(v) for k, v in LANGUAGES.items()},
         "income_buckets": list(INCOME_BUCKET_NAMES),
-        "counts": summary_parts,
+        "counts": counts,
         # MetaCLIP metadata for the metadata_balance curation step: metadata/{lang}.txt
         "metadata": {lang: len(entries) for lang, entries in sorted(metadata.items())},
         "lexicon": lexicon_dict(),
@@ -175,6 +130,62 @@ def build_world(
         out / "world.json", json.dumps(summary, indent=1, ensure_ascii=False, sort_keys=True) + "\n"
     )
     return summary
+
+
+def _empty_output(out: Path, overwrite: bool) -> Path:
+    """``out``, created empty; a non-empty one is replaced only when it holds a world."""
+    if out.exists() and any(out.iterdir()):
+        if not overwrite:
+            raise FileExistsError(f"{out} is not empty; pass overwrite=True to replace it")
+        if not (out / "world.json").exists():
+            raise FileExistsError(
+                f"{out} is not empty and holds no world.json: refusing to delete it"
+            )
+        shutil.rmtree(out)
+    out.mkdir(parents=True, exist_ok=True)
+    return out
+
+
+def _draw_streams(
+    out: Path, ws: WorldSize, seed: int, cfg: WorldConfig, workers: int | None, progress: bool
+) -> dict[str, Any]:
+    """Draw every stream into its sink, in a pool of ``workers`` processes or this one; each
+    sink's summary by stream."""
+    n_landmarks = ws.landmarks_per_landmark * len(LANDMARKS)
+    parts: list[tuple[str, int, Any]] = [
+        ("crawl", ws.crawl, CrawlSink(out, maxcount=5_000)),
+        ("western", ws.western, WesternSink(out)),
+        ("dollarstreet", ws.dollarstreet, DollarStreetSink(out)),
+        ("geode", ws.geode, GeodeSink(out)),
+        ("landmarks", n_landmarks, LandmarkSink(out)),
+        ("xm3600", ws.xm3600, XM3600Sink(out)),
+        ("scenes", ws.scenes, SceneShardSink(out, maxcount=5_000)),
+        ("scene_benchmarks", ws.scene_benchmarks, SceneBenchmarkSink(out)),
+    ]
+    total = sum(n for _, n, _ in parts)
+    if workers is None:
+        workers = min(2, os.cpu_count() or 1) if total >= 2_000 else 1
+    pool = None
+    if workers > 1:
+        method = "fork" if "fork" in mp.get_all_start_methods() else "spawn"
+        pool = mp.get_context(method).Pool(workers)
+    counts: dict[str, Any] = {}
+    try:
+        bar = tqdm(total=total, desc="world", unit="img", disable=not progress, smoothing=0.1)
+        for stream, n, sink in parts:
+            bar.set_postfix_str(stream)
+            jobs = _jobs(stream, n, seed, cfg)
+            results = pool.imap(_work, jobs, chunksize=64) if pool else map(_work, jobs)
+            for item in results:
+                sink.add(item)
+                bar.update(1)
+            counts[stream] = sink.close()
+        bar.close()
+    finally:
+        if pool is not None:
+            pool.close()
+            pool.join()
+    return counts
 
 
 def format_summary(summary: dict[str, Any], out_dir: str | os.PathLike | None = None) -> str:

@@ -12,8 +12,8 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+import globelens.world.render as render
 from globelens.groups import income_bucket
-from globelens.world import render
 from globelens.world.config import IMAGE_SIZE, JPEG_QUALITY, WorldConfig
 from globelens.world.lexicon import (
     CONCEPTS,

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 from pycocotools import mask as mask_utils
 
-from globelens.world import render
+import globelens.world.render as render
 from globelens.world.config import JPEG_QUALITY, WorldConfig
 from globelens.world.lexicon import (
     CONCEPT_BY_ID,

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
+import globelens.world.render as render
 from globelens.groups import INCOME_BUCKET_NAMES
-from globelens.world import render
-from globelens.world.config import IMAGE_SIZE
+from globelens.world.config import IMAGE_SIZE, WorldConfig
 from globelens.world.lexicon import (
     LANDMARKS,
 )
@@ -16,7 +16,8 @@ from globelens.world.places import (
     COUNTRY_BY_NAME,
     REGIONS,
 )
-from globelens.world.plans import picture_rng
+from globelens.world.plans import STREAMS, picture_rng
+from globelens.world.scenes import captions_for, draw_scene, object_name
 
 _SHEET_COUNTRY = {
     "Africa": "Kenya", "Americas": "Mexico", "EastAsia": "China", "Europe": "Germany",
@@ -88,10 +89,6 @@ _SHEET_SCENES = 8
 
 def _scene_panel(seed: int, index: int, zoom: int) -> tuple[Image.Image, str]:
     """A benchmark scene (as drawn, before JPEG) with its boxes and labels, beside its masks."""
-    from globelens.world.config import WorldConfig
-    from globelens.world.plans import STREAMS
-    from globelens.world.scenes import captions_for, draw_scene, object_name
-
     scene, c, _income, _level, rng = draw_scene(
         seed, STREAMS["scene_benchmarks"], index, WorldConfig(), balanced=True
     )

@@ -9,6 +9,9 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Any, Protocol
 
+from globelens.curate.engines.local import LocalEngine
+from globelens.curate.engines.ray import RayEngine
+
 
 class Engine(Protocol):
     def map(self, fn: Callable[[Any], dict], tasks: list[Any]) -> Iterator[dict]: ...
@@ -17,16 +20,12 @@ class Engine(Protocol):
 
 
 def _local(workers: int, address: str | None = None) -> Engine:
-    from globelens.curate.engines.local import LocalEngine
-
     if address:
         raise ValueError("--address applies to the ray engine only")
     return LocalEngine(workers)
 
 
 def _ray(workers: int, address: str | None = None) -> Engine:
-    from globelens.curate.engines.ray import RayEngine
-
     return RayEngine(workers, address)
 
 

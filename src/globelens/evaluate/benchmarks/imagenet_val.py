@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from globelens.evaluate.benchmarks import imagefolder
+import globelens.evaluate.benchmarks.imagefolder as imagefolder
 from globelens.evaluate.benchmarks.base import (
     Benchmark,
     Record,
