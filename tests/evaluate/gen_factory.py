@@ -118,12 +118,12 @@ class OracleGenerator:
             return r.captions[p.lang][0]
         if p.task == "answer":
             for qa in r.annotations["qa"]:
-                if qa["question"] == p.text:
-                    return qa["multiple_choice_answer"]
+                if qa.question == p.text:
+                    return qa.multiple_choice_answer
             return CLASSES[r.labels[0]]  # "what is this?"
         boxes = [
-            Detection(o["label"], (o["bbox"][0], o["bbox"][1], o["bbox"][0] + o["bbox"][2],
-                                   o["bbox"][1] + o["bbox"][3]))
+            Detection(o.label, (o.bbox[0], o.bbox[1], o.bbox[0] + o.bbox[2],
+                                o.bbox[1] + o.bbox[3]))
             for o in objs
         ]  # fmt: skip
         if p.task == "detect":
@@ -141,10 +141,10 @@ class OracleGenerator:
                 boxes = moved
             return tasklang.encode_detections(boxes, w, h)
         if p.task == "segment":
-            ref = next(x for x in r.annotations["refs"] if x["sent"] == p.labels[0])
+            ref = next(x for x in r.annotations["refs"] if x.sent == p.labels[0])
             box = boxes[r.annotations["refs"].index(ref)]
-            mask = tasklang.rle_to_mask(ref["segmentation"])
-            seg = tasklang.Segmentation(ref["sent"], box.box, mask)
+            mask = tasklang.rle_to_mask(ref.segmentation)
+            seg = tasklang.Segmentation(ref.sent, box.box, mask)
             return tasklang.encode_segmentations([seg], w, h, self.codec)
         return ""
 

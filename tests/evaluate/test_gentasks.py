@@ -167,9 +167,7 @@ def test_detection_map_equals_pycocotools_on_the_instances_file(tiny_world: Path
 
         im = Image.open(r.path).convert("RGB")
         gen = model.generate([im], [prompt])[0]
-        ids = {
-            o["label"]: o["category_id"] for rr in bench.records for o in rr.annotations["objects"]
-        }
+        ids = {o.label: o.category_id for rr in bench.records for o in rr.annotations["objects"]}
         for o in tasklang.parse(prompt, gen.text, *im.size, score=gen.logprob).objects:
             x0, y0, x1, y1 = o.box
             dets.append({"image_id": int(r.id), "category_id": ids[o.label],

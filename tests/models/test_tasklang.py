@@ -10,6 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pycocotools import mask as mask_utils
 
+import globelens.tasks  # noqa: F401  (registers the verbs the prompts are read by)
 from globelens.models import tasklang as tl
 from globelens.models.maskcodec import MaskCodec, MaskCodecConfig
 from globelens.models.tasklang import Detection, Invalid, Segmentation
@@ -29,7 +30,8 @@ from globelens.models.tasklang import Detection, Invalid, Segmentation
             "what is on the stove?",
             (),
         ),
-        (tl.question("two", "hi"), "question", "hi", "two", ()),
+        # verbs with no task (no target, no scorer) are free prompts
+        ("question hi two", "free", None, "question hi two", ()),
         (
             tl.detect(["stove", "oil lamp"]),
             "detect",
@@ -38,7 +40,7 @@ from globelens.models.tasklang import Detection, Invalid, Segmentation
             ("stove", "oil lamp"),
         ),
         ("segment  a cup;plate ", "segment", None, "a cup;plate", ("a cup", "plate")),
-        (tl.ocr(), "ocr", None, "", ()),
+        ("ocr", "free", None, "ocr", ()),
         ("describe this picture", "free", None, "describe this picture", ()),
         ("detect", "free", None, "detect", ()),
         ("detect ; ;", "free", None, "detect ; ;", ()),

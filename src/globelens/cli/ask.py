@@ -8,6 +8,8 @@ from typing import Any
 
 import typer
 
+from globelens.models import tasklang
+
 
 def draw_path(out: Path, index: int, total: int) -> Path:
     """``out`` for one picture; ``out-<i>.png`` style names for several."""
@@ -19,7 +21,7 @@ def _describe(result: dict[str, Any]) -> list[str]:
         f"{result['image']}  ({result['width']}x{result['height']})",
         f"  text: {result['text']}",
     ]
-    if result["answer"] is not None and result["task"] not in ("detect", "segment"):
+    if result["answer"] is not None and tasklang.answer_kind(result["task"]) == "text":
         lines.append(f"  answer: {result['answer']}")
     for obj in result["objects"]:
         box = ", ".join(f"{v:.1f}" for v in obj["box"])
@@ -40,7 +42,7 @@ def register(app: typer.Typer) -> None:
             ...,
             metavar="IMAGE... PROMPT",
             help='One or more pictures, then the prompt: "caption en", "answer en what is '
-            'this?", "detect stove ; lamp", "segment bed", "ocr".',
+            'this?", "detect stove ; lamp", "segment bed" (any registered task\'s verb).',
         ),
         as_json: bool = typer.Option(False, "--json", help="Print one JSON document."),
         draw: Path | None = typer.Option(
@@ -66,8 +68,8 @@ def register(app: typer.Typer) -> None:
         answer's log-probability (a generative detector has no per-box confidence). Text
         that does not parse is counted as invalid with a reason, never dropped silently.
         """
+        import globelens.tasks  # noqa: F401  (the task verbs prompts are read by)
         from globelens.cli.imagelist import ImageErrors, decoded_batches
-        from globelens.models import tasklang
         from globelens.models.paligemma import load_generator
 
         if len(images_and_prompt) < 2:
