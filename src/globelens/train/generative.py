@@ -37,7 +37,7 @@ from globelens.models.hf import check_model_dir
 from globelens.models.hub import local_model_path
 from globelens.models.paligemma import CODEC_FILES
 from globelens.models.vlm import saved_dtype
-from globelens.tasks import TargetContext, build_target, get_task
+from globelens.tasks import TASKS, TargetContext, build_target, get_task
 from globelens.train.config import SourceConfig, VLMTrainConfig
 from globelens.train.data import BatchDataset, Ref, SampleError, SourceStream, derive_seed
 from globelens.train.objective import Objective
@@ -260,10 +260,10 @@ class GenerativeObjective(Objective):
         self.task_sources: dict[str, SourceConfig] = {}
         for t in cfg.tasks:
             kind = t.kind or t.name
-            try:
-                get_task(kind)
-            except ValueError as e:
-                raise ValueError(f"task {t.name!r}: {e}") from None
+            if kind not in TASKS:
+                raise ValueError(
+                    f"task {t.name!r}: unknown kind {kind!r}; available: {', '.join(TASKS)}"
+                )
             source = t.source or cfg.data.sources[0].name
             if source not in sources:
                 raise ValueError(
