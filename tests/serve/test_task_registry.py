@@ -105,9 +105,7 @@ def _coco(root: Path) -> Path:
     return root
 
 
-def test_a_registered_task_is_everywhere(
-    count_task, generator: Path, tiny_model_dir: Path, tmp_path: Path
-) -> None:
+def test_a_registered_task_is_everywhere(count_task, generator: Path, tmp_path: Path) -> None:
     # the task language reads its prompts
     assert tasklang.parse_prompt("count stove").labels == ("stove",)
 
@@ -120,22 +118,22 @@ def test_a_registered_task_is_everywhere(
     for i in range(8):
         sink.add(plan_training_scene(0, i, WorldConfig()))
     sink.close()
-    args = ["train-vlm", "--data", str(tmp_path / "world" / "scenes"), "--vision"]
-    args += [str(tiny_model_dir), "--decoder", "tiny", "--steps", "1", "--batch-size", "4"]
+    args = ["train-vlm", "--data", str(tmp_path / "world" / "scenes"), "--init-from"]
+    args += [str(generator), "--steps", "1", "--batch-size", "4"]
     args += ["--out", str(tmp_path / "run"), "--quiet"]
     r = runner.invoke(app, [*args, "--task", "count"])
     assert r.exit_code == 0, r.output
     assert (tmp_path / "run" / "model" / "config.json").is_file()
+    step = json.loads((tmp_path / "run" / "metrics.jsonl").read_text().splitlines()[0])
+    assert step["step"] == 1 and np.isfinite(step["loss"]) and not step["bad_samples"]
     r = runner.invoke(app, [*args, "--task", "tally"])
     assert r.exit_code == 2 and "caption, answer, detect, segment, refer, count" in r.output
 
     # globelens eval: an evaluator task under its result name and its own name
     out = tmp_path / "results"
-    r = runner.invoke(
-        app,
-        ["eval", "-m", str(generator), "-b", str(_coco(tmp_path / "coco")), "--tasks", "count"]
-        + ["--out", str(out), "--no-cache", "--bootstrap", "0"],
-    )
+    args = ["eval", "-m", str(generator), "-b", str(_coco(tmp_path / "coco")), "--tasks"]
+    args += ["count", "--out", str(out), "--no-cache", "--bootstrap", "0"]
+    r = runner.invoke(app, args)
     assert r.exit_code == 0, r.output
     [result] = [json.loads(p.read_text()) for p in out.glob("*__counting.json")]
     assert result["task"] == "counting" and result["n_evaluated"] == 3
@@ -144,7 +142,9 @@ def test_a_registered_task_is_everywhere(
     # ask: the prompt is typed as the new task
     pic = tmp_path / "pic.png"
     pic.write_bytes(picture(48, 40))
-    r = runner.invoke(app, ["ask", str(generator), str(pic), "count stove", "--json"])
+    r = runner.invoke(
+        app, ["ask", str(generator), str(pic), "count stove", "--json", "--max-new-tokens", "4"]
+    )
     assert r.exit_code == 0, r.output
     assert json.loads(r.stdout)["task"] == "count"
 
@@ -154,7 +154,7 @@ def test_a_registered_task_is_everywhere(
             {"type": "image_url", "image_url": {"url": data_uri(picture(48, 40))}},
             {"type": "text", "text": "count stove"},
         ]
-        body = {"model": "pg", "messages": [{"role": "user", "content": content}]}
+        body = {"model": "pg", "messages": [{"role": "user", "content": content}], "max_tokens": 4}
         resp = httpx.post(f"{server.url}/v1/chat/completions", json=body, timeout=60)
     assert resp.status_code == 200, resp.text
     assert resp.json()["globelens"]["task"] == "count"
