@@ -10,7 +10,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pycocotools import mask as mask_utils
 
-import globelens.tasks  # noqa: F401  (registers the verbs the prompts are read by)
 from globelens.models import tasklang as tl
 from globelens.models.maskcodec import MaskCodec, MaskCodecConfig
 from globelens.models.tasklang import Detection, Invalid, Segmentation

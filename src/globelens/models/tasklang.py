@@ -3,9 +3,10 @@
 The grammar the CLI, the evaluator, the trainer's targets and the server share: prompt builders
 (``caption en``, ``answer en what is this?``, ``detect a ; b`` ...) and their readers, encoders
 that turn typed targets into suffix text, and parsers that turn generated text back into typed
-results. Encoders and parsers are inverses. Which verbs a prompt may start with is the task
-registry's (``globelens.tasks``): registering a task adds its verb's reader here
-(:func:`register_prompt`), with what its answers say (text, boxes or masks).
+results. Encoders and parsers are inverses. The verbs are ``caption``, ``answer``, ``detect``
+and ``segment``; a task of the registry (``globelens.tasks``) with a verb of its own adds its
+reader here when registered (:func:`register_prompt`), with what its answers hold (text,
+boxes or masks).
 
 Boxes are four ``<locDDDD>`` tokens (1024 bins) in the order y_min, x_min, y_max, x_max of the
 image normalised to [0, 1], then the label; objects are separated by `` ; ``. Masks add 16
@@ -230,13 +231,18 @@ class _Verb:
 _VERBS: dict[str, _Verb] = {}
 
 
-def register_prompt(verb: str, read: PromptReader, answer: str = "text") -> None:
-    """Make ``verb`` a prompt the language reads (done by ``globelens.tasks`` for each task)."""
+def register_prompt(verb: str, read: PromptReader, answer: str = "text") -> bool:
+    """Make ``verb`` a prompt the language reads (``globelens.tasks`` does it for each task);
+    True when it was new, False when the same reader was already there."""
     if answer not in ANSWER_KINDS:
         raise ValueError(f"answer kind {answer!r}: choose one of {', '.join(ANSWER_KINDS)}")
-    if verb in _VERBS:
-        raise ValueError(f"prompt verb {verb!r} is already registered")
+    known = _VERBS.get(verb)
+    if known is not None:
+        if known == _Verb(read, answer):
+            return False
+        raise ValueError(f"prompt verb {verb!r} is already registered with another reader")
     _VERBS[verb] = _Verb(read, answer)
+    return True
 
 
 def unregister_prompt(verb: str) -> None:
@@ -252,6 +258,18 @@ def answer_kind(task: str) -> str:
     """What an answer to a prompt of ``task`` holds (``"text"`` for free prompts)."""
     verb = _VERBS.get(task)
     return verb.answer if verb is not None else "text"
+
+
+read_answer = read_with_lang("answer")
+read_detect = read_labels("detect")
+read_segment = read_labels("segment")
+
+# The language's own verbs (the tasks of globelens.tasks speak them; a task defined elsewhere
+# adds its verb when it is registered).
+register_prompt("caption", read_caption)
+register_prompt("answer", read_answer)
+register_prompt("detect", read_detect, "boxes")
+register_prompt("segment", read_segment, "masks")
 
 
 def parse_prompt(prompt: str) -> Prompt:

@@ -126,6 +126,6 @@ TASK = GenerativeTask(
     metrics=("vqa_acc", *ANSWER_TYPES.values()),
     requires=has_questions,
     needs="questions",
-    read_prompt=tasklang.read_with_lang("answer"),
+    read_prompt=tasklang.read_answer,
     aliases=("vqav2",),
 )

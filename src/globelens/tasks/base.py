@@ -61,9 +61,9 @@ class GenerativeTask:
     #: whether a benchmark carries what ``evaluate`` needs, and that in words
     requires: Callable[[Benchmark], bool]
     needs: str
-    #: how a prompt of ``verb`` is read: (text after the verb, whole prompt) -> Prompt. A task
-    #: that speaks another task's verb (refer speaks ``segment``, as PaliGemma's RefCOCO
-    #: prompts do) leaves it None: that task's reader reads its prompts.
+    #: how a prompt of ``verb`` is read: (text after the verb, whole prompt) -> Prompt (the
+    #: language's own reader for its verbs). A task that speaks another task's verb (refer
+    #: speaks ``segment``, as PaliGemma's RefCOCO prompts do) leaves it None.
     read_prompt: tasklang.PromptReader | None = None
     #: the prompt verb (the first word of the task's prompts); the task's name by default
     verb: str = ""
@@ -83,6 +83,8 @@ class GenerativeTask:
 
 
 TASKS: dict[str, GenerativeTask] = {}
+#: prompt verbs a registered task added to the task language (taken out with the task)
+_ADDED_VERBS: set[str] = set()
 
 
 def register_task(task: GenerativeTask) -> GenerativeTask:
@@ -90,8 +92,9 @@ def register_task(task: GenerativeTask) -> GenerativeTask:
     if task.name in TASKS:
         raise ValueError(f"generative task {task.name!r} is already registered")
     TASKS[task.name] = task
-    if task.read_prompt is not None:
-        tasklang.register_prompt(task.prompt_verb, task.read_prompt, task.answer)
+    read = task.read_prompt
+    if read is not None and tasklang.register_prompt(task.prompt_verb, read, task.answer):
+        _ADDED_VERBS.add(task.prompt_verb)
     evaluator.register_task(
         task.eval_name,
         task.evaluate,
@@ -107,7 +110,8 @@ def register_task(task: GenerativeTask) -> GenerativeTask:
 def unregister_task(name: str) -> None:
     """Take the task ``name`` out of every registry it was added to."""
     task = TASKS.pop(name)
-    if task.read_prompt is not None:
+    if task.prompt_verb in _ADDED_VERBS:
+        _ADDED_VERBS.discard(task.prompt_verb)
         tasklang.unregister_prompt(task.prompt_verb)
     evaluator.unregister_task(task.eval_name)
 

@@ -205,6 +205,6 @@ TASK = GenerativeTask(
     metrics=("mAP", "AP50", "AP75", "invalid_rate"),
     requires=has_boxes,
     needs="object boxes",
-    read_prompt=tasklang.read_labels("detect"),
+    read_prompt=tasklang.read_detect,
     answer="boxes",
 )

@@ -139,7 +139,7 @@ TASK = GenerativeTask(
     metrics=("miou",),
     requires=has_masks,
     needs="object masks",
-    read_prompt=tasklang.read_labels("segment"),
+    read_prompt=tasklang.read_segment,
     answer="masks",
     needs_codec=True,
 )
