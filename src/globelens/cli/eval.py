@@ -39,7 +39,7 @@ def register(app: typer.Typer) -> None:
             None,
             "--tasks",
             help="Comma-separated tasks (zeroshot, retrieval, fewshot; captioning, vqa, detection, "
-            "refseg, genclassify); default: each benchmark's own for each model kind.",
+            "segmentation, refseg, genclassify); default: each benchmark's own for each model kind.",
         ),
         templates: Path | None = typer.Option(
             None,

@@ -19,8 +19,9 @@ def register(app: typer.Typer) -> None:
         task: list[str] = typer.Option(
             None,
             "--task",
-            help="A task of the mixture: KIND[@lang,lang][:WEIGHT] or NAME=KIND...; kinds: "
-            "caption, answer, question, detect, segment, refer. Default: caption, answer, detect.",
+            help="A task of the mixture: KIND[@lang,lang][:WEIGHT] or NAME=KIND...; kinds: the "
+            "registered tasks (caption, answer, detect, segment, refer). Default: caption, "
+            "answer, detect.",
         ),
         vision: Path = typer.Option(
             None, "--vision", help="SigLIP directory for the tower of a fresh PaliGemma."
