@@ -141,7 +141,14 @@ class OracleGenerator:
                 boxes = moved
             return tasklang.encode_detections(boxes, w, h)
         if p.task == "segment":
-            ref = next(x for x in r.annotations["refs"] if x.sent == p.labels[0])
+            ref = next((x for x in r.annotations["refs"] if x.sent == p.labels[0]), None)
+            if ref is None:  # a class: every instance of it
+                segs = [
+                    tasklang.Segmentation(o.label, b.box, tasklang.rle_to_mask(o.segmentation))
+                    for o, b in zip(objs, boxes, strict=True)
+                    if o.label == p.labels[0]
+                ]
+                return tasklang.encode_segmentations(segs, w, h, self.codec)
             box = boxes[r.annotations["refs"].index(ref)]
             mask = tasklang.rle_to_mask(ref.segmentation)
             seg = tasklang.Segmentation(ref.sent, box.box, mask)

@@ -212,3 +212,25 @@ def test_model_kind_comes_from_config_model_type(tmp_path: Path) -> None:
         (d / name).write_bytes(b"{}")
     with pytest.raises(ValueError, match=r"model_type 'llama' is not supported.*paligemma"):
         load_model(d)
+
+
+def test_segmentation_scores_the_union_of_each_class_masks(bench, tmp_path: Path) -> None:
+    """``segment {class}`` per class of each picture: an oracle whose codec fills each box
+    (the pictures' masks are their boxes) scores an IoU of about 1; a model without a codec
+    is refused with a message, not scored 0."""
+    import torch
+
+    from globelens.models.maskcodec import MaskCodec, MaskCodecConfig
+
+    codec = MaskCodec(MaskCodecConfig(dims=(4, 8, 8, 16), embed_dim=8))
+    with torch.no_grad():
+        codec.decoder[-1].weight.zero_()
+        codec.decoder[-1].bias.fill_(1.0)
+    res = _run(OracleGenerator(bench, codec=codec), bench, tmp_path, ["segmentation"])
+    seg = res["segmentation"]
+    pairs = sum(len({o.label for o in r.annotations["objects"]}) for r in bench.records)
+    assert seg["task"] == "segmentation" and seg["n_evaluated"] == pairs
+    assert seg["metrics"]["miou"] > 0.9 and seg["invalid"] == {}
+    assert "income_bucket" in seg["groups"]
+    with pytest.raises(ValueError, match="mask codec"):
+        _run(OracleGenerator(bench), bench, tmp_path, ["segmentation"])

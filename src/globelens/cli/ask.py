@@ -8,8 +8,6 @@ from typing import Any
 
 import typer
 
-from globelens.models import tasklang
-
 
 def draw_path(out: Path, index: int, total: int) -> Path:
     """``out`` for one picture; ``out-<i>.png`` style names for several."""
@@ -21,7 +19,7 @@ def _describe(result: dict[str, Any]) -> list[str]:
         f"{result['image']}  ({result['width']}x{result['height']})",
         f"  text: {result['text']}",
     ]
-    if result["answer"] is not None and tasklang.answer_kind(result["task"]) == "text":
+    if result["answer"] is not None:  # None where the answer is boxes or masks
         lines.append(f"  answer: {result['answer']}")
     for obj in result["objects"]:
         box = ", ".join(f"{v:.1f}" for v in obj["box"])
@@ -70,6 +68,7 @@ def register(app: typer.Typer) -> None:
         """
         import globelens.tasks  # noqa: F401  (the task verbs prompts are read by)
         from globelens.cli.imagelist import ImageErrors, decoded_batches
+        from globelens.models import tasklang
         from globelens.models.paligemma import load_generator
 
         if len(images_and_prompt) < 2:
