@@ -106,8 +106,10 @@ def _coco(root: Path) -> Path:
 
 
 def test_a_registered_task_is_everywhere(count_task, generator: Path, tmp_path: Path) -> None:
-    # the task language reads its prompts
+    # the task language reads its prompts; a second task of the name is refused
     assert tasklang.parse_prompt("count stove").labels == ("stove",)
+    with pytest.raises(ValueError, match="already registered"):
+        registry.register_task(COUNT)
 
     # train-vlm: a kind of the mixture, its targets built from real world scenes
     from globelens.world.config import WorldConfig

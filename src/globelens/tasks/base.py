@@ -88,13 +88,21 @@ _ADDED_VERBS: set[str] = set()
 
 
 def register_task(task: GenerativeTask) -> GenerativeTask:
-    """Add ``task`` everywhere a generative task is read; a name already taken is an error."""
+    """Add ``task`` everywhere a generative task is read; a name (or result name) already
+    taken, or a verb nothing reads, is an error."""
     if task.name in TASKS:
         raise ValueError(f"generative task {task.name!r} is already registered")
-    TASKS[task.name] = task
+    if task.read_prompt is None and task.prompt_verb not in tasklang.verbs():
+        raise ValueError(
+            f"task {task.name!r} speaks the verb {task.prompt_verb!r}, which no reader reads: "
+            f"give it read_prompt, or a verb of {', '.join(tasklang.verbs())}"
+        )
+    if task.eval_name in evaluator.TASKS:
+        raise ValueError(f"an evaluator task is already called {task.eval_name!r}")
     read = task.read_prompt
     if read is not None and tasklang.register_prompt(task.prompt_verb, read, task.answer):
         _ADDED_VERBS.add(task.prompt_verb)
+    TASKS[task.name] = task
     evaluator.register_task(
         task.eval_name,
         task.evaluate,
