@@ -60,7 +60,9 @@ def test_the_trainer_counts_a_malformed_scene_and_logs_where(
     assert collator.read(ds, "w", good)[1].objects[0].label == "lamp"
     with caplog.at_level(logging.WARNING), pytest.raises(SampleError, match="bad_annotation"):
         collator.read(ds, "w", bad)
-    assert "0001.json: annotation objects[0].label" in caplog.text
+    [record] = [json.loads(r.message) for r in caplog.records]
+    assert record["event"] == "bad_annotation" and record["file"].endswith("0001.json")
+    assert record["key"] == "objects[0].label" and record["problem"] == "Field required"
     ds._files.close()
 
 

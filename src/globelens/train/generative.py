@@ -17,6 +17,7 @@ stream over its data source, and ``data.phases`` mix tasks by weight.
 from __future__ import annotations
 
 import copy
+import json
 import logging
 import random
 import re
@@ -43,6 +44,8 @@ from globelens.train.data import BatchDataset, Ref, SampleError, SourceStream, d
 from globelens.train.objective import Objective
 
 log = logging.getLogger(__name__)
+#: malformed samples logged with their file and key per data worker (the rest are counted)
+MAX_BAD_LOGGED = 20
 _TASK_TOKEN_RE = re.compile(r"<(?:loc\d{4}|seg\d{3})>")
 
 
@@ -96,6 +99,8 @@ class VLMCollator:
     augments = False
     #: a scene's metadata (objects, masks) is re-read each time, not kept with its picture
     keeps_raw = False
+    #: malformed samples this copy has logged
+    bad_logged = 0
 
     def __init__(
         self,
@@ -121,8 +126,15 @@ class VLMCollator:
         try:
             return source, Annotations.from_json(meta, where)
         except AnnotationError as e:
-            log.warning("%s", e)  # the file and key; the sample is counted as bad_annotation
+            self._log_bad(e)
             raise SampleError("bad_annotation") from e
+
+    def _log_bad(self, e: AnnotationError) -> None:
+        """The file and key of a malformed sample (the first few: all are counted)."""
+        self.bad_logged += 1
+        if self.bad_logged <= MAX_BAD_LOGGED:
+            record = {"event": "bad_annotation", "file": e.source, "key": e.key}
+            log.warning(json.dumps({**record, "problem": e.problem}))
 
     def prepare(
         self, raw: tuple[str, Annotations], image: Image.Image, rng: random.Random
