@@ -46,11 +46,11 @@ def has_captions(bench: Benchmark) -> bool:
 
 def run(ctx: GenerativeContext) -> list[dict[str, Any]]:
     bench = ctx.bench
-    wanted = ctx.options.get("languages")
+    languages = ctx.options.get("languages")
     requests, refs = [], []
     for i, r in enumerate(bench.records):
         for lang, caps in sorted(r.captions.items()):
-            if caps and (not wanted or lang in wanted):
+            if caps and (not languages or lang in languages):
                 requests.append(Request(i, tasklang.caption(lang)))
                 refs.append((lang, [str(c) for c in caps]))
     if not requests:
