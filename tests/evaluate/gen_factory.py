@@ -121,6 +121,10 @@ class OracleGenerator:
                 if qa.question == p.text:
                     return qa.multiple_choice_answer
             return CLASSES[r.labels[0]]  # "what is this?"
+        if p.task == "question":
+            return next(
+                q.question for q in r.annotations["qa"] if q.multiple_choice_answer == p.text
+            )
         boxes = [
             Detection(o.label, (o.bbox[0], o.bbox[1], o.bbox[0] + o.bbox[2],
                                 o.bbox[1] + o.bbox[3]))

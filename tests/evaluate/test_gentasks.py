@@ -234,3 +234,12 @@ def test_segmentation_scores_the_union_of_each_class_masks(bench, tmp_path: Path
     assert "income_bucket" in seg["groups"]
     with pytest.raises(ValueError, match="mask codec"):
         _run(OracleGenerator(bench), bench, tmp_path, ["segmentation"])
+
+
+def test_question_generation_matches_the_pictures_questions(bench, tmp_path: Path) -> None:
+    res = _run(OracleGenerator(bench), bench, tmp_path, ["question_generation"])
+    q = res["question_generation"]
+    assert q["task"] == "question_generation" and q["n_evaluated"] == 2 * len(bench.records)
+    assert q["metrics"]["exact_match"] == 1.0 and "income_bucket" in q["groups"]
+    hostile = _run(HostileGenerator(), bench, tmp_path, ["question_generation"])
+    assert hostile["question_generation"]["metrics"]["exact_match"] == 0.0

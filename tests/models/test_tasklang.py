@@ -29,8 +29,7 @@ from globelens.models.tasklang import Detection, Invalid, Segmentation
             "what is on the stove?",
             (),
         ),
-        # verbs with no task (no target, no scorer) are free prompts
-        ("question hi two", "free", None, "question hi two", ()),
+        (tl.question("two", "hi"), "question", "hi", "two", ()),
         (
             tl.detect(["stove", "oil lamp"]),
             "detect",
@@ -39,7 +38,7 @@ from globelens.models.tasklang import Detection, Invalid, Segmentation
             ("stove", "oil lamp"),
         ),
         ("segment  a cup;plate ", "segment", None, "a cup;plate", ("a cup", "plate")),
-        ("ocr", "free", None, "ocr", ()),
+        ("ocr", "free", None, "ocr", ()),  # a verb with no task (no target, no scorer)
         ("describe this picture", "free", None, "describe this picture", ()),
         ("detect", "free", None, "detect", ()),
         ("detect ; ;", "free", None, "detect ; ;", ()),

@@ -129,7 +129,9 @@ def test_a_registered_task_is_everywhere(count_task, generator: Path, tmp_path: 
     step = json.loads((tmp_path / "run" / "metrics.jsonl").read_text().splitlines()[0])
     assert step["step"] == 1 and np.isfinite(step["loss"]) and not step["bad_samples"]
     r = runner.invoke(app, [*args, "--task", "tally"])
-    assert r.exit_code == 2 and "caption, answer, detect, segment, refer, count" in r.output
+    assert (
+        r.exit_code == 2 and "caption, answer, question, detect, segment, refer, count" in r.output
+    )
 
     # globelens eval: an evaluator task under its result name and its own name
     out = tmp_path / "results"

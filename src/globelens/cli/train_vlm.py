@@ -20,8 +20,8 @@ def register(app: typer.Typer) -> None:
             None,
             "--task",
             help="A task of the mixture: KIND[@lang,lang][:WEIGHT] or NAME=KIND...; kinds: the "
-            "registered tasks (caption, answer, detect, segment, refer). Default: caption, "
-            "answer, detect.",
+            "registered tasks (caption, answer, question, detect, segment, refer). Default: "
+            "caption, answer, detect.",
         ),
         vision: Path = typer.Option(
             None, "--vision", help="SigLIP directory for the tower of a fresh PaliGemma."

@@ -3,8 +3,8 @@
 The grammar the CLI, the evaluator, the trainer's targets and the server share: prompt builders
 (``caption en``, ``answer en what is this?``, ``detect a ; b`` ...) and their readers, encoders
 that turn typed targets into suffix text, and parsers that turn generated text back into typed
-results. Encoders and parsers are inverses. The verbs are ``caption``, ``answer``, ``detect``
-and ``segment``; a task of the registry (``globelens.tasks``) with a verb of its own adds its
+results. Encoders and parsers are inverses. The verbs are ``caption``, ``answer``,
+``question``, ``detect`` and ``segment``; a task of the registry (``globelens.tasks``) with a verb of its own adds its
 reader here when registered (:func:`register_prompt`), with what its answers hold (text,
 boxes or masks).
 
@@ -58,6 +58,10 @@ def answer(question: str, lang: str = "en") -> str:
     return f"answer {lang} {question}"
 
 
+def question(answer_text: str, lang: str = "en") -> str:
+    return f"question {lang} {answer_text}"
+
+
 def detect(labels: list[str] | tuple[str, ...]) -> str:
     return "detect " + OBJECT_SEP.join(labels)
 
@@ -102,7 +106,7 @@ class Parsed:
 
     task: str
     text: str
-    #: the caption or answer text (None for tasks whose answers are boxes or masks)
+    #: the caption, answer or question text (None for tasks whose answers are boxes or masks)
     answer: str | None = None
     objects: list[Detection | Segmentation] = field(default_factory=list)
     invalid: list[Invalid] = field(default_factory=list)
@@ -171,9 +175,10 @@ class Prompt:
     """What a prompt asks. ``task`` is a registered verb or ``"free"`` for anything else."""
 
     task: str
-    #: the language code of caption/answer prompts (None for the others)
+    #: the language code of caption/answer/question prompts (None for the others)
     lang: str | None
-    #: the question (answer), the label list text (detect/segment), or the whole prompt (free)
+    #: the question (answer), the answer (question), the label list text (detect/segment), or
+    #: the whole prompt (free)
     text: str
     labels: tuple[str, ...] = ()
 
@@ -261,6 +266,7 @@ def answer_kind(task: str) -> str:
 
 
 read_answer = read_with_lang("answer")
+read_question = read_with_lang("question")
 read_detect = read_labels("detect")
 read_segment = read_labels("segment")
 
@@ -268,6 +274,7 @@ read_segment = read_labels("segment")
 # adds its verb when it is registered).
 register_prompt("caption", read_caption)
 register_prompt("answer", read_answer)
+register_prompt("question", read_question)
 register_prompt("detect", read_detect, "boxes")
 register_prompt("segment", read_segment, "masks")
 

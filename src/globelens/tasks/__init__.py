@@ -4,7 +4,7 @@
 ``globelens.tasks.base`` for what a task defines and ``docs/development.md`` for adding one.
 """
 
-from globelens.tasks import answer, caption, detect, refer, segment
+from globelens.tasks import answer, caption, detect, question, refer, segment
 from globelens.tasks.base import (
     TASKS,
     GenerativeTask,
@@ -18,6 +18,7 @@ from globelens.tasks.base import (
 
 register_task(caption.TASK)
 register_task(answer.TASK)
+register_task(question.TASK)
 register_task(detect.TASK)
 register_task(segment.TASK)
 register_task(refer.TASK)

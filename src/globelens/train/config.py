@@ -259,7 +259,8 @@ class TaskConfig:
     and the data source it reads."""
 
     name: str
-    #: a registered task: caption, answer, detect, segment, refer, ...; default: the name
+    #: a registered task: caption, answer, question, detect, segment, refer, ...; default: the
+    #: name
     kind: str | None = None
     #: a ``data.sources`` name; default: the first source
     source: str | None = None
