@@ -199,12 +199,12 @@ def test_the_worlds_generative_sets_load_through_the_real_loaders(world: Path) -
     assert det.group_keys == ("income_bucket", "region", "country")
     assert COCO(det.index_files[0]).getImgIds()
     vqa = load_benchmark("world/vqa", world)
-    assert vqa.tasks == ("vqa",) and {
-        q["lang"] for r in vqa.records for q in r.annotations["qa"]
-    } > {"en"}
+    assert vqa.tasks == ("vqa",) and {q.lang for r in vqa.records for q in r.annotations["qa"]} > {
+        "en"
+    }
     ref = load_benchmark("world/refcoco", world)
     r0 = ref.records[0].annotations["refs"][0]
-    assert ref.tasks == ("referring_segmentation",) and decode_rle(r0["segmentation"]).any()
+    assert ref.tasks == ("referring_segmentation",) and decode_rle(r0.segmentation).any()
     caps = load_benchmark("world/captions", world)
     assert caps.tasks == ("captioning",) and all("en" in r.captions for r in caps.records)
     assert any(len(r.captions) == 2 for r in caps.records)

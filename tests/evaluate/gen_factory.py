@@ -118,12 +118,16 @@ class OracleGenerator:
             return r.captions[p.lang][0]
         if p.task == "answer":
             for qa in r.annotations["qa"]:
-                if qa["question"] == p.text:
-                    return qa["multiple_choice_answer"]
+                if qa.question == p.text:
+                    return qa.multiple_choice_answer
             return CLASSES[r.labels[0]]  # "what is this?"
+        if p.task == "question":
+            return next(
+                q.question for q in r.annotations["qa"] if q.multiple_choice_answer == p.text
+            )
         boxes = [
-            Detection(o["label"], (o["bbox"][0], o["bbox"][1], o["bbox"][0] + o["bbox"][2],
-                                   o["bbox"][1] + o["bbox"][3]))
+            Detection(o.label, (o.bbox[0], o.bbox[1], o.bbox[0] + o.bbox[2],
+                                o.bbox[1] + o.bbox[3]))
             for o in objs
         ]  # fmt: skip
         if p.task == "detect":
@@ -141,10 +145,17 @@ class OracleGenerator:
                 boxes = moved
             return tasklang.encode_detections(boxes, w, h)
         if p.task == "segment":
-            ref = next(x for x in r.annotations["refs"] if x["sent"] == p.labels[0])
+            ref = next((x for x in r.annotations["refs"] if x.sent == p.labels[0]), None)
+            if ref is None:  # a class: every instance of it
+                segs = [
+                    tasklang.Segmentation(o.label, b.box, tasklang.rle_to_mask(o.segmentation))
+                    for o, b in zip(objs, boxes, strict=True)
+                    if o.label == p.labels[0]
+                ]
+                return tasklang.encode_segmentations(segs, w, h, self.codec)
             box = boxes[r.annotations["refs"].index(ref)]
-            mask = tasklang.rle_to_mask(ref["segmentation"])
-            seg = tasklang.Segmentation(ref["sent"], box.box, mask)
+            mask = tasklang.rle_to_mask(ref.segmentation)
+            seg = tasklang.Segmentation(ref.sent, box.box, mask)
             return tasklang.encode_segmentations([seg], w, h, self.codec)
         return ""
 

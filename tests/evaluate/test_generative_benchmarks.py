@@ -95,12 +95,12 @@ def test_coco_detection_reads_the_release_layout(coco_det: Path) -> None:
     assert [r.id for r in b.records] == ["1"]
     assert _reasons(b) == {"missing_image": 1, "corrupt_image": 1}
     objs = b.records[0].annotations["objects"]
-    assert [o["label"] for o in objs] == ["dog", "person"] and b.records[0].labels == (0, 1)
+    assert [o.label for o in objs] == ["dog", "person"] and b.records[0].labels == (0, 1)
     dog = objs[0]
-    assert dog["bbox"] == [5.0, 5.0, 10.0, 10.0] and isinstance(dog["segmentation"]["counts"], str)
-    m = mask_utils.decode({**dog["segmentation"], "counts": dog["segmentation"]["counts"].encode()})
+    assert dog.bbox == (5.0, 5.0, 10.0, 10.0) and isinstance(dog.segmentation["counts"], str)
+    m = mask_utils.decode({**dog.segmentation, "counts": dog.segmentation["counts"].encode()})
     assert m.shape == (40, 40) and 90 <= m.sum() <= 130  # the polygon, as pycocotools draws it
-    assert objs[1]["iscrowd"] == 1 and isinstance(objs[1]["segmentation"]["counts"], str)
+    assert objs[1].iscrowd == 1 and isinstance(objs[1].segmentation["counts"], str)
 
 
 def test_coco_detection_fails_fast_naming_what_is_missing(coco_det: Path, tmp_path: Path) -> None:
@@ -188,8 +188,8 @@ def test_vqav2_questions_and_annotations(tmp_path: Path) -> None:
     b = load_benchmark(str(root))
     assert b.tasks == ("vqa",) and [r.id for r in b.records] == ["1"]
     (qa,) = b.records[0].annotations["qa"]
-    assert qa["question_id"] == 10 and qa["lang"] == "en" and qa["multiple_choice_answer"] == "2"
-    assert qa["answers"] == ["3"] + ["2"] * 9 and qa["answer_type"] == "number"
+    assert qa.question_id == 10 and qa.lang == "en" and qa.multiple_choice_answer == "2"
+    assert qa.answers == ("3",) + ("2",) * 9 and qa.answer_type == "number"
     assert _reasons(b) == {"missing_answers": 1, "missing_image": 1, "corrupt_image": 1}
     path = root / "v2_mscoco_val2014_annotations.json"
     data = json.loads(path.read_text())
@@ -232,10 +232,10 @@ def test_refcoco_reads_the_refer_layout_with_json_refs(tmp_path: Path) -> None:
     b = load_benchmark(str(root))
     assert b.tasks == ("referring_segmentation",) and [r.id for r in b.records] == ["1"]
     refs = b.records[0].annotations["refs"]
-    assert [r["sent"] for r in refs] == ["man left", "guy"]
-    assert {r["ref_id"] for r in refs} == {1} and refs[0]["lang"] == "en"
-    assert refs[0]["category"] == "person" and refs[0]["bbox"] == [4.0, 4.0, 16.0, 16.0]
-    assert isinstance(refs[0]["segmentation"]["counts"], str)
+    assert [r.sent for r in refs] == ["man left", "guy"]
+    assert {r.ref_id for r in refs} == {1} and refs[0].lang == "en"
+    assert refs[0].category == "person" and refs[0].bbox == (4.0, 4.0, 16.0, 16.0)
+    assert isinstance(refs[0].segmentation["counts"], str)
     assert _reasons(b) == {"missing_image": 1, "corrupt_image": 1}
 
 

@@ -167,9 +167,7 @@ def test_detection_map_equals_pycocotools_on_the_instances_file(tiny_world: Path
 
         im = Image.open(r.path).convert("RGB")
         gen = model.generate([im], [prompt])[0]
-        ids = {
-            o["label"]: o["category_id"] for rr in bench.records for o in rr.annotations["objects"]
-        }
+        ids = {o.label: o.category_id for rr in bench.records for o in rr.annotations["objects"]}
         for o in tasklang.parse(prompt, gen.text, *im.size, score=gen.logprob).objects:
             x0, y0, x1, y1 = o.box
             dets.append({"image_id": int(r.id), "category_id": ids[o.label],
@@ -214,3 +212,34 @@ def test_model_kind_comes_from_config_model_type(tmp_path: Path) -> None:
         (d / name).write_bytes(b"{}")
     with pytest.raises(ValueError, match=r"model_type 'llama' is not supported.*paligemma"):
         load_model(d)
+
+
+def test_segmentation_scores_the_union_of_each_class_masks(bench, tmp_path: Path) -> None:
+    """``segment {class}`` per class of each picture: an oracle whose codec fills each box
+    (the pictures' masks are their boxes) scores an IoU of about 1; a model without a codec
+    is refused with a message, not scored 0."""
+    import torch
+
+    from globelens.models.maskcodec import MaskCodec, MaskCodecConfig
+
+    codec = MaskCodec(MaskCodecConfig(dims=(4, 8, 8, 16), embed_dim=8))
+    with torch.no_grad():
+        codec.decoder[-1].weight.zero_()
+        codec.decoder[-1].bias.fill_(1.0)
+    res = _run(OracleGenerator(bench, codec=codec), bench, tmp_path, ["segmentation"])
+    seg = res["segmentation"]
+    pairs = sum(len({o.label for o in r.annotations["objects"]}) for r in bench.records)
+    assert seg["task"] == "segmentation" and seg["n_evaluated"] == pairs
+    assert seg["metrics"]["miou"] > 0.9 and seg["invalid"] == {}
+    assert "income_bucket" in seg["groups"]
+    with pytest.raises(ValueError, match="mask codec"):
+        _run(OracleGenerator(bench), bench, tmp_path, ["segmentation"])
+
+
+def test_question_generation_matches_the_pictures_questions(bench, tmp_path: Path) -> None:
+    res = _run(OracleGenerator(bench), bench, tmp_path, ["question_generation"])
+    q = res["question_generation"]
+    assert q["task"] == "question_generation" and q["n_evaluated"] == 2 * len(bench.records)
+    assert q["metrics"]["exact_match"] == 1.0 and "income_bucket" in q["groups"]
+    hostile = _run(HostileGenerator(), bench, tmp_path, ["question_generation"])
+    assert hostile["question_generation"]["metrics"]["exact_match"] == 0.0

@@ -544,10 +544,10 @@ def test_parquet_mirrors_vqav2_refcoco_captions_xm3600(tmp_path: Path) -> None:
         24,
         32,
     )
-    assert [r["sent"] for r in rec.annotations["refs"]] == ["man on left", "left guy"]
+    assert [r.sent for r in rec.annotations["refs"]] == ["man on left", "left guy"]
     from globelens.models.tasklang import rle_to_mask
 
-    assert rle_to_mask(rec.annotations["refs"][0]["segmentation"]).sum() == 100
+    assert rle_to_mask(rec.annotations["refs"][0].segmentation).sum() == 100
 
     cap_root = tmp_path / "coco_karpathy"
     _parquet(cap_root / "data" / "test-00000-of-00001.parquet", [

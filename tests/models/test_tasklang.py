@@ -38,7 +38,7 @@ from globelens.models.tasklang import Detection, Invalid, Segmentation
             ("stove", "oil lamp"),
         ),
         ("segment  a cup;plate ", "segment", None, "a cup;plate", ("a cup", "plate")),
-        (tl.ocr(), "ocr", None, "", ()),
+        ("ocr", "free", None, "ocr", ()),  # a verb with no task (no target, no scorer)
         ("describe this picture", "free", None, "describe this picture", ()),
         ("detect", "free", None, "detect", ()),
         ("detect ; ;", "free", None, "detect ; ;", ()),

@@ -9,6 +9,7 @@ from typing import Any
 import typer
 from PIL import Image
 
+import globelens.tasks  # noqa: F401  (registers the task verbs prompts are read by)
 from globelens.cli.imagelist import ImageErrors, decoded_batches
 from globelens.models import tasklang
 from globelens.models.paligemma import load_generator
@@ -25,7 +26,7 @@ def _describe(result: dict[str, Any]) -> list[str]:
         f"{result['image']}  ({result['width']}x{result['height']})",
         f"  text: {result['text']}",
     ]
-    if result["answer"] is not None and result["task"] not in ("detect", "segment"):
+    if result["answer"] is not None:  # None where the answer is boxes or masks
         lines.append(f"  answer: {result['answer']}")
     for obj in result["objects"]:
         box = ", ".join(f"{v:.1f}" for v in obj["box"])
@@ -44,7 +45,7 @@ OPT_IMAGES_AND_PROMPT = typer.Argument(
     ...,
     metavar="IMAGE... PROMPT",
     help='One or more pictures, then the prompt: "caption en", "answer en what is '
-    'this?", "detect stove ; lamp", "segment bed", "ocr".',
+    'this?", "detect stove ; lamp", "segment bed" (any registered task\'s verb).',
 )
 OPT_AS_JSON = typer.Option(False, "--json", help="Print one JSON document.")
 OPT_DRAW = typer.Option(

@@ -41,7 +41,7 @@ OPT_TASKS = typer.Option(
     None,
     "--tasks",
     help="Comma-separated tasks (zeroshot, retrieval, fewshot; captioning, vqa, detection, "
-    "refseg, genclassify); default: each benchmark's own for each model kind.",
+    "segmentation, refseg, genclassify); default: each benchmark's own for each model kind.",
 )
 OPT_TEMPLATES = typer.Option(
     None,

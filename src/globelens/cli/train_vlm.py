@@ -26,8 +26,9 @@ OPT_DATA = typer.Option(
 OPT_TASK = typer.Option(
     None,
     "--task",
-    help="A task of the mixture: KIND[@lang,lang][:WEIGHT] or NAME=KIND...; kinds: "
-    "caption, answer, question, detect, segment, refer. Default: caption, answer, detect.",
+    help="A task of the mixture: KIND[@lang,lang][:WEIGHT] or NAME=KIND...; kinds: the "
+    "registered tasks (caption, answer, question, detect, segment, refer). Default: "
+    "caption, answer, detect.",
 )
 OPT_VISION = typer.Option(
     None, "--vision", help="SigLIP directory for the tower of a fresh PaliGemma."

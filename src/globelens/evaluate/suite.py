@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import globelens.tasks  # noqa: F401  (the generative tasks register into TASKS)
 from globelens.data.images import ImageDecodeError, thumbnail_data_uri
 from globelens.evaluate.benchmarks import Benchmark, load_benchmark
 from globelens.evaluate.benchmarks.registry import check_spec

@@ -133,6 +133,16 @@ class MaskCodec(nn.Module):
         """(N, 16) long codes -> (N, 64, 64) values; > 0 is inside the mask."""
         return self.decode_latents(self.codebook[codes.long()])
 
+    # The task language calls these two (it cannot import this module: it defines the token
+    # counts this module is built on).
+    def masks_to_codes(self, masks: Sequence[np.ndarray], boxes: Sequence[Box]) -> list[list[int]]:
+        """The 16 codes of every (H, W) bool mask cut to its pixel box."""
+        return masks_to_codes(self, masks, boxes)
+
+    def codes_to_mask(self, codes: Sequence[int], box: Box, height: int, width: int) -> np.ndarray:
+        """One (height, width) bool mask from 16 codes, pasted into its pixel box."""
+        return codes_to_mask(self, codes, box, height, width)
+
 
 # -- masks <-> codes ----------------------------------------------------------------------------
 

@@ -1,9 +1,12 @@
 """The task language: PaliGemma prompts, and the text that answers them, both ways.
 
-One module is the single source of truth for the CLI, the evaluator, the trainer's targets and
-the server: prompt builders (``caption en``, ``answer en what is this?``, ``detect a ; b`` ...),
-encoders that turn typed targets into suffix text, and parsers that turn generated text back
-into typed results. Encoders and parsers are inverses.
+The grammar the CLI, the evaluator, the trainer's targets and the server share: prompt builders
+(``caption en``, ``answer en what is this?``, ``detect a ; b`` ...) and their readers, encoders
+that turn typed targets into suffix text, and parsers that turn generated text back into typed
+results. Encoders and parsers are inverses. The verbs are ``caption``, ``answer``,
+``question``, ``detect`` and ``segment``; a task of the registry (``globelens.tasks``) with a verb of its own adds its
+reader here when registered (:func:`register_prompt`), with what its answers hold (text,
+boxes or masks).
 
 Boxes are four ``<locDDDD>`` tokens (1024 bins) in the order y_min, x_min, y_max, x_max of the
 image normalised to [0, 1], then the label; objects are separated by `` ; ``. Masks add 16
@@ -15,7 +18,7 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -31,8 +34,6 @@ OBJECT_SEP = " ; "
 #: masks are pasted at the picture's resolution: no larger than the safe decoder's limit
 #: (``globelens.data.images.DEFAULT_MAX_PIXELS``; not imported, to keep this module light)
 MAX_MASK_PIXELS = 64_000_000
-
-TASKS: tuple[str, ...] = ("caption", "answer", "question", "detect", "segment", "ocr")
 
 #: a box in pixels of the original image: (x_min, y_min, x_max, y_max)
 Box = tuple[float, float, float, float]
@@ -67,10 +68,6 @@ def detect(labels: list[str] | tuple[str, ...]) -> str:
 
 def segment(labels: list[str] | tuple[str, ...]) -> str:
     return "segment " + OBJECT_SEP.join(labels)
-
-
-def ocr() -> str:
-    return "ocr"
 
 
 # -- typed results ------------------------------------------------------------------------------
@@ -109,7 +106,7 @@ class Parsed:
 
     task: str
     text: str
-    #: the caption / answer / question / ocr text (None for detect and segment)
+    #: the caption, answer or question text (None for tasks whose answers are boxes or masks)
     answer: str | None = None
     objects: list[Detection | Segmentation] = field(default_factory=list)
     invalid: list[Invalid] = field(default_factory=list)
@@ -175,7 +172,7 @@ _LANG_RE = re.compile(r"^[a-z]{2,3}(?:[-_][A-Za-z0-9]{2,8})?$")
 
 @dataclass(frozen=True)
 class Prompt:
-    """What a prompt asks. ``task`` is one of ``TASKS`` or ``"free"`` for anything else."""
+    """What a prompt asks. ``task`` is a registered verb or ``"free"`` for anything else."""
 
     task: str
     #: the language code of caption/answer/question prompts (None for the others)
@@ -193,7 +190,8 @@ def _split_lang(rest: str) -> tuple[str, str] | None:
     return None
 
 
-def _prompt_caption(rest: str, raw: str) -> Prompt:
+def read_caption(rest: str, raw: str) -> Prompt:
+    """``caption`` / ``caption LANG``."""
     if not rest:
         return Prompt("caption", "en", "")
     if _LANG_RE.match(rest):
@@ -201,46 +199,94 @@ def _prompt_caption(rest: str, raw: str) -> Prompt:
     return Prompt("free", None, raw)
 
 
-def _prompt_qa(task: str) -> Any:
-    def build(rest: str, raw: str) -> Prompt:
+def read_with_lang(task: str) -> PromptReader:
+    """``TASK [LANG] TEXT``: the language code is part of the PaliGemma prefix; without one,
+    English is meant."""
+
+    def read(rest: str, raw: str) -> Prompt:
         split = _split_lang(rest)
-        # the language code is part of the PaliGemma prefix; without one, English is meant
         lang, body = split if split and split[1] else ("en", rest)
         return Prompt(task, lang, body) if body else Prompt("free", None, raw)
 
-    return build
+    return read
 
 
-def _prompt_labels(task: str) -> Any:
-    def build(rest: str, raw: str) -> Prompt:
+def read_labels(task: str) -> PromptReader:
+    """``TASK a ; b ; c``: the labels an answer may name."""
+
+    def read(rest: str, raw: str) -> Prompt:
         labels = tuple(_norm_label(label) for label in rest.split(";") if label.strip())
         return Prompt(task, None, rest, labels) if labels else Prompt("free", None, raw)
 
-    return build
+    return read
 
 
-def _prompt_ocr(rest: str, raw: str) -> Prompt:
-    return Prompt("ocr", None, "") if not rest else Prompt("free", None, raw)
+#: (text after the verb, whole prompt) -> what the prompt asks
+PromptReader = Callable[[str, str], Prompt]
+#: what an answer to a verb's prompt holds: text, labelled boxes, or boxes with masks
+ANSWER_KINDS = ("text", "boxes", "masks")
 
 
-_PROMPT_PARSERS = {
-    "caption": _prompt_caption,
-    "answer": _prompt_qa("answer"),
-    "question": _prompt_qa("question"),
-    "detect": _prompt_labels("detect"),
-    "segment": _prompt_labels("segment"),
-    "ocr": _prompt_ocr,
-}
+@dataclass(frozen=True)
+class _Verb:
+    read: PromptReader
+    answer: str
+
+
+_VERBS: dict[str, _Verb] = {}
+
+
+def register_prompt(verb: str, read: PromptReader, answer: str = "text") -> bool:
+    """Make ``verb`` a prompt the language reads (``globelens.tasks`` does it for each task);
+    True when it was new, False when the same reader was already there."""
+    if answer not in ANSWER_KINDS:
+        raise ValueError(f"answer kind {answer!r}: choose one of {', '.join(ANSWER_KINDS)}")
+    known = _VERBS.get(verb)
+    if known is not None:
+        if known == _Verb(read, answer):
+            return False
+        raise ValueError(f"prompt verb {verb!r} is already registered with another reader")
+    _VERBS[verb] = _Verb(read, answer)
+    return True
+
+
+def unregister_prompt(verb: str) -> None:
+    del _VERBS[verb]
+
+
+def verbs() -> tuple[str, ...]:
+    """The registered prompt verbs."""
+    return tuple(_VERBS)
+
+
+def answer_kind(task: str) -> str:
+    """What an answer to a prompt of ``task`` holds (``"text"`` for free prompts)."""
+    verb = _VERBS.get(task)
+    return verb.answer if verb is not None else "text"
+
+
+read_answer = read_with_lang("answer")
+read_question = read_with_lang("question")
+read_detect = read_labels("detect")
+read_segment = read_labels("segment")
+
+# The language's own verbs (the tasks of globelens.tasks speak them; a task defined elsewhere
+# adds its verb when it is registered).
+register_prompt("caption", read_caption)
+register_prompt("answer", read_answer)
+register_prompt("question", read_question)
+register_prompt("detect", read_detect, "boxes")
+register_prompt("segment", read_segment, "masks")
 
 
 def parse_prompt(prompt: str) -> Prompt:
     """What a prompt asks (``"detect a ; b"`` -> task detect, labels (a, b)); never raises."""
     raw = prompt.strip()
     head, _, rest = raw.partition(" ")
-    build = _PROMPT_PARSERS.get(head.lower())
-    if build is None:
+    verb = _VERBS.get(head.lower())
+    if verb is None:
         return Prompt("free", None, raw)
-    return build(rest.strip(), raw)
+    return verb.read(rest.strip(), raw)
 
 
 def _norm_label(label: str) -> str:
@@ -295,12 +341,10 @@ def encode_segmentations(
     Each mask is cropped to its *quantized* box (the one the loc tokens decode to), so the
     parser pastes the decoded mask back exactly where it was cut out.
     """
-    from globelens.models.maskcodec import masks_to_codes
-
     if not objects:
         return ""
     boxes = [quantize_box(o.box, width, height) for o in objects]
-    codes = masks_to_codes(codec, [o.mask for o in objects], boxes)
+    codes = codec.masks_to_codes([o.mask for o in objects], boxes)
     return OBJECT_SEP.join(
         encode_box(o.box, width, height)
         + "".join(seg_token(c) for c in obj_codes)
@@ -362,7 +406,8 @@ def _ids(values: list[str], digits: int, limit: int) -> list[int] | None:
 
 @dataclass(frozen=True)
 class _Context:
-    task: str
+    #: whether each object carries a mask (``<seg>`` tokens after its box)
+    masks: bool
     width: int
     height: int
     codec: Any
@@ -384,7 +429,7 @@ def _parse_object(chunk: _Chunk, ctx: _Context) -> _Parsed:
     if isinstance(found, Invalid):
         return None, found
     det = found
-    if ctx.task != "segment":
+    if not ctx.masks:
         return det, None
     if not chunk.segs:
         return None, Invalid("missing_seg", raw)
@@ -398,9 +443,7 @@ def _parse_object(chunk: _Chunk, ctx: _Context) -> _Parsed:
         return det, Invalid("no_codec", raw)
     if ctx.width * ctx.height > MAX_MASK_PIXELS:
         return det, Invalid("too_large", raw)
-    from globelens.models.maskcodec import codes_to_mask
-
-    mask = codes_to_mask(ctx.codec, codes, det.box, ctx.height, ctx.width)
+    mask = ctx.codec.codes_to_mask(codes, det.box, ctx.height, ctx.width)
     return Segmentation(det.label, det.box, mask, ctx.score), None
 
 
@@ -460,13 +503,14 @@ def parse(
     """
     p = prompt if isinstance(prompt, Prompt) else parse_prompt(prompt)
     text = text if isinstance(text, str) else ("" if text is None else str(text))
-    if p.task not in ("detect", "segment"):
+    kind = answer_kind(p.task)
+    if kind == "text":
         answer = _clean_answer(text)
         invalid = [] if answer else [Invalid("empty_answer", text)]
         return Parsed(p.task, text, answer=answer, invalid=invalid)
     allowed = p.labels if labels is None else tuple(_norm_label(x) for x in labels)
     ctx = _Context(
-        p.task,
+        kind == "masks",
         max(int(width), 1),
         max(int(height), 1),
         codec,

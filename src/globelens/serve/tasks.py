@@ -17,6 +17,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+import globelens.tasks  # noqa: F401  (registers the task verbs the prompts are read by)
 from globelens.models import tasklang
 from globelens.models.hf import ACTIVATIONS
 from globelens.models.preprocess import Pixels

@@ -255,11 +255,12 @@ def source_from_spec(spec: str, index: int = 0) -> SourceConfig:
 @dataclass
 class TaskConfig:
     """One task of the mixture: a name the phases mix (``data.phases[].mix``), the kind of
-    target it builds from each sample's ``.json`` (see ``globelens.train.targets.TARGETS``),
+    target it builds from each sample's ``.json`` (a registered task of ``globelens.tasks``),
     and the data source it reads."""
 
     name: str
-    #: caption, answer, question, detect, segment, refer; default: the name
+    #: a registered task: caption, answer, question, detect, segment, refer, ...; default: the
+    #: name
     kind: str | None = None
     #: a ``data.sources`` name; default: the first source
     source: str | None = None

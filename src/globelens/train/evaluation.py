@@ -6,8 +6,8 @@
   logged during training is the ``acc1`` that ``globelens eval`` reports for the model. Only
   the decoded pictures are kept in memory, to score them again at every evaluation.
 - Generative: a small held-out benchmark (scene shards, or any benchmark spec) run through
-  the evaluator's registered generative tasks (``captioning``, ``vqa``, ``detection``,
-  ``referring_segmentation``) exactly as ``globelens eval`` runs them, bootstrap off. The
+  the registered generative tasks' evaluators (``captioning``, ``vqa``, ``detection``,
+  ``segmentation``, ``referring_segmentation``, ...) exactly as ``globelens eval`` runs them, bootstrap off. The
   logged ``eval/{task}/{metric}`` is the ``metrics.{metric}`` of that task's result.
 """
 
@@ -30,9 +30,10 @@ from globelens.evaluate import metrics as M
 from globelens.evaluate.benchmarks import Benchmark, load_benchmark
 from globelens.evaluate.benchmarks.registry import FORMATS
 from globelens.evaluate.suite import Caches, SuiteOptions, evaluate_model_on_benchmark
-from globelens.evaluate.tasks import ALIASES, TASKS, tasks_for
+from globelens.evaluate.tasks import tasks_for
 from globelens.evaluate.tasks.zeroshot import classifier
 from globelens.models.base import DualEncoder, Generator
+from globelens.tasks import TASKS, get_task
 
 log = logging.getLogger("globelens.train")
 
@@ -95,11 +96,11 @@ def load_held_out(spec: str, data_root: str | None = None) -> Benchmark:
 class HeldOutBenchmark:
     """The first ``max_images`` records of a benchmark, scored for the training tasks.
 
-    ``kinds``: the training tasks' kinds. Each kind the evaluator has a generative task for
-    (by name or alias: ``caption`` -> ``captioning``, ``answer`` -> ``vqa``, ``detect`` ->
-    ``detection``, ``segment``/``refer`` -> ``referring_segmentation``) and the benchmark
-    carries data for is run with ``globelens eval``'s settings, bootstrap off; the others
-    (``question``) are not scored.
+    ``kinds``: the training tasks' kinds. Each registered task (``globelens.tasks``) is run by
+    its own evaluator (``caption`` -> ``captioning``, ``answer`` -> ``vqa``, ``detect`` ->
+    ``detection``, ``segment`` -> ``segmentation``, ``refer`` -> ``referring_segmentation``,
+    ``question`` -> ``question_generation``) where the benchmark carries data for it, with
+    ``globelens eval``'s settings, bootstrap off.
     """
 
     def __init__(
@@ -114,7 +115,7 @@ class HeldOutBenchmark:
         kinds = list(dict.fromkeys(kinds))
         self.bench = load_held_out(spec, data_root)
         self.bench.records = self.bench.records[:max_images]
-        wanted = [t for t in dict.fromkeys(ALIASES.get(k, k) for k in kinds) if t in TASKS]
+        wanted = list(dict.fromkeys(get_task(k).eval_name for k in kinds if k in TASKS))
         self.tasks = tasks_for(self.bench, "generator", wanted) if wanted else []
         if not self.tasks:
             raise ValueError(

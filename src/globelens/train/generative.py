@@ -17,6 +17,8 @@ stream over its data source, and ``data.phases`` mix tasks by weight.
 from __future__ import annotations
 
 import copy
+import json
+import logging
 import random
 import re
 import unicodedata
@@ -30,6 +32,7 @@ import torch.nn.functional as F
 from PIL import Image
 from torch import nn
 
+from globelens.data.annotations import AnnotationError, Annotations
 from globelens.data.atomic import atomic_path
 from globelens.data.index import ShardFiles
 from globelens.models.hf import check_model_dir
@@ -43,15 +46,16 @@ from globelens.models.vlm import (
     save_generator,
     saved_dtype,
 )
+from globelens.tasks import TASKS, TargetContext, build_target, get_task
 from globelens.train.config import SourceConfig, VLMTrainConfig
 from globelens.train.data import BatchDataset, Ref, SampleError, SourceStream, derive_seed
 from globelens.train.evaluation import HeldOutBenchmark
 from globelens.train.objective import Objective
-from globelens.train.targets import TARGETS, TargetContext, build_target
 
+log = logging.getLogger(__name__)
+#: malformed samples logged with their file and key per data worker (the rest are counted)
+MAX_BAD_LOGGED = 20
 _TASK_TOKEN_RE = re.compile(r"<(?:loc\d{4}|seg\d{3})>")
-#: task kinds whose suffix holds masks (they need a mask codec)
-MASK_KINDS = ("segment", "refer")
 
 
 class SuffixLM(nn.Module):
@@ -104,6 +108,8 @@ class VLMCollator:
     augments = False
     #: a scene's metadata (objects, masks) is re-read each time, not kept with its picture
     keeps_raw = False
+    #: malformed samples this copy has logged
+    bad_logged = 0
 
     def __init__(
         self,
@@ -120,14 +126,27 @@ class VLMCollator:
         size = processor.image_processor.size
         self.image_size = int(size["height"])
 
-    def read(self, dataset: BatchDataset, source: str, ref: Ref) -> tuple[str, dict[str, Any]]:
+    def read(self, dataset: BatchDataset, source: str, ref: Ref) -> tuple[str, Annotations]:
         if ref.json is None:
             raise SampleError("missing_json")
         # read as the data layer reads every shard (a non-object .json: malformed_json)
-        return source, dataset.sample(source, ref).meta
+        meta = dataset.sample(source, ref).meta
+        where = f"{dataset.streams[source].paths[ref.shard]}:{ref.key}.json"
+        try:
+            return source, Annotations.from_json(meta, where)
+        except AnnotationError as e:
+            self._log_bad(e)
+            raise SampleError("bad_annotation") from e
+
+    def _log_bad(self, e: AnnotationError) -> None:
+        """The file and key of a malformed sample (the first few: all are counted)."""
+        self.bad_logged += 1
+        if self.bad_logged <= MAX_BAD_LOGGED:
+            record = {"event": "bad_annotation", "file": e.source, "key": e.key}
+            log.warning(json.dumps({**record, "problem": e.problem}))
 
     def prepare(
-        self, raw: tuple[str, dict[str, Any]], image: Image.Image, rng: random.Random
+        self, raw: tuple[str, Annotations], image: Image.Image, rng: random.Random
     ) -> tuple[str, str, Image.Image]:
         task, sample = raw
         kind, langs = self.tasks[task]
@@ -176,8 +195,8 @@ class VLMCollator:
 
 def _first_samples(
     streams: dict[str, SourceStream], name: str, limit: int
-) -> Iterator[dict[str, Any]]:
-    """The ``.json`` of the first ``limit`` readable samples of one stream."""
+) -> Iterator[Annotations]:
+    """The annotations of the first ``limit`` readable samples of one stream."""
     ds = BatchDataset.__new__(BatchDataset)
     ds.streams, ds._files = streams, ShardFiles()
     try:
@@ -185,8 +204,9 @@ def _first_samples(
             if ref.json is None:
                 continue
             try:
-                yield ds.sample(name, ref).meta
-            except (ValueError, OSError):  # SampleProblem: not a readable sample
+                meta = ds.sample(name, ref).meta
+                yield Annotations.from_json(meta, f"{streams[name].paths[ref.shard]}:{ref.key}")
+            except (ValueError, OSError):  # SampleProblem, AnnotationError: not a usable sample
                 continue
     finally:
         ds._files.close()
@@ -198,24 +218,24 @@ def sample_texts(streams: dict[str, SourceStream], limit: int) -> list[str]:
     texts: list[str] = []
     per_stream = max(1, limit // max(len(streams), 1))
     for name in streams:
-        for sample in _first_samples(streams, name, per_stream):
-            for caps in (sample.get("captions") or {}).values():
-                texts.extend(c for c in (caps if isinstance(caps, list) else [caps]) if c)
-            for qa in sample.get("qa") or []:
-                texts += [str(qa.get("question", "")), str(qa.get("multiple_choice_answer", ""))]
-            texts += [str(o.get("label", "")) for o in sample.get("objects") or []]
-            texts += [str(r.get("sent", "")) for r in sample.get("refs") or []]
-    return [t for t in texts if isinstance(t, str) and t.strip()]
+        for ann in _first_samples(streams, name, per_stream):
+            for caps in ann.captions.values():
+                texts.extend(c for c in caps if c)
+            for qa in ann.qa:
+                texts += [qa.question, qa.multiple_choice_answer]
+            texts += [o.label for o in ann.objects]
+            texts += [r.sent for r in ann.refs]
+    return [t for t in texts if t.strip()]
 
 
 def sample_labels(streams: dict[str, SourceStream], name: str, limit: int) -> list[str]:
     """The object labels of a stream's first ``limit`` samples, sorted (the same list on
     every rank)."""
     labels = {
-        " ".join(str(o["label"]).split())
-        for sample in _first_samples(streams, name, limit)
-        for o in sample.get("objects") or []
-        if isinstance(o, dict) and isinstance(o.get("label"), str) and o["label"].strip()
+        " ".join(o.label.split())
+        for ann in _first_samples(streams, name, limit)
+        for o in ann.objects
+        if o.label.strip()
     }
     return sorted(labels)
 
@@ -257,9 +277,9 @@ class GenerativeObjective(Objective):
         self.task_sources: dict[str, SourceConfig] = {}
         for t in cfg.tasks:
             kind = t.kind or t.name
-            if kind not in TARGETS:
+            if kind not in TASKS:
                 raise ValueError(
-                    f"task {t.name!r}: unknown kind {kind!r}; available: {sorted(TARGETS)}"
+                    f"task {t.name!r}: unknown kind {kind!r}; available: {', '.join(TASKS)}"
                 )
             source = t.source or cfg.data.sources[0].name
             if source not in sources:
@@ -275,7 +295,7 @@ class GenerativeObjective(Objective):
             start = local_model_path(m.init_from)
             found = [start / f for f in CODEC_FILES if (start / f).is_file()]
             self.codec_path = str(found[0]) if found else None
-        needs_codec = sorted(n for n, (k, _) in self.task_specs.items() if k in MASK_KINDS)
+        needs_codec = sorted(n for n, (k, _) in self.task_specs.items() if get_task(k).needs_codec)
         if needs_codec and self.codec_path is None:
             raise ValueError(
                 f"tasks {needs_codec} need a mask codec: give --codec vae-oid.npz (big_vision's) "

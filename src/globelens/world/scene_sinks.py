@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from globelens.data import Sample, ShardWriter
+from globelens.data.annotations import Annotations
 from globelens.world.places import COUNTRY_BY_NAME, LANGUAGES
 from globelens.world.scenes import CATEGORIES, SCENE_SIZE
 from globelens.world.sinks import Counts, counts_for, write_bytes, write_text
@@ -68,6 +69,8 @@ class SceneShardSink:
         m = item["meta"]
         meta = {**m, "captions": item["captions"], "objects": item["objects"],
                 "qa": item["qa"], "refs": item["refs"]}  # fmt: skip
+        # the record the trainer and the loaders read: a scene that does not fit fails here
+        Annotations.from_json(meta, f"scene {item['key']}")
         caption = item["captions"][m["language"]][0]
         self.writer.write(
             Sample(key=item["key"], image_bytes=item["image"], caption=caption, meta=meta)

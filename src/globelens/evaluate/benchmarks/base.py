@@ -15,6 +15,7 @@ from typing import Any
 import pyarrow.parquet as pq
 
 from globelens.data import ReadReport, read_shards
+from globelens.data.annotations import ITEM_TYPES, typed_items
 from globelens.evaluate.templates import OPENAI_IMAGENET_TEMPLATES
 
 
@@ -35,15 +36,17 @@ class Record:
     captions: dict[str, list[str]] = field(default_factory=dict)
     #: group metadata: country, country_code, region, income, income_bucket, ...
     meta: dict[str, Any] = field(default_factory=dict)
-    #: generative targets, each key present only when the set has it:
-    #: ``"objects"``: ``[{"label", "category_id", "bbox": [x, y, w, h] pixels (COCO),
-    #: "segmentation": {"size": [h, w], "counts": str} (COCO compressed RLE), "area"}]``;
-    #: ``"qa"``: ``[{"question_id", "question", "lang", "answers": [10 str],
-    #: "multiple_choice_answer", "answer_type": "other|number|yes/no", "question_type"}]``;
-    #: ``"refs"``: ``[{"ref_id", "sent", "lang", "bbox": [x, y, w, h], "segmentation": RLE,
-    #: "category"}]``; ``"mcq"``: ``[MultipleChoice]``; ``"grounding"``: ``[Grounding]``.
-    #: Captions stay in ``captions``.
+    #: generative targets, each key present only when the set has it, typed
+    #: (``globelens.data.annotations``): ``"objects"``: ``[AnnotatedObject]`` (bbox [x, y, w, h]
+    #: pixels as COCO, segmentation COCO compressed RLE); ``"qa"``: ``[QuestionAnswer]``;
+    #: ``"refs"``: ``[ReferringExpression]``; ``"mcq"``: ``[MultipleChoice]``;
+    #: ``"grounding"``: ``[Grounding]``. Captions stay in ``captions``. Dicts given for
+    #: objects, qa or refs are validated into their types here.
     annotations: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for key in ITEM_TYPES.keys() & self.annotations.keys():
+            self.annotations[key] = typed_items(key, self.annotations[key], f"record {self.id}")
 
 
 @dataclass(frozen=True)

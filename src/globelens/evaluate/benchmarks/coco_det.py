@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from globelens.data.annotations import AnnotatedObject, AnnotationError, parse_item
 from globelens.evaluate.benchmarks.base import Benchmark, BenchmarkFormatError, Record
 from globelens.evaluate.benchmarks.cocojson import (
     GROUP_KEYS,
@@ -83,13 +84,14 @@ def load(root: Path, split: str | None = None, verify_images: bool = True) -> Be
         if not check_image(bench.report, root, rid, img, verify_images):
             continue
         h, w = int(im.get("height", 0)), int(im.get("width", 0))
-        objects, labels = [], []
+        objects: list[AnnotatedObject] = []
+        labels: list[int] = []
         for ann in by_image.get(iid, []):
             cid = int(ann["category_id"])
             if cid not in index_of:
                 bench.report.add(str(path), rid, "unknown_category", f"category_id {cid}")
                 continue
-            obj = {
+            fields = {
                 "label": classnames[index_of[cid]],
                 "category_id": cid,
                 "bbox": [float(v) for v in ann["bbox"]],
@@ -99,9 +101,16 @@ def load(root: Path, split: str | None = None, verify_images: bool = True) -> Be
             }
             if ann.get("segmentation"):
                 try:
-                    obj["segmentation"] = to_rle(ann["segmentation"], h, w)
+                    fields["segmentation"] = to_rle(ann["segmentation"], h, w)
                 except (ValueError, TypeError) as e:
                     bench.report.add(str(path), rid, "bad_segmentation", str(e))
+            try:
+                obj = parse_item(
+                    AnnotatedObject, fields, str(path), f"annotations[{ann.get('id')}]"
+                )
+            except AnnotationError as e:
+                bench.report.add(str(path), rid, "bad_annotation", str(e))
+                continue
             objects.append(obj)
             labels.append(index_of[cid])
         meta = {"width": w, "height": h, **group_meta(im)}

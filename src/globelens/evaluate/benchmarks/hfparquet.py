@@ -29,6 +29,12 @@ from typing import Any
 import pyarrow.parquet as pq
 from PIL import Image
 
+from globelens.data.annotations import (
+    AnnotationError,
+    QuestionAnswer,
+    ReferringExpression,
+    parse_item,
+)
 from globelens.evaluate.benchmarks.base import Benchmark, BenchmarkFormatError, Record
 from globelens.evaluate.benchmarks.cocojson import to_rle
 from globelens.evaluate.benchmarks.registry import Format, register_format
@@ -70,17 +76,23 @@ def _qa(rows: list[dict], bench: Benchmark, where: tuple[int, str]) -> None:
         answers = [str(a["answer"]) if isinstance(a, dict) else str(a) for a in row["answers"]]
         if len(answers) != 10:
             bench.report.add(name, str(row["question_id"]), "not_ten_answers", f"{len(answers)}")
+        fields = {
+            "question_id": int(row["question_id"]), "question": str(row["question"]),
+            "lang": "en", "answers": answers,
+            "multiple_choice_answer": str(row["multiple_choice_answer"]),
+            "answer_type": str(row["answer_type"]), "question_type": str(row["question_type"]),
+        }  # fmt: skip
+        try:
+            qa = parse_item(QuestionAnswer, fields, name, f"row {n}")
+        except AnnotationError as e:
+            bench.report.add(name, str(row["question_id"]), "bad_annotation", str(e))
+            continue
         iid = str(row["image_id"])
         rec = by_image.get(iid)
         if rec is None:
             rec = by_image[iid] = Record(id=iid, meta={"_parquet": (f, n)}, annotations={"qa": []})
             bench.records.append(rec)
-        rec.annotations["qa"].append({
-            "question_id": int(row["question_id"]), "question": str(row["question"]),
-            "lang": "en", "answers": answers,
-            "multiple_choice_answer": str(row["multiple_choice_answer"]),
-            "answer_type": str(row["answer_type"]), "question_type": str(row["question_type"]),
-        })  # fmt: skip
+        rec.annotations["qa"].append(qa)
 
 
 def _refs(rows: list[dict], bench: Benchmark, where: tuple[int, str]) -> None:
@@ -96,9 +108,18 @@ def _refs(rows: list[dict], bench: Benchmark, where: tuple[int, str]) -> None:
             bench.report.add(name, rid, "bad_segmentation", f"row {n}: {e}")
             continue
         sents = [row["answer"]] if isinstance(row["answer"], str) else list(row["answer"])
-        refs = [{"ref_id": int(row["question_id"]), "sent": str(s), "lang": "en",
-                 "bbox": [float(v) for v in row["bbox"]], "segmentation": rle, "category": "",
-                 "ann_id": int(row["question_id"])} for s in sents]  # fmt: skip
+        try:
+            refs = [
+                parse_item(ReferringExpression, {
+                    "ref_id": int(row["question_id"]), "sent": str(s), "lang": "en",
+                    "bbox": [float(v) for v in row["bbox"]], "segmentation": rle,
+                    "category": "", "ann_id": int(row["question_id"]),
+                }, name, f"row {n}")
+                for s in sents
+            ]  # fmt: skip
+        except AnnotationError as e:
+            bench.report.add(name, rid, "bad_annotation", str(e))
+            continue
         meta = {"_parquet": (f, n), "height": h, "width": w, "file_name": row.get("file_name")}
         bench.records.append(Record(id=rid, meta=meta, annotations={"refs": refs}))
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from globelens.data.annotations import AnnotationError, ReferringExpression, parse_item
 from globelens.evaluate.benchmarks.base import (
     Benchmark,
     BenchmarkFormatError,
@@ -134,7 +135,7 @@ def load(
         name=root.name, format="refcoco", root=str(root), records=[],
         tasks=("referring_segmentation",), index_files=[str(inst_path), str(refs_path)],
     )  # fmt: skip
-    by_image: dict[int, list[dict]] = {}
+    by_image: dict[int, list[ReferringExpression]] = {}
     for ref in refs:
         require_fields(ref, REF_FIELDS, refs_path, "refs")
         if not _in_split(str(ref["split"]), split):
@@ -159,11 +160,17 @@ def load(
             lang = str(s.get("lang", "en"))
             if languages is not None and lang not in languages:
                 continue
-            by_image.setdefault(iid, []).append({
+            fields = {
                 "ref_id": int(ref["ref_id"]), "sent": str(s["sent"]), "lang": lang,
                 "bbox": [float(v) for v in ann["bbox"]], "segmentation": rle,
                 "category": category, "ann_id": int(ref["ann_id"]),
-            })  # fmt: skip
+            }  # fmt: skip
+            try:
+                item = parse_item(ReferringExpression, fields, str(refs_path), "sentences")
+            except AnnotationError as e:
+                bench.report.add(str(refs_path), str(ref["ref_id"]), "bad_annotation", str(e))
+                continue
+            by_image.setdefault(iid, []).append(item)
     first = next((images[i]["file_name"] for i in by_image), None)
     image_dir = _image_dir(root, image_root, first)
     for iid, entries in by_image.items():

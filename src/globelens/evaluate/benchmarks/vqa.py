@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from globelens.data.annotations import AnnotationError, QuestionAnswer, parse_item
 from globelens.evaluate.benchmarks.base import Benchmark, BenchmarkFormatError, Record
 from globelens.evaluate.benchmarks.cocojson import (
     GROUP_KEYS,
@@ -90,7 +91,7 @@ def load(
         name=root.name, format="vqav2", root=str(root), records=[], tasks=("vqa",),
         index_files=index_files,
     )  # fmt: skip
-    by_image: dict[int, list[dict]] = {}
+    by_image: dict[int, list[QuestionAnswer]] = {}
     for q in qdata["questions"]:
         require_fields(q, QUESTION_FIELDS, qpath, "questions")
         qid = int(q["question_id"])
@@ -106,11 +107,17 @@ def load(
         answers = [str(a["answer"]) for a in ann["answers"]]
         if len(answers) != 10:  # VQAv2 has ten per question; the metric still works
             bench.report.add(str(apath), str(qid), "not_ten_answers", f"{len(answers)} answers")
-        by_image.setdefault(int(q["image_id"]), []).append({
+        fields = {
             "question_id": qid, "question": str(q["question"]), "lang": lang,
             "answers": answers, "multiple_choice_answer": str(ann["multiple_choice_answer"]),
             "answer_type": str(ann["answer_type"]), "question_type": str(ann["question_type"]),
-        })  # fmt: skip
+        }  # fmt: skip
+        try:
+            item = parse_item(QuestionAnswer, fields, str(qpath), f"questions[{qid}]")
+        except AnnotationError as e:
+            bench.report.add(str(qpath), str(qid), "bad_annotation", str(e))
+            continue
+        by_image.setdefault(int(q["image_id"]), []).append(item)
     image_dir = first_dir(root, [sub, "images"])
     for iid, qa in by_image.items():
         entry = info.get(iid, {})

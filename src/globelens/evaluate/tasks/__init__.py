@@ -6,7 +6,9 @@ tasks by these names (CLIP_benchmark's where one exists). A task declares the mo
 needs (``dual_encoder``: gets image embeddings; ``generator``: gets batched, cached generation,
 see ``globelens.evaluate.protocols``), what a benchmark must carry for it, and which other
 protocol's task it stands in for (a generator asked for a benchmark's zero-shot classification
-runs classification by generation). No if-chain over model kinds anywhere.
+runs classification by generation). No if-chain over model kinds anywhere. The generative
+tasks of the task language (captioning, vqa, detection, segmentation, referring_segmentation)
+are registered here by ``globelens.tasks``, where each is defined once.
 """
 
 from __future__ import annotations
@@ -116,6 +118,13 @@ def register_task(
         ALIASES[a] = name
 
 
+def unregister_task(name: str) -> None:
+    """Take the task ``name`` and its aliases out."""
+    del TASKS[name]
+    for alias in [a for a, target in ALIASES.items() if target == name]:
+        del ALIASES[alias]
+
+
 def task_name(name: str) -> str:
     """Canonical task name for a name or alias; unknown names list the choices."""
     name = ALIASES.get(name, name)
@@ -171,16 +180,12 @@ def _has(key: str) -> Callable[[Benchmark], bool]:
 
 
 from globelens.evaluate.tasks import (  # noqa: E402
-    captioning,
-    detection,
     fewshot,
     genclassify,
     grounding,
     multilingual,
     multiple_choice,
-    refseg,
     retrieval,
-    vqa,
     zeroshot,
 )
 
@@ -200,40 +205,6 @@ register_task(
     ("fewshot", "geolocalization"),
     requires=lambda b: bool(b.fewshot_targets),
     needs="geographic labels (country, region or locale)",
-)
-# On a retrieval set (XM3600: captions in many languages) a generator captions per language.
-register_task(
-    "captioning",
-    captioning.run,
-    ("caption",),
-    protocol="generator",
-    requires=_has_captions,
-    stands_in_for=("zeroshot_retrieval",),
-    needs="captions",
-)
-register_task(
-    "vqa",
-    vqa.run,
-    ("vqav2", "answer"),
-    protocol="generator",
-    requires=_has("qa"),
-    needs="questions",
-)
-register_task(
-    "detection",
-    detection.run,
-    ("detect",),
-    protocol="generator",
-    requires=_has("objects"),
-    needs="object boxes",
-)
-register_task(
-    "referring_segmentation",
-    refseg.run,
-    ("refseg", "segment", "refer"),
-    protocol="generator",
-    requires=_has("refs"),
-    needs="referring expressions",
 )
 register_task(
     "classification_by_generation",
@@ -287,4 +258,5 @@ __all__ = [
     "register_task",
     "task_name",
     "tasks_for",
+    "unregister_task",
 ]

@@ -1,16 +1,25 @@
-"""VQA: ``answer {lang} {question}`` for every question of every image; VQAv2 accuracy with the
-official normalisation, per answer type, per question language and per group."""
+"""answer: ``answer {lang} {question}`` -> the answer.
+
+Training: the most common human answer to one of the scene's questions. Evaluation (``vqa``):
+every question of every image; VQAv2 accuracy with the official normalisation, per answer
+type, per question language and per group."""
 
 from __future__ import annotations
 
+import random
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from globelens.data.annotations import Annotations, QuestionAnswer
+from globelens.evaluate.benchmarks.base import Benchmark
 from globelens.evaluate.generate import DecodeSettings, Request
 from globelens.evaluate.genmetrics.vqa import vqa_accuracy
 from globelens.evaluate.tasks import gencommon as G
 from globelens.models import tasklang
+from globelens.tasks.base import GenerativeTask, TargetContext
+from globelens.tasks.scene import text, wanted
+from globelens.train.data import SampleError
 
 if TYPE_CHECKING:
     from globelens.evaluate.tasks import GenerativeContext
@@ -18,17 +27,35 @@ if TYPE_CHECKING:
 ANSWER_TYPES = {"yes/no": "vqa_acc_yesno", "number": "vqa_acc_number", "other": "vqa_acc_other"}
 
 
+def target(ann: Annotations, ctx: TargetContext, rng: random.Random) -> tuple[str, str]:
+    """``answer {lang} {question}`` -> the most common human answer."""
+    pool = []
+    for qa in ann.qa:
+        q, a = text(qa.question), text(qa.multiple_choice_answer)
+        if wanted(qa.lang, ctx) and q and a:
+            pool.append((qa.lang, q, a))
+    if not pool:
+        raise SampleError("no_qa")
+    lang, q, a = pool[rng.randrange(len(pool))]
+    return tasklang.answer(q, lang), a
+
+
+def has_questions(bench: Benchmark) -> bool:
+    return any(r.annotations.get("qa") for r in bench.records[:200])
+
+
 def run(ctx: GenerativeContext) -> list[dict[str, Any]]:
     bench = ctx.bench
-    requests, questions = [], []
+    requests: list[Request] = []
+    questions: list[QuestionAnswer] = []
     skipped: dict[str, int] = {}
     for i, r in enumerate(bench.records):
         for qa in r.annotations.get("qa", ()):
-            q = " ".join(str(qa.get("question", "")).split())
-            if not q or not qa.get("answers"):
+            q = " ".join(qa.question.split())
+            if not q or not qa.answers:
                 skipped["question_without_answers"] = skipped.get("question_without_answers", 0) + 1
                 continue
-            requests.append(Request(i, tasklang.answer(q, qa.get("lang") or "en")))
+            requests.append(Request(i, tasklang.answer(q, qa.lang or "en")))
             questions.append(qa)
     if not requests:
         raise ValueError(f"benchmark {bench.name!r} has no questions with answers")
@@ -45,15 +72,15 @@ def run(ctx: GenerativeContext) -> list[dict[str, Any]]:
         for reason, n in parsed.invalid_counts().items():
             invalid[reason] = invalid.get(reason, 0) + n
         pred = parsed.answer or ""
-        acc.append(vqa_accuracy(pred, [str(a) for a in qa["answers"]]))
+        acc.append(vqa_accuracy(pred, list(qa.answers)))
         rows.append(pos)
         preds.append(pred)
     if not rows:
         raise ValueError(f"benchmark {bench.name!r}: no answer could be evaluated ({skipped})")
     scores = np.asarray(acc, float)
     metas = [
-        {**bench.records[requests[p].index].meta, "language": questions[p].get("lang") or "en",
-         "answer_type": questions[p].get("answer_type", "")}
+        {**bench.records[requests[p].index].meta, "language": questions[p].lang or "en",
+         "answer_type": questions[p].answer_type}
         for p in rows
     ]  # fmt: skip
     summary = G.summarize(
@@ -71,7 +98,7 @@ def run(ctx: GenerativeContext) -> list[dict[str, Any]]:
     examples = [
         G.Example(
             requests[p].index, float(s), requests[p].prompt, pred,
-            str(questions[p].get("multiple_choice_answer") or questions[p]["answers"][0]),
+            questions[p].multiple_choice_answer or questions[p].answers[0],
         )
         for p, s, pred in zip(rows, scores, preds, strict=True)
     ]  # fmt: skip
@@ -89,3 +116,16 @@ def run(ctx: GenerativeContext) -> list[dict[str, Any]]:
             "examples": G.pick_examples(bench, examples),
         }
     ]
+
+
+TASK = GenerativeTask(
+    name="answer",
+    target=target,
+    evaluate=run,
+    eval_name="vqa",
+    metrics=("vqa_acc", *ANSWER_TYPES.values()),
+    requires=has_questions,
+    needs="questions",
+    read_prompt=tasklang.read_answer,
+    aliases=("vqav2",),
+)

@@ -1,5 +1,9 @@
-"""Detection: ``detect a ; b ; ...`` over the benchmark's classes; COCO mAP and AP50 through
-pycocotools, per group through the same matches (``genmetrics.detection.SubsetAP``).
+"""detect: ``detect a ; b ; ...`` -> every instance of those classes: four loc tokens and its
+label, objects separated by `` ; ``.
+
+Training: the labels present (and, with ``negatives``, some absent ones) -> their instances.
+Evaluation (``detection``): the benchmark's classes; COCO mAP and AP50 through pycocotools,
+per group through the same matches (``genmetrics.detection.SubsetAP``).
 
 A generative detector has no per-box confidence: each box's score is the **sequence
 log-probability** of the answer it came from (``Generation.logprob``), shared by every box of
@@ -9,14 +13,20 @@ boxes and truncated answers are counted in ``invalid`` by reason, never dropped 
 
 from __future__ import annotations
 
+import random
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from globelens.data.annotations import Annotations
+from globelens.evaluate.benchmarks.base import Benchmark
 from globelens.evaluate.generate import DecodeSettings, Request
 from globelens.evaluate.genmetrics.detection import SubsetAP, coco_from_dict, run_cocoeval
 from globelens.evaluate.tasks import gencommon as G
 from globelens.models import tasklang
+from globelens.tasks.base import GenerativeTask, TargetContext
+from globelens.tasks.scene import box, labelled, ordered, shuffled_labels, text
 
 if TYPE_CHECKING:
     from globelens.evaluate.tasks import GenerativeContext
@@ -24,12 +34,38 @@ if TYPE_CHECKING:
 SCORE_SOURCE = "sequence log-probability of the answer (shared by its boxes)"
 
 
+def target(ann: Annotations, ctx: TargetContext, rng: random.Random) -> tuple[str, str]:
+    """``detect a ; b`` (the labels present, and with ``negatives`` some absent ones) -> every
+    instance of the present labels: four loc tokens and its label."""
+    objects = labelled(ann)
+    labels = shuffled_labels(objects, rng)
+    dets = [tasklang.Detection(text(o.label) or "", box(o, ctx)) for o in ordered(objects, labels)]
+    negatives = _negatives(labels, ctx, rng)
+    if negatives:
+        labels = labels + negatives
+        rng.shuffle(labels)
+        dets.sort(key=lambda d: labels.index(d.label))  # stable: the prompt's order, then place
+    return tasklang.detect(labels), tasklang.encode_detections(dets, ctx.width, ctx.height)
+
+
+def _negatives(present: Sequence[str], ctx: TargetContext, rng: random.Random) -> list[str]:
+    """0 to ``ctx.negatives`` classes the picture lacks (as many of each count)."""
+    if ctx.negatives <= 0:
+        return []
+    absent = [c for c in ctx.classes if c not in set(present)]
+    return rng.sample(absent, min(rng.randint(0, ctx.negatives), len(absent)))
+
+
+def has_boxes(bench: Benchmark) -> bool:
+    return any(r.annotations.get("objects") for r in bench.records[:200])
+
+
 def _categories(bench: Any) -> tuple[list[str], dict[str, int]]:
     """Class names and label -> category id (the objects' ids; unseen classes get new ones)."""
     ids: dict[str, int] = {}
     for r in bench.records:
         for o in r.annotations.get("objects", ()):
-            ids.setdefault(str(o["label"]), int(o["category_id"]))
+            ids.setdefault(o.label, int(o.category_id or 0))
     names = list(bench.classnames or sorted(ids))
     nxt = max(ids.values(), default=0) + 1
     for n in names:
@@ -83,11 +119,11 @@ def run(ctx: GenerativeContext) -> list[dict[str, Any]]:
         w, h = ok_img[i]
         images.append({"id": i + 1, "width": w, "height": h})
         for o in bench.records[i].annotations.get("objects", ()):
-            x, y, bw, bh = (float(v) for v in o["bbox"])
+            x, y, bw, bh = o.bbox or (0.0, 0.0, 0.0, 0.0)
             anns.append(
-                {"id": len(anns) + 1, "image_id": i + 1, "category_id": int(o["category_id"]),
-                 "bbox": [x, y, bw, bh], "area": float(o.get("area") or bw * bh),
-                 "iscrowd": int(o.get("iscrowd", 0))}
+                {"id": len(anns) + 1, "image_id": i + 1, "category_id": int(o.category_id or 0),
+                 "bbox": [x, y, bw, bh], "area": float(o.area or bw * bh),
+                 "iscrowd": o.iscrowd}
             )  # fmt: skip
     cats = [{"id": cat_ids[n], "name": n} for n in names]
     gt = coco_from_dict({"images": images, "annotations": anns, "categories": cats})
@@ -113,9 +149,9 @@ def run(ctx: GenerativeContext) -> list[dict[str, Any]]:
     examples = []
     for j, i in enumerate(rows):
         gt_boxes = [
-            (x, y, x + bw, y + bh, o["label"], "gt")
+            (x, y, x + bw, y + bh, o.label, "gt")
             for o in bench.records[i].annotations.get("objects", ())
-            for x, y, bw, bh in [o["bbox"]]
+            for x, y, bw, bh in [o.bbox or (0.0, 0.0, 0.0, 0.0)]
         ]
         preds = pred_boxes.get(i, [])
         examples.append(
@@ -159,3 +195,16 @@ def _recall50(ev: Any, img_ids: list[int]) -> dict[int, float]:
             matched = np.asarray(e["gtMatches"])[0][real] != 0 if real.any() else []
             hit[e["image_id"]] = hit.get(e["image_id"], 0) + int(np.sum(matched))
     return {i: hit.get(i, 0) / t for i, t in total.items() if t}
+
+
+TASK = GenerativeTask(
+    name="detect",
+    target=target,
+    evaluate=run,
+    eval_name="detection",
+    metrics=("mAP", "AP50", "AP75", "invalid_rate"),
+    requires=has_boxes,
+    needs="object boxes",
+    read_prompt=tasklang.read_detect,
+    answer="boxes",
+)

@@ -1,20 +1,29 @@
-"""Referring segmentation: ``segment {expression}`` for every referring expression; mIoU, box
-accuracy at IoU 0.5 and the invalid count as big_vision's PaliGemma evaluator defines them
+"""refer: ``segment {referring expression}`` -> the one object it names: its box and mask
+(RefCOCO's task; the prompt speaks the ``segment`` verb, as PaliGemma's RefCOCO prompts do).
+
+Evaluation (``referring_segmentation``): every referring expression; mIoU, box accuracy at
+IoU 0.5 and the invalid count as big_vision's PaliGemma evaluator defines them
 (``genmetrics.refseg``). Masks come from the model's mask codec through the task language; a
 model without a codec gets box accuracy only (``miou`` is NaN and says why)."""
 
 from __future__ import annotations
 
+import random
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from globelens.data.annotations import Annotations, ReferringExpression
+from globelens.evaluate.benchmarks.base import Benchmark
 from globelens.evaluate.embed import torch_threads
 from globelens.evaluate.generate import DecodeSettings, Request
 from globelens.evaluate.genmetrics.refseg import RefSegScores
 from globelens.evaluate.tasks import gencommon as G
 from globelens.models import tasklang
 from globelens.models.tasklang import Segmentation, rle_to_mask
+from globelens.tasks.base import GenerativeTask, TargetContext
+from globelens.tasks.scene import box, mask, text, wanted
+from globelens.train.data import SampleError
 
 if TYPE_CHECKING:
     from globelens.evaluate.tasks import GenerativeContext
@@ -25,13 +34,32 @@ def _expression(sent: str) -> str:
     return " ".join(str(sent).replace(";", ",").split())
 
 
+def target(ann: Annotations, ctx: TargetContext, rng: random.Random) -> tuple[str, str]:
+    """``segment {referring expression}`` -> the one object it names."""
+    refs = [r for r in ann.refs if text(r.sent) and wanted(r.lang, ctx)]
+    if not refs:
+        raise SampleError("no_refs")
+    ref = refs[rng.randrange(len(refs))]
+    sent = text(ref.sent) or ""
+    seg = tasklang.Segmentation(sent, box(ref, ctx), mask(ref, ctx))
+    return (
+        tasklang.segment([sent]),
+        tasklang.encode_segmentations([seg], ctx.width, ctx.height, ctx.codec),
+    )
+
+
+def has_refs(bench: Benchmark) -> bool:
+    return any(r.annotations.get("refs") for r in bench.records[:200])
+
+
 def run(ctx: GenerativeContext) -> list[dict[str, Any]]:
     bench = ctx.bench
     codec = getattr(ctx.model, "codec", None)
-    requests, refs = [], []
+    requests: list[Request] = []
+    refs: list[ReferringExpression] = []
     for i, r in enumerate(bench.records):
         for ref in r.annotations.get("refs", ()):
-            sent = _expression(ref.get("sent", ""))
+            sent = _expression(ref.sent)
             if sent:
                 requests.append(Request(i, tasklang.segment([sent])))
                 refs.append(ref)
@@ -50,8 +78,7 @@ def run(ctx: GenerativeContext) -> list[dict[str, Any]]:
     if not rows:
         raise ValueError(f"benchmark {bench.name!r}: no answer could be evaluated ({skipped})")
     metas = [
-        {**bench.records[requests[p].index].meta, "language": refs[p].get("lang") or "en"}
-        for p in rows
+        {**bench.records[requests[p].index].meta, "language": refs[p].lang or "en"} for p in rows
     ]
     per = {"miou": np.asarray(sc.ious), "boxacc@0.5": np.asarray(sc.box_ious) >= 0.5}
     summary = G.summarize(
@@ -85,7 +112,7 @@ def run(ctx: GenerativeContext) -> list[dict[str, Any]]:
 def _score_all(
     requests: list[Request],
     gen: Any,
-    refs: list[dict[str, Any]],
+    refs: list[ReferringExpression],
     codec: Any,
     sc: RefSegScores,
     rows: list[int],
@@ -99,14 +126,14 @@ def _score_all(
             skipped[ans.error] = skipped.get(ans.error, 0) + 1
             continue
         w, h = ans.size or (1, 1)
-        gt_mask = rle_to_mask(ref["segmentation"])
+        gt_mask = rle_to_mask(ref.segmentation or {})
         if gt_mask.shape != (h, w):
             skipped["mask_size_mismatch"] = skipped.get("mask_size_mismatch", 0) + 1
             continue
-        x, y, bw, bh = (float(v) for v in ref["bbox"])
+        x, y, bw, bh = ref.bbox or (0.0, 0.0, 0.0, 0.0)
         gt_box = (x, y, x + bw, y + bh)
         # Any label is accepted (big_vision reads only the box and mask tokens).
-        prompt = req.prompt if codec is not None else tasklang.detect([_expression(ref["sent"])])
+        prompt = req.prompt if codec is not None else tasklang.detect([_expression(ref.sent)])
         parsed = tasklang.parse(prompt, ans.text, w, h, codec=codec, labels=[])
         for reason, n in parsed.invalid_counts().items():
             invalid_parse[reason] = invalid_parse.get(reason, 0) + n
@@ -123,5 +150,20 @@ def _score_all(
         masks = [(gt_mask, "gt")] + ([(mask, "pred")] if isinstance(obj, Segmentation) else [])
         examples.append(
             G.Example(req.index, sc.ious[-1], req.prompt, ans.text if reason else "(mask)",
-                      str(ref.get("sent", "")), boxes=boxes, masks=masks)
+                      ref.sent, boxes=boxes, masks=masks)
         )  # fmt: skip
+
+
+TASK = GenerativeTask(
+    name="refer",
+    target=target,
+    evaluate=run,
+    eval_name="referring_segmentation",
+    metrics=("miou", "boxacc@0.5", "invalid_rate"),
+    requires=has_refs,
+    needs="referring expressions",
+    verb="segment",
+    answer="masks",
+    needs_codec=True,
+    aliases=("refseg",),
+)

@@ -1,17 +1,26 @@
-"""Captioning: ``caption {lang}`` for every language an image has references in; CIDEr-D,
-BLEU-4 and ROUGE-L per language (pycocoevalcap), their mean over languages, and CIDEr by
-income, region, country and caption language."""
+"""caption: ``caption {lang}`` -> a caption in that language.
+
+Training: one of the scene's captions in the task's languages. Evaluation (``captioning``):
+``caption {lang}`` for every language an image has references in; CIDEr-D, BLEU-4 and
+ROUGE-L per language (pycocoevalcap), their mean over languages, and CIDEr by income, region,
+country and caption language."""
 
 from __future__ import annotations
 
+import random
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from globelens.data.annotations import Annotations
+from globelens.evaluate.benchmarks.base import Benchmark
 from globelens.evaluate.generate import DecodeSettings, Request
 from globelens.evaluate.genmetrics.captions import caption_scores_by_language
 from globelens.evaluate.tasks import gencommon as G
 from globelens.models import tasklang
+from globelens.tasks.base import GenerativeTask, TargetContext
+from globelens.tasks.scene import text, wanted
+from globelens.train.data import SampleError
 
 if TYPE_CHECKING:
     from globelens.evaluate.tasks import GenerativeContext
@@ -19,13 +28,29 @@ if TYPE_CHECKING:
 METRICS = ("CIDEr", "Bleu_4", "ROUGE_L")
 
 
+def target(ann: Annotations, ctx: TargetContext, rng: random.Random) -> tuple[str, str]:
+    """``caption {lang}`` -> one of the scene's captions in that language."""
+    pool = []
+    for lang in sorted(ann.captions):
+        if wanted(lang, ctx):
+            pool.extend((lang, t) for t in (text(x) for x in ann.captions[lang]) if t)
+    if not pool:
+        raise SampleError("no_captions")
+    lang, caption = pool[rng.randrange(len(pool))]
+    return tasklang.caption(lang), caption
+
+
+def has_captions(bench: Benchmark) -> bool:
+    return any(r.captions for r in bench.records[:100])
+
+
 def run(ctx: GenerativeContext) -> list[dict[str, Any]]:
     bench = ctx.bench
-    wanted = ctx.options.get("languages")
+    languages = ctx.options.get("languages")
     requests, refs = [], []
     for i, r in enumerate(bench.records):
         for lang, caps in sorted(r.captions.items()):
-            if caps and (not wanted or lang in wanted):
+            if caps and (not languages or lang in languages):
                 requests.append(Request(i, tasklang.caption(lang)))
                 refs.append((lang, [str(c) for c in caps]))
     if not requests:
@@ -102,3 +127,17 @@ def run(ctx: GenerativeContext) -> list[dict[str, Any]]:
             "examples": G.pick_examples(bench, examples),
         }
     ]
+
+
+# On a retrieval set (XM3600: captions in many languages) a generator captions per language.
+TASK = GenerativeTask(
+    name="caption",
+    target=target,
+    evaluate=run,
+    eval_name="captioning",
+    metrics=METRICS,
+    requires=has_captions,
+    needs="captions",
+    read_prompt=tasklang.read_caption,
+    stands_in_for=("zeroshot_retrieval",),
+)
