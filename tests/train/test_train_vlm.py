@@ -389,9 +389,6 @@ def test_config_errors_are_clear(scenes: Path, tiny_model_dir: Path, tmp_path: P
         make(model={"vision": str(tiny_model_dir)}, tasks=[{"name": "colour"}])
     with pytest.raises(ValueError, match="lives under a data root"):
         make(model={"vision": str(tiny_model_dir)}, eval={"data": "world/vqa"})
-    with pytest.raises(ValueError, match="nothing to score"):
-        make(model={"vision": str(tiny_model_dir)}, tasks=[{"name": "question"}],
-             eval={"data": str(scenes)})  # fmt: skip
     with pytest.raises(ValueError, match="unknown source"):
         make(
             model={"vision": str(tiny_model_dir)},
@@ -499,7 +496,7 @@ def test_held_out_benchmark_reads_patterns_and_names(
     scenes: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     """The held-out set: scene shards by folder or glob; training kinds map onto the
-    evaluator's tasks (``question`` has none); a set with nothing to score for the mixture
+    registered tasks' evaluators; a set with nothing to score for the mixture
     fails at start, naming what it has; a model that fails every answer is logged, not a
     crash of the run."""
     from globelens.train.evaluation import HeldOutBenchmark
@@ -507,12 +504,12 @@ def test_held_out_benchmark_reads_patterns_and_names(
     kinds = ["caption", "answer", "question", "answer"]
     by_glob = HeldOutBenchmark(str(scenes / "*.tar"), kinds, max_images=5)
     by_folder = HeldOutBenchmark(f"scenes:{scenes}", kinds, max_images=5, max_new_tokens=7)
-    assert by_glob.tasks == by_folder.tasks == ["captioning", "vqa"]
+    assert by_glob.tasks == by_folder.tasks == ["captioning", "vqa", "question_generation"]
     assert [r.id for r in by_glob.bench.records] == [r.id for r in by_folder.bench.records]
     assert len(by_glob.bench.records) == 5 and by_glob.options.n_bootstrap == 0
     assert by_folder.options.task_options == {"max_new_tokens": 7}
-    with pytest.raises(ValueError, match=r"nothing to score.*question"):
-        HeldOutBenchmark(str(scenes), ["question"])
+    with pytest.raises(ValueError, match=r"nothing to score.*colour"):
+        HeldOutBenchmark(str(scenes), ["colour"])
 
     class Broken:  # a model whose every generate call fails
         image_size, fingerprint = 48, "live"
@@ -524,7 +521,8 @@ def test_held_out_benchmark_reads_patterns_and_names(
         assert by_glob.evaluate(Broken()) == {}
     events = [json.loads(r.getMessage()) for r in caplog.records if r.name == "globelens.train"]
     assert [(e["event"], e["task"]) for e in events] == [
-        ("eval_task_failed", "captioning"), ("eval_task_failed", "vqa")
+        ("eval_task_failed", "captioning"), ("eval_task_failed", "vqa"),
+        ("eval_task_failed", "question_generation"),
     ]  # fmt: skip
     assert "generation_error" in events[0]["error"]
 
@@ -533,6 +531,7 @@ def test_scene_shards_read_as_a_benchmark(scenes: Path, tmp_path: Path) -> None:
     """``globelens eval`` reads a folder of scene shards (detected as ``scenes``) with every
     annotation; a sample carrying none is counted with its reason, not dropped silently."""
     from globelens.data import Sample, ShardWriter, encode_image
+    from globelens.data.annotations import typed_items
     from globelens.evaluate.benchmarks import load_benchmark
 
     bench = load_benchmark(str(scenes))
@@ -540,7 +539,8 @@ def test_scene_shards_read_as_a_benchmark(scenes: Path, tmp_path: Path) -> None:
     assert bench.format == "scenes" and len(bench.records) == 48
     assert bench.tasks == ("captioning", "detection", "vqa", "referring_segmentation")
     rec = bench.records[0]
-    assert rec.captions == first["captions"] and rec.annotations["qa"] == first["qa"]
+    assert rec.captions == first["captions"]
+    assert rec.annotations["qa"] == typed_items("qa", first["qa"], "first")
     assert rec.meta["income_bucket"] == first["income_bucket"] and "objects" not in rec.meta
     writer = ShardWriter(tmp_path / "mixed")
     image = encode_image(Image.new("RGB", (32, 32)))
@@ -551,5 +551,7 @@ def test_scene_shards_read_as_a_benchmark(scenes: Path, tmp_path: Path) -> None:
     writer.close()
     mixed = load_benchmark(f"scenes:{tmp_path / 'mixed'}")
     assert [r.id for r in mixed.records] == ["a", "c"]
-    assert mixed.records[1].annotations["objects"] == first["objects"][1:]
+    assert mixed.records[1].annotations["objects"] == typed_items(
+        "objects", first["objects"][1:], "c"
+    )
     assert mixed.report.counts() == {"no_annotations": 1, "bad_objects": 1}

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from globelens.data import expand_shards, read_shards
+from globelens.data.annotations import ITEM_TYPES, AnnotationError, parse_item
 from globelens.data.shards import SHARD_GLOBS
 from globelens.evaluate.benchmarks.base import Benchmark, BenchmarkFormatError, Record
 from globelens.evaluate.benchmarks.registry import Format, register_format
@@ -53,23 +54,28 @@ def _captions(value: Any) -> dict[str, list[str]]:
     return out
 
 
-def _usable(key: str, item: Any) -> bool:
-    if not isinstance(item, dict) or any(item.get(f) in (None, "", []) for f in REQUIRED[key]):
-        return False
-    box = item.get("bbox", (0, 0, 0, 0))
-    return isinstance(box, list | tuple) and len(box) == 4
-
-
 def _annotations(bench: Benchmark, source: str, key: str, meta: dict) -> dict[str, list]:
-    """The usable items of each annotation list; each unusable one counted as ``bad_KEY``."""
+    """The usable items of each annotation list, typed (``globelens.data.annotations``): a
+    malformed item is counted as ``bad_annotation`` (naming its key), one lacking what its task
+    reads as ``bad_KEY``."""
     out: dict[str, list] = {}
     for name in ANNOTATIONS:
         items = meta.get(name)
         if not isinstance(items, list):
             continue
-        out[name] = [item for item in items if _usable(name, item)]
-        for _ in range(len(items) - len(out[name])):
-            bench.report.add(source, key, f"bad_{name}", f"an item lacks one of {REQUIRED[name]}")
+        out[name] = []
+        for k, item in enumerate(items):
+            try:
+                typed = parse_item(ITEM_TYPES[name], item, source, f"{key}:{name}[{k}]")
+            except AnnotationError as e:
+                bench.report.add(source, key, "bad_annotation", str(e))
+                continue
+            if any(getattr(typed, f, None) in (None, "", ()) for f in REQUIRED[name]):
+                bench.report.add(
+                    source, key, f"bad_{name}", f"{name}[{k}] lacks one of {REQUIRED[name]}"
+                )
+                continue
+            out[name].append(typed)
     return out
 
 
