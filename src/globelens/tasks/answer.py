@@ -11,11 +11,11 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+import globelens.evaluate.tasks.gencommon as G
 from globelens.data.annotations import Annotations, QuestionAnswer
 from globelens.evaluate.benchmarks.base import Benchmark
 from globelens.evaluate.generate import DecodeSettings, Request
 from globelens.evaluate.genmetrics.vqa import vqa_accuracy
-from globelens.evaluate.tasks import gencommon as G
 from globelens.models import tasklang
 from globelens.tasks.base import GenerativeTask, TargetContext
 from globelens.tasks.scene import text, wanted

@@ -19,11 +19,11 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+import globelens.evaluate.tasks.gencommon as G
 from globelens.data.annotations import Annotations
 from globelens.evaluate.benchmarks.base import Benchmark
 from globelens.evaluate.generate import DecodeSettings, Request
 from globelens.evaluate.genmetrics.detection import SubsetAP, coco_from_dict, run_cocoeval
-from globelens.evaluate.tasks import gencommon as G
 from globelens.models import tasklang
 from globelens.tasks.base import GenerativeTask, TargetContext
 from globelens.tasks.scene import box, labelled, ordered, shuffled_labels, text

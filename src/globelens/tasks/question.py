@@ -14,9 +14,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+import globelens.evaluate.tasks.gencommon as G
 from globelens.data.annotations import Annotations, QuestionAnswer
 from globelens.evaluate.generate import DecodeSettings, Request
-from globelens.evaluate.tasks import gencommon as G
 from globelens.models import tasklang
 from globelens.tasks.answer import has_questions
 from globelens.tasks.base import GenerativeTask, TargetContext

@@ -13,12 +13,12 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+import globelens.evaluate.tasks.gencommon as G
 from globelens.data.annotations import Annotations, ReferringExpression
 from globelens.evaluate.benchmarks.base import Benchmark
 from globelens.evaluate.embed import torch_threads
 from globelens.evaluate.generate import DecodeSettings, Request
 from globelens.evaluate.genmetrics.refseg import RefSegScores
-from globelens.evaluate.tasks import gencommon as G
 from globelens.models import tasklang
 from globelens.models.tasklang import Segmentation, rle_to_mask
 from globelens.tasks.base import GenerativeTask, TargetContext

@@ -15,12 +15,12 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+import globelens.evaluate.tasks.gencommon as G
 from globelens.data.annotations import AnnotatedObject, Annotations
 from globelens.evaluate.benchmarks.base import Benchmark
 from globelens.evaluate.embed import torch_threads
 from globelens.evaluate.generate import DecodeSettings, Request
 from globelens.evaluate.genmetrics.refseg import mask_iou
-from globelens.evaluate.tasks import gencommon as G
 from globelens.models import tasklang
 from globelens.tasks.base import GenerativeTask, TargetContext
 from globelens.tasks.scene import box, labelled, mask, ordered, shuffled_labels, text

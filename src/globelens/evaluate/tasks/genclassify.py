@@ -15,10 +15,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+import globelens.evaluate.tasks.gencommon as G
 from globelens.evaluate import metrics as M
 from globelens.evaluate.generate import DecodeSettings, Request
 from globelens.evaluate.genmetrics.vqa import normalize_prediction
-from globelens.evaluate.tasks import gencommon as G
 from globelens.models import tasklang
 
 if TYPE_CHECKING:

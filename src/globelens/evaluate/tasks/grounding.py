@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+import globelens.evaluate.tasks.gencommon as G
 from globelens.evaluate.generate import DecodeSettings, Request
-from globelens.evaluate.tasks import gencommon as G
 from globelens.models import tasklang
 
 if TYPE_CHECKING:

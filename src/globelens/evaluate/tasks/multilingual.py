@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from globelens.evaluate.tasks import gencommon as G
+import globelens.evaluate.tasks.gencommon as G
 from globelens.evaluate.tasks.zeroshot import classifier
 
 if TYPE_CHECKING:
