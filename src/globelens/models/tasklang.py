@@ -20,12 +20,9 @@ import re
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import numpy as np
-
-if TYPE_CHECKING:
-    from globelens.models.maskcodec import MaskCodec
 
 LOC_BINS = 1024
 SEG_CODES = 128
@@ -37,6 +34,19 @@ MAX_MASK_PIXELS = 64_000_000
 
 #: a box in pixels of the original image: (x_min, y_min, x_max, y_max)
 Box = tuple[float, float, float, float]
+
+
+class MaskCodec(Protocol):
+    """What the language needs of a mask codec (``globelens.models.maskcodec.MaskCodec``):
+    masks to ``<segDDD>`` codes and back. A protocol, so the codec may import the language."""
+
+    def masks_to_codes(
+        self, masks: Sequence[np.ndarray], boxes: Sequence[Box]
+    ) -> list[list[int]]: ...
+
+    def codes_to_mask(
+        self, codes: Sequence[int], box: Box, height: int, width: int
+    ) -> np.ndarray: ...
 
 
 def loc_token(i: int) -> str:
