@@ -8,14 +8,16 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from globelens.curate import audit_data, compare_figure
 from globelens.data.images import data_uri, thumbnail_data_uri
-from globelens.experiments.nofilter_summary import METRIC_BY_KEY, MIN_GAP
+from globelens.evaluate import load_benchmark
+from globelens.experiments.nofilter_summary import METRIC_BY_KEY
+from globelens.experiments.study import Study
+from globelens.experiments.verdicts import MIN_MARGIN
 from globelens.report import esc, figure_to_data_uri, html_table, plots, write_report
-
-if TYPE_CHECKING:
-    from globelens.experiments.nofilter import Study
+from globelens.report.render import pct
 
 #: Table 1's columns in the report and the terminal (keys of METRICS).
 TABLE_KEYS: tuple[str, ...] = (
@@ -63,7 +65,7 @@ CAVEAT = (
 
 
 def _pct(v: Any) -> str:
-    return f"{100 * v:.1f}" if isinstance(v, int | float) and v == v else "–"
+    return pct(v, missing="–")
 
 
 def _cell(vals: dict[str, Any], html: bool = True) -> str:
@@ -169,17 +171,18 @@ def findings_html(summary: dict[str, Any]) -> str:
         "<p class=note>Ours: this run, in accuracy points. Paper: the No Filter paper's own "
         "numbers for the same comparison (SigLIP B/16 on 10B WebLI pairs; our Western set "
         "stands for ImageNet, our landmarks for GLDv2). A share of a gap is computed only "
-        f"over a gap of at least {_pct(MIN_GAP)} points; below that the claim is n/a.</p>"
+        f"over a gap of at least {_pct(MIN_MARGIN)} points; below that the claim is n/a.</p>"
     )
     return note + html_table(["finding", "here", "ours", "paper", "direction"], rows, left=5)
 
 
 def _signed(x: Any) -> str:
-    return f"{'+' if x >= 0 else ''}{_pct(x)}" if isinstance(x, int | float) and x == x else "–"
+    return pct(x, missing="–", signed=True)
 
 
 def _share(x: Any) -> str:
-    return f"{100 * x:.0f}%" if isinstance(x, int | float) and x == x else "n/a"
+    share = pct(x, digits=0)
+    return f"{share}%" if share else "n/a"
 
 
 def _group_figure(bench: str, title: str, draw: Callable[..., Any]) -> Callable[..., Any]:
@@ -280,8 +283,6 @@ def figures_html(summary: dict[str, Any], out_dir: Path) -> str:
 
 
 def audit_html(data_dir: Path) -> str:
-    from globelens.curate import audit_data, compare_figure
-
     audits = {}
     for name in ("en", "globe"):
         try:
@@ -313,8 +314,6 @@ def audit_html(data_dir: Path) -> str:
 def landmark_predictions(study: Study, seed: int) -> tuple[Any, dict[str, Any]]:
     """(benchmark, {model: predicted class per record}) on the landmark set, read from what
     the evaluation wrote (no model is loaded, nothing is embedded again)."""
-    from globelens.evaluate import load_benchmark
-
     bench = load_benchmark("world/landmarks", str(study.world))
     preds: dict[str, Any] = {}
     for r in study.load_results()[seed]:
@@ -437,9 +436,8 @@ def write_study_report(study: Study, summary: dict[str, Any]) -> Path:
         "(intervals: bootstrap over images).</p>"
     )
     sections.append(("Per-group results", note))
-    from globelens.experiments.generative_act import report_sections
-
-    sections[4:4] = report_sections(study, summary)  # act two, before act one's details
+    # the other acts' sections (act two's), before act one's details
+    sections[4:4] = [s for part in study.registry.report_parts for s in part(study, summary)]
     return write_report(
         study.results / f"seed{first}",
         study.out / "report.html",
