@@ -53,6 +53,7 @@ from globelens.models import tasklang
 from globelens.models.maskcodec_train import CodecTrainConfig, train_codec_files
 from globelens.models.paligemma import load_generator, load_images
 from globelens.report import html_table
+from globelens.report import study as pages
 from globelens.report.generative import generative_sections
 from globelens.report.overlay import draw_parsed
 from globelens.report.render import esc, pct
@@ -682,37 +683,6 @@ def markdown_act_two(summary: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def gallery_html(gallery: dict[str, Any]) -> str:
-    parts = [
-        '<p class="note">One benchmark picture per region and income bucket (training never '
-        "showed these). Every model gets the same prompts: a caption in the place's language "
-        "and in English, the picture's first VQA question, and the picture's object labels to "
-        "detect and (first label) segment. Boxes and masks are drawn in each label's colour.</p>"
-    ]
-    for cell in gallery.get("cells", []):
-        head = (f"<b>{esc(cell['region'])}, {esc(cell['income_bucket'])}</b> "
-                f"({esc(cell.get('country'))}, {esc(cell.get('language'))}) &middot; "
-                f"objects: {esc(', '.join(cell['labels']))} &middot; Q: "
-                f"{esc(cell.get('question'))} (humans: {esc(', '.join(cell.get('answers', [])))})")  # fmt: skip
-        figs = [f'<figure><img alt="{esc(cell["image"])}" src="{cell["thumbnail"]}">'
-                "<figcaption>picture</figcaption></figure>"]  # fmt: skip
-        for tower, m in cell["models"].items():
-            text = "".join(
-                f"<br><code>{esc(m[k]['prompt'][:40])}</code>: {esc(m[k]['text'][:80])}"
-                for k in ("caption", "caption_en", "answer") if k in m
-            )  # fmt: skip
-            draws = "".join(
-                f'<img alt="{esc(tower)} {k}" title="{esc(m[k]["prompt"])}: '
-                f'{esc(", ".join(m[k]["found"]) or "nothing")}" src="{m[k]["drawing"]}" '
-                'style="width:78px">'
-                for k in ("detect", "segment") if k in m
-            )  # fmt: skip
-            figs.append(f"<figure>{draws}<figcaption><b>{esc(tower)}</b>{text}</figcaption>"
-                        "</figure>")  # fmt: skip
-        parts.append(f'<p>{head}</p><div class="gex">{"".join(figs)}</div>')
-    return "".join(parts)
-
-
 def report_sections(study: Study, summary: dict[str, Any]) -> list[tuple[str, str]]:
     """Act two's sections for the study's report (empty when act two has not run)."""
     gen = summary.get("generative")
@@ -723,22 +693,15 @@ def report_sections(study: Study, summary: dict[str, Any]) -> list[tuple[str, st
         ["finding", "here", "margin"],
         [[esc(f["statement"]), *map(esc, finding_text(f))] for f in gen["findings"].values()],
     )
-    intro = (
-        '<p class="note">Each of act one\'s towers (seed '
-        f"{', '.join(map(str, gen['seeds']))}) becomes the frozen vision tower of a tiny "
-        "PaliGemma whose fresh decoder is trained with the same budget "
-        f"({gen['config']['steps']} steps x {gen['config']['batch_size']}) on the "
-        f"world's multitask scenes; {esc(eval_pictures(gen))}. Percentages; brackets: 95% "
-        "interval; income gap: best minus worst income bucket.</p>"
-    )
     sections = [
-        ("Act two: generative models on the same towers", intro + html_table(cols, rows)),
+        ("Act two: generative models on the same towers",
+         pages.act_two_html(gen, eval_pictures(gen), cols, rows)),
         ("Act two: does the tower's data change whom the model serves?", findings),
-    ]
+    ]  # fmt: skip
     gpath = study.out / "gallery.json"
     if gpath.is_file():
-        sections.append(("Act two: the gallery",
-                         gallery_html(json.loads(gpath.read_text(encoding="utf-8")))))  # fmt: skip
+        gallery = json.loads(gpath.read_text(encoding="utf-8"))
+        sections.append(("Act two: the gallery", pages.gallery_html(gallery)))
     results = load_results(results_dir(study, gen["seeds"][0]))
     sections.append(("Act two: per-group results", generative_sections(results)))
     return sections

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from globelens.groups import INCOME_BUCKET_NAMES
-from globelens.report.html import esc, html_table, pct
+from globelens.report.render import esc, html_table, pct
 
 GEN_TASKS = {
     "captioning": ("Captioning", "CIDEr"),

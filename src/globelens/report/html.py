@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import datetime as _dt
-import html
 import os
 from collections import defaultdict
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from globelens.report import plots
+from globelens.report import generative, plots
+from globelens.report.render import Markup, esc, html_table, pct, render
 
 CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2em auto;max-width:1100px;
@@ -37,35 +37,6 @@ TASK_TITLES = {
 }
 #: tasks whose groups carry acc1 per group (the accuracy-by-income and by-region plots)
 CLASSIFICATION_TASKS = ("zeroshot_classification", "classification_by_generation")
-
-
-def esc(x: Any) -> str:
-    return html.escape(str(x))
-
-
-def pct(v: Any, ci: Sequence[float] | None = None) -> str:
-    """A fraction as a percentage, with its 95% interval when given."""
-    if not isinstance(v, int | float) or v != v:
-        return ""
-    s = f"{100 * v:.1f}"
-    if ci and all(c == c for c in ci):
-        s += f' <span class="note">[{100 * ci[0]:.1f}, {100 * ci[1]:.1f}]</span>'
-    return s
-
-
-def html_table(columns: Sequence[str], rows: Sequence[Sequence[Any]], left: int = 1) -> str:
-    """A plain HTML table; the first ``left`` columns are left-aligned text. Cells are
-    inserted as given (escape text yourself with :func:`esc`)."""
-    head = "".join(
-        f'<th class="{"l" if i < left else ""}">{esc(c)}</th>' for i, c in enumerate(columns)
-    )
-    body = "".join(
-        "<tr>"
-        + "".join(f'<td class="{"l" if i < left else ""}">{c}</td>' for i, c in enumerate(r))
-        + "</tr>"
-        for r in rows
-    )
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
 def _summary(results: list[dict]) -> str:
@@ -239,12 +210,6 @@ def _confusion_section(results: list[dict], top: int = 5) -> str:
     )
 
 
-def _generative_css() -> str:
-    from globelens.report.generative import CSS as GEN_CSS
-
-    return GEN_CSS
-
-
 def render_report(
     results: list[dict],
     title: str = "globelens evaluation report",
@@ -270,17 +235,14 @@ def render_report(
     body.append(_fewshot_section(results))
     body.append(_retrieval_section(results))
     body.append(_confusion_section(results))
-    from globelens.report.generative import generative_sections
-
-    body.append(generative_sections(results))
-    return (
-        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        # An empty inline icon: browsers would otherwise request /favicon.ico and log an error.
-        '<link rel="icon" href="data:,">'
-        f"<title>{esc(title)}</title><style>{CSS}{_generative_css()}</style></head><body>"
-        + "\n".join(b for b in body if b)
-        + "</body></html>\n"
+    body.append(generative.generative_sections(results))
+    return str(
+        render(
+            "page.html",
+            title=title,
+            css=Markup(CSS + generative.CSS),
+            body=[Markup(b) for b in body if b],
+        )
     )
 
 
@@ -295,6 +257,7 @@ def write_report(
 ) -> Path:
     """Write the report for the result JSONs in ``results_dir`` (default
     ``results_dir/report.html``); returns its path."""
+    # evaluate imports torch: the report stays quick to import
     from globelens.evaluate.suite import load_results
 
     results = results if results is not None else load_results(results_dir)
