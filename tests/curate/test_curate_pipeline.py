@@ -162,7 +162,7 @@ def test_audit_shows_who_english_only_removes(clean, tmp_path):
     assert {"overall_region", "overall_income_bucket", "steps_region"} <= set(figs)
     page = (tmp_path / "en" / "audit.html").read_text()
     assert (
-        a["headline"].replace("'", "&#x27;") in page and page.count("data:image/png;base64,") >= 3
+        a["headline"].replace("'", "&#39;") in page and page.count("data:image/png;base64,") >= 3
     )
     assert "http://" not in page and "https://" not in page
     # the CLI rebuilds it from the outputs alone
