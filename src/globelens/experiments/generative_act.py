@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import torch
 from PIL import Image
 from tqdm import tqdm
 
@@ -58,6 +59,8 @@ from globelens.report.generative import generative_sections
 from globelens.report.overlay import draw_parsed
 from globelens.report.render import esc, pct
 from globelens.train.config import PhaseConfig, SourceConfig, TaskConfig, VLMTrainConfig
+from globelens.train.generative import GenerativeObjective
+from globelens.train.loop import train
 
 # ----------------------------------------------------------------------------- settings
 
@@ -247,11 +250,6 @@ def vlm_train_config(study: Study, tower: str, seed: int) -> Any:
 
 def _train_vlm_one(cfg: VLMTrainConfig) -> str:
     """One PaliGemma's training, in a worker process with one thread."""
-    import torch
-
-    from globelens.train.generative import GenerativeObjective  # torch: in the worker only
-    from globelens.train.loop import train
-
     quiet_libraries()
     torch.set_num_threads(1)
     return str(train(cfg, objective=GenerativeObjective))
@@ -312,8 +310,6 @@ def _evaluate_vlm_one(
     model: str, tower: str, seed: int, world: str, cache: str, cfg: ActTwoConfig
 ) -> list[dict[str, Any]]:
     """One model on every generative benchmark, in a worker process with one thread."""
-    import torch
-
     quiet_libraries()
     torch.set_num_threads(1)
     results: list[dict[str, Any]] = []

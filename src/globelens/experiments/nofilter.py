@@ -35,6 +35,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
 
+import torch
 from tqdm import tqdm
 
 from globelens.curate import run_recipe
@@ -63,6 +64,7 @@ from globelens.experiments.study_report import markdown_summary, write_study_rep
 from globelens.models.tokenizer import bytes_per_token, save_token_report, train_tokenizer
 from globelens.train.config import PhaseConfig, SourceConfig, TrainConfig
 from globelens.train.data import Plan
+from globelens.train.loop import train
 from globelens.world import SIZES, WorldConfig, build_world
 
 #: The benchmarks (registered names under the world folder) and how the report calls them.
@@ -393,10 +395,6 @@ class _TrainProgress:
 def _train_one(cfg: TrainConfig, resume: bool) -> str:
     """One training run in a worker process (one torch thread: small models on a shared CPU
     run faster as parallel single-threaded processes than as one multi-threaded one)."""
-    import torch
-
-    from globelens.train.loop import train  # imports torch: in the worker only
-
     quiet_libraries()
     torch.set_num_threads(max(1, cfg.threads))
     return str(train(cfg, resume=resume))

@@ -27,6 +27,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
+import torch
+
 from globelens.evaluate import load_results
 from globelens.experiments.settings import StudyConfig, data_variants, model_variants
 
@@ -241,8 +243,6 @@ class Study:
 def single_threaded_torch() -> Iterator[None]:
     """Small models on a shared CPU: single-threaded ops in parallel processes/threads beat
     multi-threaded ops, which stall at every barrier when other jobs hold the cores."""
-    import torch  # heavy: only once a study runs
-
     quiet_libraries()
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
