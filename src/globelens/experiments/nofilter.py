@@ -358,7 +358,7 @@ def stage_report(study: Study) -> dict[str, Any]:
 STAGES: tuple[str, ...] = STUDY.names()
 
 
-# ------------------------------------------------------------------------------ helpers
+# ---------------------------------------------------------------------------- utilities
 
 
 class _TrainProgress:

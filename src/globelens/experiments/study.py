@@ -252,7 +252,7 @@ def single_threaded_torch() -> Iterator[None]:
         torch.set_num_threads(threads)
 
 
-# ------------------------------------------------------------------------------ helpers
+# ---------------------------------------------------------------------------- utilities
 
 
 def quiet_libraries() -> None:
