@@ -92,7 +92,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
-    from globelens.experiments.nofilter_report import write_figures
+    from globelens.experiments.study_report import write_figures
 
     with tempfile.TemporaryDirectory() as tmp:
         _report("mkdocs build --strict", _median_s(lambda: build_site(Path(tmp) / "site"),

@@ -88,6 +88,7 @@ def main() -> None:
     )
     args = ap.parse_args()
 
+    from globelens.experiments import nofilter
     from globelens.experiments.nofilter import Study, resolve_config
 
     overrides = {k: _value(v) for k, v in (s.split("=", 1) for s in args.set)}
@@ -114,10 +115,10 @@ def main() -> None:
     out.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     cpu0 = _cpu_s()
-    study.stage_train()
+    nofilter.stage_train(study)
     t_train = time.perf_counter() - t0
-    study.stage_evaluate()
-    study.stage_summarise()
+    nofilter.stage_evaluate(study)
+    nofilter.stage_summarise(study)
     summary = json.loads((out / "summary.json").read_text())
     report: dict[str, Any] = {
         "settings": {"set": overrides, "preset": args.preset},

@@ -14,6 +14,8 @@ from globelens.experiments.nofilter import (
     Study,
     model_variants,
     resolve_config,
+    split_step,
+    train_jobs,
 )
 from globelens.experiments.nofilter_summary import findings, mean_ci, metric_values, summarise
 
@@ -76,8 +78,8 @@ def test_globe_then_en_continues_globe_at_the_phase_boundary(tmp_path: Path) -> 
     assert ge.phases == ((0.8, "globe"), (1.0, "en")) and ge.continues == "globe"
     assert variants["globe-tl→en"].continues == "globe-tl"
     study = Study(tmp_path, resolve_config("quick", steps=150, seeds=2), seed=5, progress=False)
-    assert study._split_step(ge) == 120  # steps 0..119 on globe, 120..149 on en
-    jobs = study._train_jobs()
+    assert split_step(study, ge) == 120  # steps 0..119 on globe, 120..149 on en
+    jobs = train_jobs(study)
     assert len(jobs) == 10 and [s for _, s, _, _ in jobs].count(5) == 5
     names = [(v.name, seed) for v, seed, _, _ in jobs]
     for seed in (5, 6):  # the parent is scheduled before its continuation
@@ -272,7 +274,7 @@ def test_one_verdict_rule_for_every_finding(
 def test_a_claim_without_its_premise_is_na_never_holds() -> None:
     """Quick seed 4 once printed "[holds] globe-tl→en recovers most of the Western gap: n/a"
     (en had not beaten globe-tl) and "keeps ... 246%" (a share of a 1-point gain)."""
-    from globelens.experiments.nofilter_report import markdown_summary
+    from globelens.experiments.study_report import markdown_summary
 
     variants = list(model_variants(0.2).values())
     results = {0: _fake_results(

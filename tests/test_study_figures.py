@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from globelens.experiments.nofilter import model_variants
-from globelens.experiments.nofilter_report import STUDY_FIGURES, figures_html
 from globelens.experiments.nofilter_summary import summarise
+from globelens.experiments.study_report import STUDY_FIGURES, figures_html
 from globelens.groups import INCOME_BUCKET_NAMES
 from globelens.report import render_report
 

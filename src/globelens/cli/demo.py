@@ -7,7 +7,6 @@ from pathlib import Path
 import typer
 
 from globelens.experiments.generative_act import talk_to_the_models
-from globelens.experiments.languages_study import evaluate_languages
 from globelens.experiments.nofilter import Study, resolve_config
 
 
@@ -60,11 +59,10 @@ def register(app: typer.Typer) -> None:
             overrides["ladder"] = True
         config = resolve_config(profile, **overrides)
         study = Study(out, config, seed=seed, progress=not quiet)
-        study.run()
-        md = (out / "summary.md").read_text(encoding="utf-8")
-        typer.echo(md, nl=False)
+        study.run([*study.stages, "languages"] if languages else None)
+        typer.echo((out / "summary.md").read_text(encoding="utf-8"), nl=False)
         if languages:
-            typer.echo("\n" + evaluate_languages(study)["markdown"], nl=False)
+            typer.echo("\n" + (out / "languages.md").read_text(encoding="utf-8"), nl=False)
         typer.echo(f"\nThe report is at {(out / 'report.html').resolve()}")
         typer.echo(f"Machine-readable summary: {(out / 'summary.json').resolve()}")
         typer.echo(talk_to_the_models(study), nl=False)

@@ -13,7 +13,6 @@ Python API (used by the demo's report):
 
 from __future__ import annotations
 
-import html
 import json
 import os
 from pathlib import Path
@@ -24,6 +23,7 @@ import pandas as pd
 from globelens.data import images
 from globelens.data.atomic import atomic_write_json, atomic_write_text
 from globelens.groups import INCOME_BUCKET_NAMES
+from globelens.report.render import pct, render
 
 GROUP_FIELDS = ("region", "income_bucket", "country", "language", "script", "lang")
 FIELD_TITLES = {
@@ -249,64 +249,46 @@ def figure_to_data_uri(fig: Any) -> str:
 
 def _cell(value: Any) -> str:
     if isinstance(value, float):
-        return f"{value:.1%}" if 0 <= value <= 1 else f"{value:g}"
-    return html.escape("" if value is None else str(value))
+        return pct(value, digits=1) + "%" if 0 <= value <= 1 else f"{value:g}"
+    return "" if value is None else str(value)
 
 
-def report_tables_html(audit: dict[str, Any]) -> str:
-    """Each step report's ``table`` ({columns, rows}) as an HTML table (shares as percents)."""
-    parts = []
-    for report in audit.get("reports", []):
-        table = report.get("table") or {}
-        if not table.get("rows"):
-            continue
-        head = "".join(f"<th>{html.escape(str(c))}</th>" for c in table["columns"])
-        body = "".join(
-            "<tr>" + "".join(f"<td>{_cell(v)}</td>" for v in row) + "</tr>" for row in table["rows"]
-        )
-        parts.append(f"<h2>{html.escape(report['name'])}</h2><table><tr>{head}</tr>{body}</table>")
-    return "".join(parts)
+def _step_tables(audit: dict[str, Any]) -> list[dict[str, Any]]:
+    """Each step report's ``table`` ({columns, rows}) with its cells as text (shares as
+    percents)."""
+    return [
+        {"name": report["name"], "columns": [str(c) for c in table["columns"]],
+         "rows": [[_cell(v) for v in row] for row in table["rows"]]}
+        for report in audit.get("reports", [])
+        if (table := report.get("table") or {}).get("rows")
+    ]  # fmt: skip
 
 
 def audit_html(audit: dict[str, Any], figures: dict[str, Any] | None = None) -> str:
     """A self-contained HTML page (plots inlined as PNG data URIs)."""
     figures = audit_figures(audit) if figures is None else figures
-    esc = html.escape
     c = audit["counts"]
-    rows = "".join(
-        f"<tr><td>{esc(s['name'])}</td><td>{s['reached']}</td><td>{s['kept']}</td>"
-        f"<td>{(s['kept'] / s['reached']) if s['reached'] else 0:.1%}</td></tr>"
-        for s in audit["steps"]
-    )
-    drops = "".join(
-        f"<li>{esc(step)}: {esc(', '.join(f'{r} {n}' for r, n in reasons.items()))}</li>"
-        for step, reasons in c["dropped"].items()
-    )
-    corrupt = ", ".join(f"{esc(r)} {n}" for r, n in c["corrupt"].items()) or "none"
     order = ["overall_region", "overall_income_bucket", "steps_region"]
     order += [k for k in figures if k not in order]
-    imgs = "".join(
-        f'<figure><img alt="{esc(k)}" src="{figure_to_data_uri(figures[k])}"></figure>'
-        for k in order
-        if k in figures
+    steps = [
+        {**s, "share": pct(s["kept"] / s["reached"] if s["reached"] else 0) + "%"}
+        for s in audit["steps"]
+    ]
+    page = render(
+        "audit.html",
+        audit=audit,
+        c=c,
+        kept_share=pct(c["kept"] / max(c["in"], 1)) + "%",
+        corrupt=", ".join(f"{r} {n}" for r, n in c["corrupt"].items()) or "none",
+        steps=steps,
+        drops=[
+            (step, ", ".join(f"{r} {n}" for r, n in reasons.items()))
+            for step, reasons in c["dropped"].items()
+        ],
+        tables=_step_tables(audit),
+        figures=[(k, figure_to_data_uri(figures[k])) for k in order if k in figures],
     )
-    return f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>Filter audit: {esc(audit["recipe"])}</title>
-<style>body{{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em}}
-.headline{{font-size:1.4em;font-weight:600;background:#fff4d6;padding:.6em;border-radius:6px}}
-table{{border-collapse:collapse}}td,th{{border:1px solid #ccc;padding:.25em .6em;text-align:right}}
-td:first-child{{text-align:left}}img{{max-width:100%}}</style></head><body>
-<h1>Filter audit: {esc(audit["recipe"])}</h1>
-<p class="headline">{esc(audit["headline"])}</p>
-<p>In: {c["in"]} samples. Kept: {c["kept"]} ({c["kept"] / max(c["in"], 1):.1%}).
-Dropped: {c["dropped_total"]}. Unreadable or corrupt: {c["corrupt_total"]} ({corrupt}).</p>
-<h2>Steps</h2><table><tr><th>step</th><th>reached</th><th>kept</th><th>kept %</th></tr>{rows}</table>
-<ul>{drops}</ul>
-{report_tables_html(audit)}
-<h2>Who is kept</h2>{imgs}
-<p>Fractions are of the samples with that metadata value; n is their number.</p>
-</body></html>
-"""
+    return str(page)
 
 
 def write_audit(out_dir: str | os.PathLike) -> dict[str, str]:

@@ -7,7 +7,7 @@ from globelens.data.images import (
     encode_image,
     image_size,
 )
-from globelens.data.report import PROBLEM_REASONS, Problem, ReadReport
+from globelens.data.problems import PROBLEM_REASONS, Problem, ReadReport
 from globelens.data.sample import Sample
 from globelens.data.shards import ShardWriter, expand_shards, read_shards
 

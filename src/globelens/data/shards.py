@@ -29,7 +29,7 @@ import pyarrow.parquet as pq
 
 from globelens.data.atomic import atomic_path, atomic_write_text, commit, temporary_sibling
 from globelens.data.images import IMAGE_EXTENSIONS, ImageDecodeError
-from globelens.data.report import ReadReport
+from globelens.data.problems import ReadReport
 from globelens.data.sample import Sample
 
 ShardPattern = str | os.PathLike | Sequence[str | os.PathLike]

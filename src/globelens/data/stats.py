@@ -12,7 +12,7 @@ from collections import Counter
 from typing import Any
 
 from globelens.data.images import ImageDecodeError
-from globelens.data.report import PROBLEM_REASONS, ReadReport
+from globelens.data.problems import PROBLEM_REASONS, ReadReport
 from globelens.data.shards import ShardPattern, expand_shards, read_shards
 
 # Only this many problems are listed in detail (all are counted by reason).

@@ -25,17 +25,42 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import math
 import shutil
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from globelens.experiments.verdicts import NO_DIFFERENCE, NOT_APPLICABLE, judge, mean_ci
+import torch
+from PIL import Image
+from tqdm import tqdm
 
-if TYPE_CHECKING:
-    from globelens.experiments.nofilter import Study
+from globelens.data.images import data_uri, encode_image
+from globelens.evaluate import load_results, run_suite
+from globelens.evaluate.benchmarks import load_benchmark
+from globelens.evaluate.suite import write_results
+from globelens.experiments.scheduler import Job, run_jobs
+from globelens.experiments.study import STUDY, Study, last_metrics, quiet_libraries, timed
+from globelens.experiments.verdicts import (
+    NO_DIFFERENCE,
+    NOT_APPLICABLE,
+    finding,
+    finite,
+    mean_ci,
+    not_applicable,
+    within_noise,
+)
+from globelens.groups import INCOME_BUCKET_NAMES
+from globelens.models import tasklang
+from globelens.models.maskcodec_train import CodecTrainConfig, train_codec_files
+from globelens.models.paligemma import load_generator, load_images
+from globelens.report import html_table
+from globelens.report import study as pages
+from globelens.report.generative import generative_sections
+from globelens.report.overlay import draw_parsed
+from globelens.report.render import esc, pct
+from globelens.train.config import PhaseConfig, SourceConfig, TaskConfig, VLMTrainConfig
+from globelens.train.generative import GenerativeObjective
+from globelens.train.loop import train
 
 # ----------------------------------------------------------------------------- settings
 
@@ -132,19 +157,10 @@ BENCHMARKS: dict[str, tuple[str, str, str]] = {
 STAGES: tuple[str, ...] = ("codec", "vlm_train", "vlm_evaluate")
 
 
-def stage_function(study: Study, stage: str) -> Callable[[], dict[str, Any]] | None:
-    """Act two's stage ``stage`` bound to ``study`` (None: not one of act two's)."""
-    fn = STAGE_FUNCTIONS.get(stage)
-    return None if fn is None else (lambda: fn(study))
-
-
-def stage_fingerprint(study: Study, stage: str, study_fingerprint: str) -> str:
-    """Act two's stages (and the summary and report, which read them) depend on the study's
-    settings and on act two's."""
-    if stage not in (*STAGES, "summarise", "report"):
-        return study_fingerprint
-    blob = f"{study_fingerprint}:{act_two_config(study).fingerprint(stage)}"
-    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+def settings_fingerprint(study: Study, stage: str) -> str:
+    """What act two's ``stage`` depends on beyond the study's settings (the summary and
+    report, which read act two's results, depend on all of act two's settings)."""
+    return act_two_config(study).fingerprint(stage)
 
 
 def has_results(study: Study) -> bool:
@@ -175,11 +191,11 @@ def results_dir(study: Study, seed: int) -> Path:
 # -------------------------------------------------------------------------------- stages
 
 
+@STUDY.stage("codec", 60)
+@timed
 def stage_codec(study: Study) -> dict[str, Any]:
     """One mask codec for every model, trained on the training scenes' masks and scored on
     the coco_det benchmark's (pictures no training scene shows)."""
-    from globelens.models.maskcodec_train import CodecTrainConfig, train_codec_files
-
     cfg = act_two_config(study)
     out = codec_path(study)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -201,8 +217,6 @@ def stage_codec(study: Study) -> dict[str, Any]:
 
 
 def vlm_train_config(study: Study, tower: str, seed: int) -> Any:
-    from globelens.train.config import PhaseConfig, SourceConfig, TaskConfig, VLMTrainConfig
-
     cfg = act_two_config(study)
     run = VLMTrainConfig(
         out=str(vlm_dir(study, tower, seed)),
@@ -234,25 +248,17 @@ def vlm_train_config(study: Study, tower: str, seed: int) -> Any:
     return run
 
 
-def _train_vlm_one(cfg: Any) -> str:
-    import torch
-
-    from globelens.experiments.nofilter import _quiet_libraries
-    from globelens.train.generative import GenerativeObjective
-    from globelens.train.loop import train
-
-    _quiet_libraries()
+def _train_vlm_one(cfg: VLMTrainConfig) -> str:
+    """One PaliGemma's training, in a worker process with one thread."""
+    quiet_libraries()
     torch.set_num_threads(1)
     return str(train(cfg, objective=GenerativeObjective))
 
 
+@STUDY.stage("vlm_train", 70)
+@timed
 def stage_vlm_train(study: Study) -> dict[str, Any]:
     """Every (tower, seed) PaliGemma, ``parallel`` at a time, one thread each."""
-    from tqdm import tqdm
-
-    from globelens.experiments.nofilter import _last_metrics
-    from globelens.experiments.scheduler import Job, run_jobs
-
     cfg = act_two_config(study)
     shutil.rmtree(study.out / "vlm", ignore_errors=True)
     runs = [(t, s) for s in act_two_seeds(study, cfg) for t in cfg.towers]
@@ -270,7 +276,7 @@ def stage_vlm_train(study: Study) -> dict[str, Any]:
     def tick(running: Any) -> None:
         for j in running:
             t, s = j.payload
-            step = _last_metrics(vlm_dir(study, t, s) / "metrics.jsonl").get("step", 0)
+            step = last_metrics(vlm_dir(study, t, s) / "metrics.jsonl").get("step", 0)
             advance(j.key, int(step or 0))
 
     def start(job: Job) -> None:
@@ -283,7 +289,7 @@ def stage_vlm_train(study: Study) -> dict[str, Any]:
         t, s = job.payload
         advance(job.key, cfg.steps)
         secs[job.key] = round(seconds, 2)
-        last = _last_metrics(vlm_dir(study, t, s) / "metrics.jsonl")
+        last = last_metrics(vlm_dir(study, t, s) / "metrics.jsonl")
         study.log.event("vlm_trained", tower=t, seed=s, seconds=round(seconds, 2),
                         loss=last.get("loss"), samples_per_s=last.get("samples_per_s"))  # fmt: skip
 
@@ -304,12 +310,7 @@ def _evaluate_vlm_one(
     model: str, tower: str, seed: int, world: str, cache: str, cfg: ActTwoConfig
 ) -> list[dict[str, Any]]:
     """One model on every generative benchmark, in a worker process with one thread."""
-    import torch
-
-    from globelens.evaluate import run_suite
-    from globelens.experiments.nofilter import _quiet_libraries
-
-    _quiet_libraries()
+    quiet_libraries()
     torch.set_num_threads(1)
     results: list[dict[str, Any]] = []
     for bench, tokens, pictures in cfg.benchmarks:
@@ -330,12 +331,11 @@ def _evaluate_vlm_one(
     return results
 
 
+@STUDY.stage("vlm_evaluate", 80)
+@timed
 def stage_vlm_evaluate(study: Study) -> dict[str, Any]:
     """The generative tasks for every model (by group), one model per worker process,
     ``parallel`` at a time; then the gallery."""
-    from globelens.evaluate.suite import write_results
-    from globelens.experiments.scheduler import Job, run_jobs
-
     cfg = act_two_config(study)
     seeds = act_two_seeds(study, cfg)
     jobs = [
@@ -379,45 +379,12 @@ def eval_options(cfg: ActTwoConfig, bench: str, max_new_tokens: int) -> dict[str
     return options
 
 
-def _cpu_seconds() -> float:
-    """CPU seconds of this process and its finished children (the training workers)."""
-    import resource
-
-    own, kids = (
-        resource.getrusage(resource.RUSAGE_SELF),
-        resource.getrusage(resource.RUSAGE_CHILDREN),
-    )
-    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
-
-
-def _timed(fn: Callable[[Study], dict[str, Any]]) -> Callable[[Study], dict[str, Any]]:
-    """The stage, with its CPU seconds in the log (the wall clock on a shared machine
-    says little)."""
-
-    def run(study: Study) -> dict[str, Any]:
-        t = _cpu_seconds()
-        info = fn(study)
-        return {**info, "cpu_s": round(_cpu_seconds() - t, 1)}
-
-    return run
-
-
-STAGE_FUNCTIONS: dict[str, Callable[[Study], dict[str, Any]]] = {
-    "codec": _timed(stage_codec),
-    "vlm_train": _timed(stage_vlm_train),
-    "vlm_evaluate": _timed(stage_vlm_evaluate),
-}
-
 # ------------------------------------------------------------------------------- gallery
 
 
 def _picture_uri(image: Any, size: int = 128) -> str:
     """A gallery picture, enlarged without blurring its pixels, as a WebP ``data:`` URI
     (a quarter of a PNG's bytes: 140 pictures of a gallery were 1.5 MB as PNG)."""
-    from PIL import Image
-
-    from globelens.data.images import data_uri, encode_image
-
     im = image.convert("RGB").resize((size, size), Image.Resampling.NEAREST)
     return data_uri(encode_image(im, "webp", quality=85), "image/webp")
 
@@ -425,8 +392,6 @@ def _picture_uri(image: Any, size: int = 128) -> str:
 def gallery_pictures(study: Study, cells: int) -> list[dict[str, Any]]:
     """One benchmark picture per (region, income bucket), with its objects and a question
     (coco_det and vqa share their pictures and ids)."""
-    from globelens.evaluate.benchmarks import load_benchmark
-
     det = load_benchmark("world/coco_det", str(study.world))
     vqa = load_benchmark("world/vqa", str(study.world))
     qa_by_file = {Path(r.path).name.split("_")[-1]: r for r in vqa.records}
@@ -445,16 +410,12 @@ def gallery_pictures(study: Study, cells: int) -> list[dict[str, Any]]:
             "labels": sorted({str(o["label"]) for o in objects}),
             "question": questions[0],
         }  # fmt: skip
-    from globelens.groups import INCOME_BUCKET_NAMES
-
     order = {b: i for i, b in enumerate(INCOME_BUCKET_NAMES)}
     keys = sorted(picked, key=lambda k: (k[0], order.get(k[1], 99)))[:cells]
     return [picked[k] for k in keys]
 
 
 def gallery_prompts(pic: dict[str, Any]) -> dict[str, str]:
-    from globelens.models import tasklang
-
     lang = str(pic["language"])
     q = pic["question"]
     prompts = {
@@ -472,10 +433,6 @@ def gallery_prompts(pic: dict[str, Any]) -> dict[str, str]:
 def build_gallery(study: Study, seed: int, cfg: ActTwoConfig) -> dict[str, Any]:
     """Every model's caption, answer, boxes and masks on the gallery pictures (drawn with
     the report's overlay)."""
-    from globelens.models import tasklang
-    from globelens.models.paligemma import load_generator, load_images
-    from globelens.report.overlay import draw_parsed
-
     pics = gallery_pictures(study, cfg.gallery_cells)
     images = load_images([p["path"] for p in pics])
     cells: list[dict[str, Any]] = []
@@ -511,19 +468,11 @@ def build_gallery(study: Study, seed: int, cfg: ActTwoConfig) -> dict[str, Any]:
 # ------------------------------------------------------------------------------- summary
 
 
-def _finite(x: Any) -> float | None:
-    try:
-        v = float(x)
-    except (TypeError, ValueError):
-        return None
-    return v if math.isfinite(v) else None
-
-
 def _income_gap(r: dict[str, Any], metric: str) -> dict[str, Any] | None:
     """Best minus worst income bucket of ``metric`` (the generative disparity)."""
     rep = (r.get("groups") or {}).get("income_bucket") or {}
     metric = rep.get("metric", metric)
-    groups = {k: _finite(v.get(metric)) for k, v in (rep.get("groups") or {}).items()}
+    groups = {k: finite(v.get(metric)) for k, v in (rep.get("groups") or {}).items()}
     groups = {k: v for k, v in groups.items() if v is not None}
     if len(groups) < 2:
         return None
@@ -535,8 +484,6 @@ def _income_gap(r: dict[str, Any], metric: str) -> dict[str, Any] | None:
 def summarise_act_two(study: Study) -> dict[str, Any]:
     """The metrics table (per tower and benchmark: main metric with interval, income
     disparity, worst income bucket and region) and the findings."""
-    from globelens.evaluate import load_results
-
     cfg = act_two_config(study)
     seeds = act_two_seeds(study, cfg)
     per_seed = {s: load_results(results_dir(study, s)) for s in seeds}
@@ -550,7 +497,7 @@ def summarise_act_two(study: Study) -> dict[str, Any]:
             if not found:
                 row[bench] = {"label": label, "metric": metric, "value": None, "missing": True}
                 continue
-            vals = [_finite(r["metrics"].get(metric)) for r in found]
+            vals = [finite(r["metrics"].get(metric)) for r in found]
             vals = [v for v in vals if v is not None]
             value, ci = mean_ci(vals) if vals else (None, None)
             interval = "t over seeds"
@@ -569,7 +516,7 @@ def summarise_act_two(study: Study) -> dict[str, Any]:
                 "disparity": gap, "disparity_per_seed": gap_values, "disparity_ci95": gap_ci,
                 "worst_income": gaps[0]["worst"] if gaps else None,
                 "worst_region": region.get("worst"),
-                "invalid_rate": _finite(found[0]["metrics"].get("invalid_rate")),
+                "invalid_rate": finite(found[0]["metrics"].get("invalid_rate")),
             }  # fmt: skip
         table[tower] = row
     return {
@@ -578,42 +525,6 @@ def summarise_act_two(study: Study) -> dict[str, Any]:
         "table": table,
         "findings": generative_findings(table),
     }
-
-
-def _cmp(table: dict[str, Any], a: str, b: str, bench: str, key: str, lower: bool) -> Any:
-    """(margin, per-seed margins) of a over b on ``key`` (positive: a better)."""
-    x, y = table.get(a, {}).get(bench, {}), table.get(b, {}).get(bench, {})
-    va, vb = _finite(x.get(key)), _finite(y.get(key))
-    if va is None or vb is None:
-        return None
-    return (vb - va) if lower else (va - vb)
-
-
-def _judged(m: float, a: Any, b: Any, within_noise: bool) -> dict[str, Any]:
-    """A margin ``m`` (mean of a - b) with its per-seed margins and the one verdict rule
-    (:func:`verdicts.judge`): with one seed, ``within_noise`` says whether the examples'
-    noise tells the two apart."""
-    per = [x - y for x, y in zip(a, b, strict=True)] if a and b and len(a) == len(b) else [m]
-    return {"margin": m, "per_seed": per, "within_noise": within_noise,
-            **judge(per, within_noise).as_dict()}  # fmt: skip
-
-
-#: margins under this (2 points) are within the per-example noise of the small benchmarks
-NOISE = 0.02
-
-
-def _within_noise(
-    m: float, a: dict[str, Any], b: dict[str, Any], key: str = "value", ci: str = "ci95"
-) -> bool:
-    """Under 2 points, or each model's ``key`` inside the other's 95% interval ``ci``."""
-    if abs(m) < NOISE:
-        return True
-    ca, cb = a.get(ci), b.get(ci)
-    va, vb = _finite(a.get(key)), _finite(b.get(key))
-    try:
-        return bool(ca[0] <= vb <= ca[1] and cb[0] <= va <= cb[1])  # type: ignore[index]
-    except (TypeError, IndexError):
-        return False
 
 
 #: below this a metric is at the floor: no model serves anyone, so no one is served better
@@ -635,57 +546,67 @@ def generative_findings(table: dict[str, dict[str, Any]]) -> dict[str, dict[str,
             continue
         for bench, (_, metric, label) in BENCHMARKS.items():
             a, b = table[other].get(bench, {}), table["en"].get(bench, {})
-            va, vb = _finite(a.get("value")), _finite(b.get("value"))
-            base = {"benchmark": bench, "metric": metric, "a": other, "b": "en"}
-            key = f"{other}_beats_en_{bench.split('/')[-1]}"
-            if va is None or vb is None:
-                out[key] = {**base, "statement": f"{other}'s tower beats en's on {label}",
-                            "status": NOT_APPLICABLE, "holds": None, "margin": None,
-                            "reason": "a model has no result"}  # fmt: skip
-            elif max(va, vb) < FLOOR:
-                out[key] = {**base, "statement": f"{other}'s tower beats en's on {label}",
-                            "status": NOT_APPLICABLE, "holds": None, "margin": va - vb,
-                            "reason": f"both models are at the floor ({label} < {FLOOR:.0%})"}  # fmt: skip
-            else:
-                m = va - vb
-                out[key] = {**base, "statement": f"{other}'s tower beats en's on {label}",
-                            **_judged(m, a.get("per_seed"), b.get("per_seed"),
-                                      _within_noise(m, a, b))}  # fmt: skip
-            da, db = _finite(a.get("disparity")), _finite(b.get("disparity"))
-            gkey = f"{other}_smaller_income_gap_{bench.split('/')[-1]}"
-            gbase = {**base, "statement": f"{other}'s tower narrows the income gap on {label}"}
-            if da is None or db is None:
-                out[gkey] = {**gbase, "status": NOT_APPLICABLE, "holds": None, "margin": None,
-                             "reason": "no income groups to compare"}  # fmt: skip
-            elif va is None or vb is None or max(va, vb) < FLOOR:
-                out[gkey] = {**gbase, "status": NOT_APPLICABLE, "holds": None, "margin": db - da,
-                             "reason": "both models are at the floor: a gap of nothing"}  # fmt: skip
-            else:
-                m = db - da
-                noise = _within_noise(m, a, b, "disparity", "disparity_ci95")
-                out[gkey] = {**gbase, **_judged(m, b.get("disparity_per_seed"),
-                                                a.get("disparity_per_seed"), noise)}  # fmt: skip
+            fields = {"benchmark": bench, "metric": metric, "a": other, "b": "en"}
+            name = bench.split("/")[-1]
+            out[f"{other}_beats_en_{name}"] = _beats(other, label, a, b, fields)
+            out[f"{other}_smaller_income_gap_{name}"] = _narrows_gap(other, label, a, b, fields)
     return out
+
+
+def _paired(a: Any, b: Any, margin: float) -> list[float]:
+    """Per-seed margins a - b (the mean margin when the seeds do not pair up)."""
+    if a and b and len(a) == len(b):
+        return [x - y for x, y in zip(a, b, strict=True)]
+    return [margin]
+
+
+def _beats(
+    other: str, label: str, a: dict[str, Any], b: dict[str, Any], fields: dict[str, Any]
+) -> dict[str, Any]:
+    """ "``other``'s tower beats en's" on one benchmark's main metric."""
+    statement = f"{other}'s tower beats en's on {label}"
+    va, vb = finite(a.get("value")), finite(b.get("value"))
+    if va is None or vb is None:
+        return not_applicable(statement, "a model has no result", **fields)
+    if max(va, vb) < FLOOR:
+        why = f"both models are at the floor ({label} < {FLOOR:.0%})"
+        return not_applicable(statement, why, va - vb, **fields)
+    m = va - vb
+    per_seed = _paired(a.get("per_seed"), b.get("per_seed"), m)
+    return finding(statement, m, per_seed, within_noise=within_noise(m, a, b), **fields)
+
+
+def _narrows_gap(
+    other: str, label: str, a: dict[str, Any], b: dict[str, Any], fields: dict[str, Any]
+) -> dict[str, Any]:
+    """ "``other``'s tower narrows the income gap" of one benchmark (en's gap minus its)."""
+    statement = f"{other}'s tower narrows the income gap on {label}"
+    va, vb = finite(a.get("value")), finite(b.get("value"))
+    da, db = finite(a.get("disparity")), finite(b.get("disparity"))
+    if da is None or db is None:
+        return not_applicable(statement, "no income groups to compare", **fields)
+    if va is None or vb is None or max(va, vb) < FLOOR:
+        why = "both models are at the floor: a gap of nothing"
+        return not_applicable(statement, why, db - da, **fields)
+    m = db - da
+    noise = within_noise(m, a, b, "disparity", "disparity_ci95")
+    per_seed = _paired(b.get("disparity_per_seed"), a.get("disparity_per_seed"), m)
+    return finding(statement, m, per_seed, within_noise=noise, **fields)
 
 
 # -------------------------------------------------------------------------------- report
 
 
-def _pct(v: Any) -> str:
-    v = _finite(v)
-    return "–" if v is None else f"{100 * v:.1f}"
-
-
 def _cell(c: dict[str, Any]) -> str:
-    v = _finite(c.get("value"))
+    v = finite(c.get("value"))
     if v is None:
         return "missing" if c.get("missing") else "–"
     ci = c.get("ci95")
     # an interval that misses its own point estimate (a corpus metric beside a resampled
     # per-image one) is not shown as if it belonged to it
     if isinstance(ci, list | tuple) and len(ci) == 2 and None not in ci and ci[0] <= v <= ci[1]:
-        return f"{100 * v:.1f} [{100 * ci[0]:.1f}, {100 * ci[1]:.1f}]"
-    return f"{100 * v:.1f}"
+        return f"{pct(v)} [{pct(ci[0])}, {pct(ci[1])}]"
+    return pct(v)
 
 
 def table_rows(gen: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
@@ -697,16 +618,16 @@ def table_rows(gen: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
         cells = [tower]
         for bench in BENCHMARKS:
             c = row.get(bench, {})
-            cells += [_cell(c), _pct(c.get("disparity"))]
+            cells += [_cell(c), pct(finite(c.get("disparity")), missing="–")]
         rows.append(cells)
     return cols, rows
 
 
 def finding_text(f: dict[str, Any]) -> tuple[str, str]:
-    m = _finite(f.get("margin"))
-    margin = "–" if m is None else f"{100 * m:+.1f} points"
+    m = finite(f.get("margin"))
+    margin = "–" if m is None else f"{pct(m, signed=True)} points"
     if m is not None and len(f.get("per_seed") or []) > 1:
-        per = ", ".join(f"{100 * x:+.1f}" for x in f["per_seed"])
+        per = ", ".join(pct(x, signed=True) for x in f["per_seed"])
         margin += f" (per seed {per})"
     if f["status"] == NOT_APPLICABLE:
         return f"n/a: {f.get('reason', '')}", margin
@@ -758,73 +679,25 @@ def markdown_act_two(summary: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _esc(x: Any) -> str:
-    from globelens.report.html import esc
-
-    return esc(x)
-
-
-def gallery_html(gallery: dict[str, Any]) -> str:
-    parts = [
-        '<p class="note">One benchmark picture per region and income bucket (training never '
-        "showed these). Every model gets the same prompts: a caption in the place's language "
-        "and in English, the picture's first VQA question, and the picture's object labels to "
-        "detect and (first label) segment. Boxes and masks are drawn in each label's colour.</p>"
-    ]
-    for cell in gallery.get("cells", []):
-        head = (f"<b>{_esc(cell['region'])}, {_esc(cell['income_bucket'])}</b> "
-                f"({_esc(cell.get('country'))}, {_esc(cell.get('language'))}) &middot; "
-                f"objects: {_esc(', '.join(cell['labels']))} &middot; Q: "
-                f"{_esc(cell.get('question'))} (humans: {_esc(', '.join(cell.get('answers', [])))})")  # fmt: skip
-        figs = [f'<figure><img alt="{_esc(cell["image"])}" src="{cell["thumbnail"]}">'
-                "<figcaption>picture</figcaption></figure>"]  # fmt: skip
-        for tower, m in cell["models"].items():
-            text = "".join(
-                f"<br><code>{_esc(m[k]['prompt'][:40])}</code>: {_esc(m[k]['text'][:80])}"
-                for k in ("caption", "caption_en", "answer") if k in m
-            )  # fmt: skip
-            draws = "".join(
-                f'<img alt="{_esc(tower)} {k}" title="{_esc(m[k]["prompt"])}: '
-                f'{_esc(", ".join(m[k]["found"]) or "nothing")}" src="{m[k]["drawing"]}" '
-                'style="width:78px">'
-                for k in ("detect", "segment") if k in m
-            )  # fmt: skip
-            figs.append(f"<figure>{draws}<figcaption><b>{_esc(tower)}</b>{text}</figcaption>"
-                        "</figure>")  # fmt: skip
-        parts.append(f'<p>{head}</p><div class="gex">{"".join(figs)}</div>')
-    return "".join(parts)
-
-
 def report_sections(study: Study, summary: dict[str, Any]) -> list[tuple[str, str]]:
     """Act two's sections for the study's report (empty when act two has not run)."""
-    from globelens.evaluate import load_results
-    from globelens.report.generative import generative_sections
-    from globelens.report.html import html_table
-
     gen = summary.get("generative")
     if not gen:
         return []
     cols, rows = table_rows(gen)
     findings = html_table(
         ["finding", "here", "margin"],
-        [[_esc(f["statement"]), *map(_esc, finding_text(f))] for f in gen["findings"].values()],
-    )
-    intro = (
-        '<p class="note">Each of act one\'s towers (seed '
-        f"{', '.join(map(str, gen['seeds']))}) becomes the frozen vision tower of a tiny "
-        "PaliGemma whose fresh decoder is trained with the same budget "
-        f"({gen['config']['steps']} steps x {gen['config']['batch_size']}) on the "
-        f"world's multitask scenes; {_esc(eval_pictures(gen))}. Percentages; brackets: 95% "
-        "interval; income gap: best minus worst income bucket.</p>"
+        [[esc(f["statement"]), *map(esc, finding_text(f))] for f in gen["findings"].values()],
     )
     sections = [
-        ("Act two: generative models on the same towers", intro + html_table(cols, rows)),
+        ("Act two: generative models on the same towers",
+         pages.act_two_html(gen, eval_pictures(gen), cols, rows)),
         ("Act two: does the tower's data change whom the model serves?", findings),
-    ]
+    ]  # fmt: skip
     gpath = study.out / "gallery.json"
     if gpath.is_file():
-        sections.append(("Act two: the gallery",
-                         gallery_html(json.loads(gpath.read_text(encoding="utf-8")))))  # fmt: skip
+        gallery = json.loads(gpath.read_text(encoding="utf-8"))
+        sections.append(("Act two: the gallery", pages.gallery_html(gallery)))
     results = load_results(results_dir(study, gen["seeds"][0]))
     sections.append(("Act two: per-group results", generative_sections(results)))
     return sections
@@ -843,6 +716,17 @@ def talk_to_the_models(study: Study) -> str:
         f'  globelens ask {model} {pic} "caption en"\n'
     )
 
+
+def _summary_part(study: Study) -> dict[str, Any] | None:
+    return summarise_act_two(study) if has_results(study) else None
+
+
+# Act two's part of the study: its stages, the settings they (and the summary and report,
+# which read their results) depend on, and its parts of the summary, report and Markdown.
+STUDY.settings.append(((*STAGES, "summarise", "report"), settings_fingerprint))
+STUDY.summary_parts["generative"] = _summary_part
+STUDY.report_parts.append(report_sections)
+STUDY.markdown_parts.append(markdown_act_two)
 
 __all__ = [
     "BENCHMARKS",

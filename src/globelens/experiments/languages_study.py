@@ -12,14 +12,15 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
+from globelens.evaluate import load_results, run_suite
+from globelens.experiments.generative_act import vlm_dir
+from globelens.experiments.study import STUDY, Study
+from globelens.report.render import pct
 from globelens.world.language_sets import write_language_sets
-
-if TYPE_CHECKING:
-    from globelens.experiments.nofilter import Study
 
 #: the contrastive sets of the pack (grounding needs a generative model)
 LANGUAGE_SETS = ("world/babel", "world/cvqa")
@@ -78,8 +79,8 @@ def summarise_languages(
 def _cell(s: dict[str, Any] | None) -> str:
     if not s or s["mean"] != s["mean"]:
         return "-"
-    sd = f" ± {100 * s['sd']:.1f}" if len(s["values"]) > 1 else ""
-    return f"{100 * s['mean']:.1f}{sd}"
+    sd = f" ± {pct(s['sd'])}" if len(s["values"]) > 1 else ""
+    return f"{pct(s['mean'])}{sd}"
 
 
 def markdown(summary: dict[str, Any], seeds: int) -> str:
@@ -120,8 +121,6 @@ def markdown_act_two(summary: dict[str, Any]) -> str:
 
 def _act_two_models(study: Study) -> list[tuple[str, str]]:
     """(name, folder) of act two's trained generative models, where the study made them."""
-    from globelens.experiments.generative_act import vlm_dir
-
     found = []
     for tower in study.variants:
         for seed in study.seeds:
@@ -133,8 +132,6 @@ def _act_two_models(study: Study) -> list[tuple[str, str]]:
 
 def evaluate_languages(study: Study) -> dict[str, Any]:
     """Score every tower of ``study`` on :data:`LANGUAGE_SETS`; write the JSON and tables."""
-    from globelens.evaluate import load_results, run_suite
-
     if not (study.world / "benchmarks" / "babel").is_dir():  # a world built before the sets
         write_language_sets(study.world, study.seed)
     names = list(study.variants)
@@ -165,3 +162,10 @@ def evaluate_languages(study: Study) -> dict[str, Any]:
     md = markdown(summary, len(study.seeds)) + markdown_act_two(act_two)
     (study.out / "languages.md").write_text(md, encoding="utf-8")
     return {"models": summary, "markdown": md}
+
+
+@STUDY.stage("languages", 110, optional=True)
+def stage_languages(study: Study) -> dict[str, Any]:
+    """The pack as a stage of the study (``globelens demo --languages``)."""
+    evaluate_languages(study)
+    return {"tables": str(study.out / "languages.md")}

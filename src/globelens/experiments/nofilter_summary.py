@@ -7,6 +7,7 @@ reported as such.
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -14,11 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from globelens.experiments.nofilter_paper import direction_matches, paper_finding
-from globelens.experiments.verdicts import (
-    NOT_APPLICABLE,
-    judge,
-    mean_ci,
-)
+from globelens.experiments.verdicts import finding, mean_ci, share_finding
 
 
 @dataclass(frozen=True)
@@ -158,48 +155,13 @@ def _difference(
     return {"value": mean, "per_seed": diffs, "ci95": ci}
 
 
-#: The smallest gap (or gain) a share of it is computed over: below two accuracy points
-#: the difference is within the per-image noise of these benchmark sizes (their bootstrap
-#: half-widths are 2-3 points), and a share of it would be a share of noise (e.g. "246%").
-MIN_GAP = 0.02
-
 #: The no-filter variants and the run that continues each on en.
 NO_FILTER: tuple[tuple[str, str], ...] = (("globe", "globe→en"), ("globe-tl", "globe-tl→en"))
 
 
 def _finding(statement: str, d: dict[str, Any], unit: str) -> dict[str, Any]:
-    """A claim "margin > 0", judged by :func:`verdicts.judge` on its per-seed margins."""
-    out = {"statement": statement, "margin": d["value"], "per_seed": d["per_seed"],
-           "ci95": d["ci95"], "unit": unit, **judge(d["per_seed"]).as_dict()}  # fmt: skip
-    if out["status"] == NOT_APPLICABLE:
-        out["reason"] = "not measured"
-    return out
-
-
-def _share_finding(
-    statement: str,
-    part: Sequence[float],
-    whole: Sequence[float],
-    whole_name: str,
-    unit: str,
-) -> dict[str, Any]:
-    """ "Keeps / recovers most (>= 50%) of ``whole``", from per-seed ``part`` and ``whole``:
-    ``share = mean part / mean whole``, defined only when the mean ``whole`` is at least
-    :data:`MIN_GAP`; otherwise the claim has no premise and is n/a (never "holds"). The
-    verdict is :func:`verdicts.judge` on each seed's ``part - whole / 2`` (positive exactly
-    when that seed's share is over one half), kept as ``excess_per_seed``."""
-    p, w = mean_ci(part)[0], mean_ci(whole)[0]
-    out: dict[str, Any] = {"statement": statement, whole_name: w, "part": p,
-                           "unit": unit, "min_gap": MIN_GAP}  # fmt: skip
-    if not (w == w and p == p):  # a metric is missing
-        return {**out, "margin": float("nan"), "holds": None, "status": NOT_APPLICABLE,
-                "reason": "not measured"}  # fmt: skip
-    if w < MIN_GAP:
-        reason = f"no {whole_name} to {'recover' if whole_name == 'gap' else 'keep'}"
-        return {**out, "margin": float("nan"), "holds": None, "status": NOT_APPLICABLE,
-                "reason": f"{reason} ({100 * w:+.1f} points, under {100 * MIN_GAP:.0f})"}  # fmt: skip
-    excess = [a - b / 2 for a, b in zip(part, whole, strict=True)]
-    return {**out, "margin": p / w, "excess_per_seed": excess, **judge(excess).as_dict()}
+    """A claim "margin > 0" from a paired difference ``d`` (:func:`verdicts.finding`)."""
+    return finding(statement, d["value"], d["per_seed"], ci95=d["ci95"], unit=unit)
 
 
 #: MetaCLIP 2's data (per-language metadata balancing) and what it is set against
@@ -278,7 +240,7 @@ def findings(table: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
         )
         if cont not in table:
             continue
-        out[f"{nf}_then_en_recovers_western"] = _share_finding(
+        out[f"{nf}_then_en_recovers_western"] = share_finding(
             f"{cont} recovers most (≥ 50%) of the Western gap between {nf} and en",
             part=minus(seeds(cont, "western"), seeds(nf, "western")),
             whole=minus(seeds("en", "western"), seeds(nf, "western")),
@@ -290,7 +252,7 @@ def findings(table: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
                                             strict=False)]
             for m in ("en", nf, cont)
         }  # fmt: skip
-        out[f"{nf}_then_en_keeps_global_gain"] = _share_finding(
+        out[f"{nf}_then_en_keeps_global_gain"] = share_finding(
             f"{cont} keeps most (≥ 50%) of {nf}'s gain over en on the global sets "
             "(mean of Dollar Street and landmarks)",
             part=minus(glob[cont], glob["en"]),
@@ -307,8 +269,6 @@ def findings(table: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
 
 def audit_summary(data_dir: str | os.PathLike) -> dict[str, Any]:
     """Kept fractions of the en curation by region and income bucket, and its headline."""
-    import json
-
     path = Path(data_dir) / "en" / "audit.json"
     if not path.is_file():
         return {}

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from globelens.groups import INCOME_BUCKET_NAMES
-from globelens.report.html import esc, html_table, pct
+from globelens.report.render import Markup, esc, html_table, pct, render
 
 GEN_TASKS = {
     "captioning": ("Captioning", "CIDEr"),
@@ -55,8 +55,8 @@ def _order(key: str, names: Sequence[str]) -> list[str]:
     return sorted(names)
 
 
-def _group_tables(r: dict[str, Any]) -> str:
-    parts = []
+def _group_tables(r: dict[str, Any]) -> list[dict[str, Any]]:
+    tables = []
     for key, rep in r.get("groups", {}).items():
         groups = rep.get("groups", {})
         if not groups or (key == "country" and len(groups) > 30):
@@ -69,16 +69,12 @@ def _group_tables(r: dict[str, Any]) -> str:
             for n in names
         ]
         counts = [str(groups[n].get("n", "")) for n in names]
-        parts.append(
-            f"<p><b>{esc(metric)} by {esc(GROUP_TITLES.get(key, key))}</b></p>"
-            + '<div class="gtab">'
-            + html_table(["", *names], [[metric, *row], ["n", *counts]])
-            + "</div>"
-        )
-    return "".join(parts)
+        table = Markup(html_table(["", *names], [[metric, *row], ["n", *counts]]))
+        tables.append({"metric": metric, "by": GROUP_TITLES.get(key, key), "table": table})
+    return tables
 
 
-def _worst_served(r: dict[str, Any]) -> str:
+def _worst_served(r: dict[str, Any]) -> list[dict[str, Any]]:
     items = []
     for key, rep in r.get("groups", {}).items():
         if "worst" not in rep or len(rep.get("groups", {})) < 2:
@@ -86,22 +82,22 @@ def _worst_served(r: dict[str, Any]) -> str:
         metric = rep.get("metric", "acc1")
         worst, best = rep["worst"], rep["best"]
         g = rep["groups"]
-        items.append(
-            f"<li>by {esc(GROUP_TITLES.get(key, key))}: <b>{esc(worst)}</b> "
-            f"({pct(g[worst].get(metric))}) vs {esc(best)} ({pct(g[best].get(metric))}), "
-            f"gap {pct(rep.get('spread'), rep.get('spread_ci95'))}</li>"
-        )
-    return f"<p>Worst-served groups:</p><ul>{''.join(items)}</ul>" if items else ""
+        items.append({
+            "by": GROUP_TITLES.get(key, key), "worst": worst, "best": best,
+            "worst_value": pct(g[worst].get(metric)), "best_value": pct(g[best].get(metric)),
+            "gap": Markup(pct(rep.get("spread"), rep.get("spread_ci95"))),
+        })  # fmt: skip
+    return items
 
 
-def _languages(r: dict[str, Any]) -> str:
+def _languages(r: dict[str, Any]) -> Markup | None:
     langs = r.get("languages") or {}
     if not langs:
-        return ""
+        return None
     keys = ["CIDEr", "Bleu_4", "ROUGE_L"]
     rows = [[esc(lang)] + [pct(m.get(k)) for k in keys] + [str(m.get("n", ""))]
             for lang, m in sorted(langs.items())]  # fmt: skip
-    return "<p><b>By caption language</b></p>" + html_table(["language", *keys, "n"], rows)
+    return Markup(html_table(["language", *keys, "n"], rows))
 
 
 def _short(text: Any, n: int = 120) -> str:
@@ -109,62 +105,47 @@ def _short(text: Any, n: int = 120) -> str:
     return text if len(text) <= n else text[: n - 1] + "\u2026"
 
 
-def _examples(r: dict[str, Any]) -> str:
-    figs = []
-    for ex in r.get("examples") or []:
-        if not isinstance(ex, dict):
-            continue
-        thumb = str(ex.get("thumbnail", ""))
-        img = (
-            f'<img alt="{esc(ex.get("group", ""))} example" title="{esc(ex.get("image", ""))}" '
-            f'src="{thumb}">'
-            if thumb.startswith("data:image/")
-            else ""
-        )
-        where = ", ".join(str(x) for x in (ex.get("country"), ex.get("income_bucket")) if x)
-        figs.append(
-            f"<figure>{img}<figcaption><b>{esc(where)}</b>"
-            f"<code>{esc(_short(ex.get('prompt', ''), 60))}</code><br>"
-            f"model: {esc(_short(ex.get('output', '')))}<br>"
-            f'<span class="note">reference: {esc(_short(ex.get("reference", "")))} &middot; '
-            f"score {float(ex.get('score', 0)):.2f}</span></figcaption></figure>"
-        )
-    if not figs:
-        return ""
-    return (
-        '<p class="note">Examples per income bucket (its worst- and best-scored; green: '
-        "reference, red: the model's boxes and masks).</p>"
-        f'<div class="gex">{"".join(figs)}</div>'
-    )
+def _examples(r: dict[str, Any]) -> list[dict[str, Any]]:
+    return [
+        {"group": ex.get("group", ""), "image": ex.get("image", ""),
+         # only inline pictures: a report never makes the browser fetch anything
+         "thumbnail": thumb if (thumb := str(ex.get("thumbnail", ""))).startswith("data:image/")
+         else "",
+         "where": ", ".join(str(x) for x in (ex.get("country"), ex.get("income_bucket")) if x),
+         "prompt": _short(ex.get("prompt", ""), 60), "output": _short(ex.get("output", "")),
+         "reference": _short(ex.get("reference", "")),
+         "score": f"{float(ex.get('score', 0)):.2f}"}
+        for ex in r.get("examples") or []
+        if isinstance(ex, dict)
+    ]  # fmt: skip
+
+
+def _headline(r: dict[str, Any], primary: str) -> list[Markup]:
+    """The main metric, the disparity and the invalid answers of one result."""
+    m, ci = r.get("metrics", {}), r.get("ci95", {})
+    head = [f"{esc(primary)} {pct(m.get(primary), ci.get(primary))}"]
+    if "disparity" in m:
+        head.append(f"disparity {pct(m['disparity'], ci.get('disparity'))}")
+    inv = r.get("invalid")
+    if isinstance(inv, dict) and inv:
+        n_inv = inv.get("count", sum(v for v in inv.values() if isinstance(v, int)))
+        head.append(f"invalid answers {int(n_inv)}")
+    return [Markup(h) for h in head]
 
 
 def generative_sections(results: Sequence[dict[str, Any]]) -> str:
     """One section per generative task present in ``results``."""
-    out = []
+    tasks = []
     for task, (title, primary) in GEN_TASKS.items():
         rs = [r for r in results if r.get("task") == task]
         if not rs:
             continue
-        parts = [f"<h2>{esc(title)}</h2><p class=note>{NOTES[task]}</p>"]
-        for r in rs:
-            m, ci = r.get("metrics", {}), r.get("ci95", {})
-            head = [f"{esc(primary)} {pct(m.get(primary), ci.get(primary))}"]
-            if "disparity" in m:
-                head.append(f"disparity {pct(m['disparity'], ci.get('disparity'))}")
-            inv = r.get("invalid")
-            if isinstance(inv, dict) and inv:
-                n_inv = inv.get("count", sum(v for v in inv.values() if isinstance(v, int)))
-                head.append(f"invalid answers {int(n_inv)}")
-            parts.append(
-                f"<h3>{esc(r.get('model', ''))} on {esc(r.get('dataset', ''))}</h3>"
-                f"<p>{' &middot; '.join(head)} "
-                f'<span class="note">(n = {esc(r.get("n_evaluated", ""))})</span></p>'
-            )
-            if r.get("note"):
-                parts.append(f'<p class="note">{esc(r["note"])}</p>')
-            parts.append(_worst_served(r))
-            parts.append(_group_tables(r))
-            parts.append(_languages(r))
-            parts.append(_examples(r))
-        out.append("".join(parts))
-    return "".join(out)
+        shown = [
+            {"model": r.get("model", ""), "dataset": r.get("dataset", ""),
+             "head": _headline(r, primary), "n": r.get("n_evaluated", ""), "note": r.get("note"),
+             "worst": _worst_served(r), "groups": _group_tables(r),
+             "languages": _languages(r), "examples": _examples(r)}
+            for r in rs
+        ]  # fmt: skip
+        tasks.append({"title": title, "note": Markup(NOTES[task]), "results": shown})
+    return str(render("results/generative.html", tasks=tasks)) if tasks else ""

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import datetime as _dt
-import html
 import os
 from collections import defaultdict
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from globelens.report import plots
+from globelens.report import generative, plots
+from globelens.report.render import Markup, esc, html_table, pct, render
 
 CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2em auto;max-width:1100px;
@@ -37,35 +37,6 @@ TASK_TITLES = {
 }
 #: tasks whose groups carry acc1 per group (the accuracy-by-income and by-region plots)
 CLASSIFICATION_TASKS = ("zeroshot_classification", "classification_by_generation")
-
-
-def esc(x: Any) -> str:
-    return html.escape(str(x))
-
-
-def pct(v: Any, ci: Sequence[float] | None = None) -> str:
-    """A fraction as a percentage, with its 95% interval when given."""
-    if not isinstance(v, int | float) or v != v:
-        return ""
-    s = f"{100 * v:.1f}"
-    if ci and all(c == c for c in ci):
-        s += f' <span class="note">[{100 * ci[0]:.1f}, {100 * ci[1]:.1f}]</span>'
-    return s
-
-
-def html_table(columns: Sequence[str], rows: Sequence[Sequence[Any]], left: int = 1) -> str:
-    """A plain HTML table; the first ``left`` columns are left-aligned text. Cells are
-    inserted as given (escape text yourself with :func:`esc`)."""
-    head = "".join(
-        f'<th class="{"l" if i < left else ""}">{esc(c)}</th>' for i, c in enumerate(columns)
-    )
-    body = "".join(
-        "<tr>"
-        + "".join(f'<td class="{"l" if i < left else ""}">{c}</td>' for i, c in enumerate(r))
-        + "</tr>"
-        for r in rows
-    )
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
 def _summary(results: list[dict]) -> str:
@@ -114,14 +85,13 @@ def _by_benchmark(results: list[dict], task: str | Sequence[str]) -> dict[str, l
 
 
 def _group_section(results: list[dict], key: str, kind: str, title: str) -> str:
-    parts = []
+    blocks = []
     for bench, rs in _by_benchmark(results, CLASSIFICATION_TASKS).items():
         series = {r["model"]: r["groups"][key]["groups"] for r in rs if key in r.get("groups", {})}
         if not series:
             continue
         draw = plots.group_lines if kind == "lines" else plots.group_bars
         uri = draw(series, key, f"{bench}: top-1 by {key.replace('_', ' ')}")
-        parts.append(f'<div class="fig"><img alt="{esc(bench)} by {esc(key)}" src="{uri}"></div>')
         names = sorted({g for s in series.values() for g in s})
         if key == "income_bucket":
             names = [b for b in plots.INCOME_BUCKET_NAMES if b in names]
@@ -131,8 +101,9 @@ def _group_section(results: list[dict], key: str, kind: str, title: str) -> str:
             + [str(sum(g[n]["n"] for n in g))]
             for m, g in series.items()
         ]
-        parts.append(html_table(["model", *names, "n"], rows))
-    return f"<h2>{esc(title)}</h2>" + "".join(parts) if parts else ""
+        table = Markup(html_table(["model", *names, "n"], rows))
+        blocks.append({"bench": bench, "key": key, "uri": uri, "table": table})
+    return str(render("results/groups.html", title=title, blocks=blocks))
 
 
 def _disparity_section(results: list[dict]) -> str:
@@ -149,11 +120,7 @@ def _disparity_section(results: list[dict]) -> str:
     uri = plots.value_bars(
         values, "disparity (points)", "Income disparity: best minus worst bucket"
     )
-    return (
-        "<h2>Disparity</h2><p class=note>Top-1 accuracy of the best income bucket minus the "
-        "worst (No Filter, SigLIP 2); lower is fairer. Bars show 95% bootstrap intervals.</p>"
-        f'<div class="fig"><img alt="disparity" src="{uri}"></div>'
-    )
+    return str(render("results/disparity.html", uri=uri))
 
 
 def _fewshot_section(results: list[dict]) -> str:
@@ -167,82 +134,60 @@ def _fewshot_section(results: list[dict]) -> str:
     rows = [
         [esc(r["model"]), esc(r["dataset"])] + [pct(r["metrics"].get(k)) for k in keys] for r in rs
     ]
-    return (
-        "<h2>Few-shot geo-localization</h2><p class=note>Closed-form L2-regularised least-squares "
-        "probe on frozen image embeddings (big_vision fewshot_lsr, l2 = 2<sup>10</sup>), mean "
-        "over 3 seeds.</p>" + html_table(["model", "benchmark", *keys], rows, left=2)
-    )
+    table = Markup(html_table(["model", "benchmark", *keys], rows, left=2))
+    return str(render("results/fewshot.html", table=table))
+
+
+#: the retrieval table's columns: (metric, title)
+RETRIEVAL_COLUMNS = (
+    ("text_retrieval_recall@1", "I→T R@1"),
+    ("text_retrieval_recall@5", "I→T R@5"),
+    ("image_retrieval_recall@1", "T→I R@1"),
+    ("image_retrieval_recall@5", "T→I R@5"),
+)
 
 
 def _retrieval_section(results: list[dict]) -> str:
     rs = [r for r in results if r["task"] == "zeroshot_retrieval"]
     if not rs:
         return ""
-    parts = ["<h2>Retrieval</h2>"]
+    tables = []
     for r in rs:
         langs = r.get("languages") or {r.get("language", ""): r["metrics"]}
         rows = [
-            [esc(lang)]
-            + [
-                pct(m.get(k))
-                for k in (
-                    "text_retrieval_recall@1",
-                    "text_retrieval_recall@5",
-                    "image_retrieval_recall@1",
-                    "image_retrieval_recall@5",
-                )
-            ]
+            [esc(lang)] + [pct(m.get(k)) for k, _ in RETRIEVAL_COLUMNS]
             for lang, m in sorted(langs.items())
         ]
-        parts.append(f"<h3>{esc(r['model'])} on {esc(r['dataset'])}</h3>")
-        parts.append(html_table(["language", "I→T R@1", "I→T R@5", "T→I R@1", "T→I R@5"], rows))
-    return "".join(parts)
+        columns = ["language", *(t for _, t in RETRIEVAL_COLUMNS)]
+        table = Markup(html_table(columns, rows))
+        tables.append({"model": r["model"], "dataset": r["dataset"], "table": table})
+    return str(render("results/retrieval.html", results=tables))
 
 
 def _confusion_section(results: list[dict], top: int = 5) -> str:
-    parts = []
-    for r in results:
-        confs = r.get("confusions") or []
-        if not confs:
-            continue
-        parts.append(f"<h3>{esc(r['model'])} on {esc(r['dataset'])}</h3>")
-        for c in confs[:top]:
-            where = ", ".join(
-                f"{esc(k)} ({v})" for k, v in (c.get("countries") or c.get("regions") or {}).items()
-            )
-            parts.append(
-                f"<p><b>{esc(c['true'])}</b> called <b>{esc(c['predicted'])}</b> "
-                f"&times;{int(c['count'])}"
-                + (f' <span class="note">in {where}</span>' if where else "")
-                + "</p>"
-            )
-            figs = []
-            for ex in c.get("examples", []):
-                if not isinstance(ex, dict):
-                    continue
-                cap = esc(
-                    ", ".join(str(x) for x in (ex.get("country"), ex.get("income_bucket")) if x)
-                )
-                img = (
-                    f'<img alt="{esc(c["true"])}" title="{esc(ex.get("image", ""))}" src="{ex["thumbnail"]}">'
-                    if str(ex.get("thumbnail", "")).startswith("data:image/")
-                    else ""
-                )
-                figs.append(f"<figure>{img}<figcaption>{cap}</figcaption></figure>")
-            if figs:
-                parts.append(f'<div class="conf">{"".join(figs)}</div>')
-    if not parts:
-        return ""
-    return (
-        "<h2>Top confusions</h2><p class=note>The most frequent (true &rarr; predicted) errors, "
-        "with where the misclassified images come from.</p>" + "".join(parts)
-    )
+    shown = [
+        {"model": r["model"], "dataset": r["dataset"],
+         "confusions": [_confusion(c) for c in r["confusions"][:top]]}
+        for r in results
+        if r.get("confusions")
+    ]  # fmt: skip
+    return str(render("results/confusions.html", results=shown)) if shown else ""
 
 
-def _generative_css() -> str:
-    from globelens.report.generative import CSS as GEN_CSS
-
-    return GEN_CSS
+def _confusion(c: dict) -> dict:
+    """One (true -> predicted) error: how often, where, and its example pictures."""
+    where = c.get("countries") or c.get("regions") or {}
+    examples = [
+        {"image": ex.get("image", ""),
+         # only inline pictures: a report never makes the browser fetch anything
+         "thumbnail": thumb if (thumb := str(ex.get("thumbnail", ""))).startswith("data:image/")
+         else "",
+         "caption": ", ".join(str(x) for x in (ex.get("country"), ex.get("income_bucket")) if x)}
+        for ex in c.get("examples", [])
+        if isinstance(ex, dict)
+    ]  # fmt: skip
+    return {"truth": c["true"], "predicted": c["predicted"], "count": int(c["count"]),
+            "where": [f"{k} ({v})" for k, v in where.items()], "examples": examples}  # fmt: skip
 
 
 def render_report(
@@ -254,34 +199,26 @@ def render_report(
     """The report as an HTML string. ``extra_sections`` are (title, HTML body) pairs placed
     after the summary (trusted HTML: the caller escapes its own text)."""
     now = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    body = [f"<h1>{esc(title)}</h1>", f'<p class="note">Generated {now} by globelens.</p>']
-    if intro_html:
-        body.append(intro_html)
-    if results:
-        body.append(
-            "<h2>Summary</h2><p class=note>Percentages; 95% bootstrap intervals in brackets.</p>"
-        )
-        body.append(_summary(results))
-    for sec_title, sec_html in extra_sections:
-        body.append(f"<h2>{esc(sec_title)}</h2>{sec_html}")
-    body.append(_group_section(results, "income_bucket", "lines", "Accuracy by income"))
-    body.append(_disparity_section(results))
-    body.append(_group_section(results, "region", "bars", "Accuracy by region"))
-    body.append(_fewshot_section(results))
-    body.append(_retrieval_section(results))
-    body.append(_confusion_section(results))
-    from globelens.report.generative import generative_sections
-
-    body.append(generative_sections(results))
-    return (
-        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        # An empty inline icon: browsers would otherwise request /favicon.ico and log an error.
-        '<link rel="icon" href="data:,">'
-        f"<title>{esc(title)}</title><style>{CSS}{_generative_css()}</style></head><body>"
-        + "\n".join(b for b in body if b)
-        + "</body></html>\n"
+    details = [
+        _group_section(results, "income_bucket", "lines", "Accuracy by income"),
+        _disparity_section(results),
+        _group_section(results, "region", "bars", "Accuracy by region"),
+        _fewshot_section(results),
+        _retrieval_section(results),
+        _confusion_section(results),
+        generative.generative_sections(results),
+    ]
+    page = render(
+        "page.html",
+        title=title,
+        now=now,
+        css=Markup(CSS + generative.CSS),
+        intro=Markup(intro_html),
+        summary=Markup(_summary(results)) if results else "",
+        sections=[(name, Markup(body)) for name, body in extra_sections],
+        details=[Markup(d) for d in details],
     )
+    return str(page)
 
 
 def write_report(
@@ -295,6 +232,7 @@ def write_report(
 ) -> Path:
     """Write the report for the result JSONs in ``results_dir`` (default
     ``results_dir/report.html``); returns its path."""
+    # evaluate imports torch: the report stays quick to import
     from globelens.evaluate.suite import load_results
 
     results = results if results is not None else load_results(results_dir)
