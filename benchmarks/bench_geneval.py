@@ -92,9 +92,9 @@ def main() -> None:
     requests, answers = [], []
     for i, r in enumerate(bench.records):
         for qa in r.annotations.get("qa", ()):
-            q = " ".join(str(qa["question"]).split())
-            requests.append(Request(i, tasklang.answer(q, qa.get("lang") or "en")))
-            answers.append([str(a) for a in qa["answers"]])
+            q = " ".join(qa.question.split())
+            requests.append(Request(i, tasklang.answer(q, qa.lang or "en")))
+            answers.append(list(qa.answers))
     settings = DecodeSettings(max_new_tokens=args.max_new_tokens)
     run_generation(model, bench, requests[:2], settings, batch_size=2)  # warm-up
     t_single, t_cold, t_warm = [], [], []

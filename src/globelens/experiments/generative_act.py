@@ -58,6 +58,7 @@ from globelens.report import study as pages
 from globelens.report.generative import generative_sections
 from globelens.report.overlay import draw_parsed
 from globelens.report.render import esc, pct
+from globelens.tasks import get_task
 from globelens.train.config import PhaseConfig, SourceConfig, TaskConfig, VLMTrainConfig
 from globelens.train.generative import GenerativeObjective
 from globelens.train.loop import train
@@ -146,12 +147,19 @@ PROFILES: dict[str, ActTwoConfig] = {
     "quick": ActTwoConfig(steps=300, batch_size=32, seeds="first"),
 }
 
+
+def _scored_by(task: str, label: str) -> tuple[str, str, str]:
+    """A registered task's result name and primary metric, and how the tables call them."""
+    t = get_task(task)
+    return t.eval_name, t.metrics[0], label
+
+
 #: the generative benchmarks, their task and main metric, and how the tables call them
 BENCHMARKS: dict[str, tuple[str, str, str]] = {
-    "world/captions": ("captioning", "CIDEr", "Captions CIDEr"),
-    "world/vqa": ("vqa", "vqa_acc", "VQA accuracy"),
-    "world/coco_det": ("detection", "mAP", "Detection mAP"),
-    "world/refcoco": ("referring_segmentation", "miou", "Referring mIoU"),
+    "world/captions": _scored_by("caption", "Captions CIDEr"),
+    "world/vqa": _scored_by("answer", "VQA accuracy"),
+    "world/coco_det": _scored_by("detect", "Detection mAP"),
+    "world/refcoco": _scored_by("refer", "Referring mIoU"),
 }
 
 STAGES: tuple[str, ...] = ("codec", "vlm_train", "vlm_evaluate")
@@ -374,7 +382,7 @@ def eval_options(cfg: ActTwoConfig, bench: str, max_new_tokens: int) -> dict[str
     """The generative task's options for ``bench``: its answer length, and detection's classes
     per prompt."""
     options: dict[str, Any] = {"max_new_tokens": max_new_tokens}
-    if BENCHMARKS[bench][0] == "detection":
+    if BENCHMARKS[bench][0] == get_task("detect").eval_name:
         options["classes_per_prompt"] = cfg.classes_per_prompt
     return options
 
@@ -407,7 +415,7 @@ def gallery_pictures(study: Study, cells: int) -> list[dict[str, Any]]:
         picked[key] = {
             "path": r.path, "region": key[0], "income_bucket": key[1],
             "country": meta.get("country"), "language": meta.get("language") or "en",
-            "labels": sorted({str(o["label"]) for o in objects}),
+            "labels": sorted({o.label for o in objects}),
             "question": questions[0],
         }  # fmt: skip
     order = {b: i for i, b in enumerate(INCOME_BUCKET_NAMES)}
@@ -421,7 +429,7 @@ def gallery_prompts(pic: dict[str, Any]) -> dict[str, str]:
     prompts = {
         "caption": tasklang.caption(lang),
         "caption_en": tasklang.caption("en"),
-        "answer": tasklang.answer(str(q["question"]), str(q.get("lang") or "en")),
+        "answer": tasklang.answer(q.question, q.lang or "en"),
         "detect": tasklang.detect(pic["labels"]),
         "segment": tasklang.segment([pic["labels"][0]]),
     }
@@ -439,8 +447,8 @@ def build_gallery(study: Study, seed: int, cfg: ActTwoConfig) -> dict[str, Any]:
     for pic, im in zip(pics, images, strict=True):
         cells.append({k: v for k, v in pic.items() if k != "path"}
                      | {"image": Path(pic["path"]).name, "thumbnail": _picture_uri(im),
-                        "question": pic["question"].get("question"),
-                        "answers": pic["question"].get("answers", [])[:3], "models": {}})  # fmt: skip
+                        "question": pic["question"].question,
+                        "answers": list(pic["question"].answers[:3]), "models": {}})  # fmt: skip
     for tower in cfg.towers:
         gen = load_generator(vlm_dir(study, tower, seed) / "model")
         pairs = [(i, task, prompt) for i, p in enumerate(pics)
@@ -452,7 +460,7 @@ def build_gallery(study: Study, seed: int, cfg: ActTwoConfig) -> dict[str, Any]:
         for (i, task, prompt), g in zip(pairs, outs, strict=True):
             im = images[i]
             entry = cells[i]["models"].setdefault(tower, {})
-            if task in ("detect", "segment"):
+            if tasklang.answer_kind(task) != "text":
                 parsed = tasklang.parse(prompt, g.text, im.width, im.height, codec=gen.codec)
                 entry[task] = {
                     "prompt": prompt,
