@@ -31,7 +31,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--workers", type=int, default=None)
     args = parser.parse_args()
-    from globelens.evaluate.benchmarks import load_benchmark
+    from globelens.evaluate.datasets import load_benchmark
     from globelens.evaluate.suite import SuiteOptions, evaluate_model_on_benchmark
     from globelens.models import build_model, load_dual_encoder, train_tokenizer
     from globelens.world import build_world

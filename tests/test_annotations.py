@@ -13,7 +13,7 @@ import pytest
 from globelens.data import Sample, ShardWriter
 from globelens.data.annotations import AnnotationError, Annotations
 from globelens.data.index import ShardFiles
-from globelens.evaluate.benchmarks import load_benchmark
+from globelens.evaluate.datasets import load_benchmark
 from globelens.train.config import SourceConfig
 from globelens.train.data import BatchDataset, SampleError, SourceStream
 from globelens.train.generative import VLMCollator

@@ -13,8 +13,8 @@ from PIL import Image
 from pycocotools.coco import COCO
 
 from globelens.data import ReadReport, read_shards
-from globelens.evaluate.benchmarks import load_benchmark
-from globelens.evaluate.benchmarks.cocojson import decode_rle
+from globelens.evaluate.datasets import load_benchmark
+from globelens.evaluate.datasets.cocojson import decode_rle
 from globelens.groups import income_bucket
 from globelens.world import COUNTRIES, LANGUAGES, render, resolve_size
 from globelens.world.config import WorldConfig

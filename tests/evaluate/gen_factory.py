@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from globelens.evaluate.benchmarks.base import Benchmark, Record
+from globelens.evaluate.datasets.base import Benchmark, Record
 from globelens.models import tasklang
 from globelens.models.base import Generation
 from globelens.models.tasklang import Detection, mask_to_rle

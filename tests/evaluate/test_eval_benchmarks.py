@@ -18,7 +18,7 @@ from eval_factory import (
     write_xm3600,
 )
 
-from globelens.evaluate.benchmarks import (
+from globelens.evaluate.datasets import (
     WORLD_BENCHMARKS,
     BenchmarkFormatError,
     available,

@@ -15,7 +15,7 @@ import pytest
 from PIL import Image
 from pycocotools import mask as mask_utils
 
-from globelens.evaluate.benchmarks import BenchmarkFormatError, load_benchmark, resolve
+from globelens.evaluate.datasets import BenchmarkFormatError, load_benchmark, resolve
 
 
 def _jpeg(path: Path, color: tuple[int, int, int] = (200, 40, 40), size: int = 40) -> None:

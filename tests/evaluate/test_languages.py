@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from globelens.evaluate.benchmarks import BenchmarkFormatError, load_benchmark
-from globelens.evaluate.benchmarks.imagenet import imagenet_classes
+from globelens.evaluate.datasets import BenchmarkFormatError, load_benchmark
+from globelens.evaluate.datasets.imagenet import imagenet_classes
 from globelens.evaluate.tasks.grounding import box_iou
 from globelens.evaluate.tasks.multiple_choice import LETTERS, letter_prompt, read_choice
 from globelens.models import tasklang
@@ -304,7 +304,7 @@ def test_world_language_sets_run_from_the_cli_for_both_model_kinds(
     from vlm_factory import tiny_paligemma_dir
 
     from globelens.cli.main import app
-    from globelens.evaluate.benchmarks import WORLD_LANGUAGE_BENCHMARKS
+    from globelens.evaluate.datasets import WORLD_LANGUAGE_BENCHMARKS
     from globelens.world.lexicon import CONCEPTS
 
     sizes = {n: len(load_benchmark(n, tiny_world)) for n in WORLD_LANGUAGE_BENCHMARKS}
@@ -380,7 +380,7 @@ def test_study_languages_tables_over_every_tower(
     assert "| sw |" in md and "**worst language**" in md and "| globe-tl→en |" in md
     assert set(res["models"]) == set(study.variants)
     assert "| globe + decoder, seed 0 |" in md and "grounding IoU≥0.5" in md
-    from globelens.evaluate.benchmarks import WORLD_LANGUAGE_BENCHMARKS
+    from globelens.evaluate.datasets import WORLD_LANGUAGE_BENCHMARKS
 
     sizes = {n: len(load_benchmark(n, tiny_world)) for n in WORLD_LANGUAGE_BENCHMARKS}
     assert sizes == {"world/babel": 48, "world/cvqa": 140, "world/grounding": 48}

@@ -14,9 +14,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from globelens.evaluate.benchmarks import BenchmarkFormatError, load_benchmark, resolve
-from globelens.evaluate.benchmarks.imagenet import imagenet_classes
-from globelens.evaluate.benchmarks.registry import split_options
+from globelens.evaluate.datasets import BenchmarkFormatError, load_benchmark, resolve
+from globelens.evaluate.datasets.imagenet import imagenet_classes
+from globelens.evaluate.datasets.registry import split_options
 
 
 def _jpeg(path: Path, color: tuple[int, int, int] = (200, 40, 40)) -> None:

@@ -139,7 +139,7 @@ def test_eval_embeds_and_predicts_as_transformers(
 ) -> None:
     """``eval``'s image path (worker threads, batches of mixed shapes) gives transformers'
     embeddings, and its zero-shot predictions are the pipeline's argmax."""
-    from globelens.evaluate.benchmarks.registry import load_benchmark
+    from globelens.evaluate.datasets.registry import load_benchmark
     from globelens.evaluate.embed import image_embeddings
 
     bench_dir = _shaped_benchmark(tmp_path / "bench", photos)

@@ -532,7 +532,7 @@ def test_scene_shards_read_as_a_benchmark(scenes: Path, tmp_path: Path) -> None:
     annotation; a sample carrying none is counted with its reason, not dropped silently."""
     from globelens.data import Sample, ShardWriter, encode_image
     from globelens.data.annotations import typed_items
-    from globelens.evaluate.benchmarks import load_benchmark
+    from globelens.evaluate.datasets import load_benchmark
 
     bench = load_benchmark(str(scenes))
     first = _first_json(scenes)

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import typer
 
-from globelens.evaluate.benchmarks import FORMATS, NAMED
-from globelens.evaluate.benchmarks.base import BenchmarkFormatError, read_lines
+from globelens.evaluate.datasets import FORMATS, NAMED
+from globelens.evaluate.datasets.base import BenchmarkFormatError, read_lines
 from globelens.evaluate.distributed import Dist, RankFailure, init_from_env
 from globelens.evaluate.suite import SuiteOptions, format_table, run_suite
 from globelens.models.hf import TRAIN_MODEL_SUBDIR, resolve_model_dir

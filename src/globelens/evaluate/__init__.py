@@ -8,7 +8,7 @@ importing the suite here would close a loop.
 
 from typing import TYPE_CHECKING, Any
 
-from globelens.evaluate.benchmarks import available, load_benchmark
+from globelens.evaluate.datasets import available, load_benchmark
 
 if TYPE_CHECKING:  # what type checkers and the API reference see
     from globelens.evaluate.suite import (

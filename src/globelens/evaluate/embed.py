@@ -25,8 +25,8 @@ import numpy as np
 import torch
 
 from globelens.data import ImageDecodeError, decode_image
-from globelens.evaluate.benchmarks.base import Benchmark
 from globelens.evaluate.cache import CachedImages, EmbeddingCache, cache_key
+from globelens.evaluate.datasets.base import Benchmark
 from globelens.evaluate.distributed import Dist, Progress, register_op, run_op
 from globelens.models.base import DualEncoder
 from globelens.models.preprocess import Pixels

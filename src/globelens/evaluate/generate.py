@@ -23,8 +23,8 @@ from typing import Any
 
 from globelens.data import ImageDecodeError, decode_image
 from globelens.data.atomic import atomic_write_text
-from globelens.evaluate.benchmarks.base import Benchmark
 from globelens.evaluate.cache import cache_key
+from globelens.evaluate.datasets.base import Benchmark
 from globelens.evaluate.distributed import Dist, Progress, register_op, run_op
 from globelens.evaluate.embed import available_cpus, parallel_ordered
 from globelens.models.base import Generator

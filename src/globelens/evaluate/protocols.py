@@ -10,7 +10,7 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from globelens.evaluate.benchmarks.base import Benchmark
+from globelens.evaluate.datasets.base import Benchmark
 from globelens.evaluate.embed import image_embeddings
 from globelens.evaluate.tasks import GenerativeContext, TaskContext
 from globelens.models.base import DualEncoder, Generator

@@ -23,9 +23,9 @@ from typing import Any
 
 import globelens.tasks  # noqa: F401  (the generative tasks register into TASKS)
 from globelens.data.images import ImageDecodeError, thumbnail_data_uri
-from globelens.evaluate.benchmarks import Benchmark, load_benchmark
-from globelens.evaluate.benchmarks.registry import check_spec
 from globelens.evaluate.cache import EmbeddingCache
+from globelens.evaluate.datasets import Benchmark, load_benchmark
+from globelens.evaluate.datasets.registry import check_spec
 from globelens.evaluate.distributed import Dist, current, follow, lead, using
 from globelens.evaluate.generate import GenerationCache
 from globelens.evaluate.tasks import TASKS, check_forced, task_name, tasks_for

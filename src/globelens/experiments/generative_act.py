@@ -36,7 +36,7 @@ from tqdm import tqdm
 
 from globelens.data.images import data_uri, encode_image
 from globelens.evaluate import load_results, run_suite
-from globelens.evaluate.benchmarks import load_benchmark
+from globelens.evaluate.datasets import load_benchmark
 from globelens.evaluate.suite import write_results
 from globelens.experiments.scheduler import Job, run_jobs
 from globelens.experiments.study import STUDY, Study, last_metrics, quiet_libraries, timed

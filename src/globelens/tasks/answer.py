@@ -13,7 +13,7 @@ import numpy as np
 
 import globelens.evaluate.tasks.gencommon as G
 from globelens.data.annotations import Annotations, QuestionAnswer
-from globelens.evaluate.benchmarks.base import Benchmark
+from globelens.evaluate.datasets.base import Benchmark
 from globelens.evaluate.generate import DecodeSettings, Request
 from globelens.evaluate.genmetrics.vqa import vqa_accuracy
 from globelens.models import tasklang

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from globelens.data.annotations import Annotations
 from globelens.evaluate import tasks as evaluator
-from globelens.evaluate.benchmarks.base import Benchmark
+from globelens.evaluate.datasets.base import Benchmark
 from globelens.models import tasklang
 
 if TYPE_CHECKING:

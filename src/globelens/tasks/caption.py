@@ -14,7 +14,7 @@ import numpy as np
 
 import globelens.evaluate.tasks.gencommon as G
 from globelens.data.annotations import Annotations
-from globelens.evaluate.benchmarks.base import Benchmark
+from globelens.evaluate.datasets.base import Benchmark
 from globelens.evaluate.generate import DecodeSettings, Request
 from globelens.evaluate.genmetrics.captions import caption_scores_by_language
 from globelens.models import tasklang

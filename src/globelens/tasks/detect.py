@@ -21,7 +21,7 @@ import numpy as np
 
 import globelens.evaluate.tasks.gencommon as G
 from globelens.data.annotations import Annotations
-from globelens.evaluate.benchmarks.base import Benchmark
+from globelens.evaluate.datasets.base import Benchmark
 from globelens.evaluate.generate import DecodeSettings, Request
 from globelens.evaluate.genmetrics.detection import SubsetAP, coco_from_dict, run_cocoeval
 from globelens.models import tasklang

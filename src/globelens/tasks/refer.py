@@ -15,7 +15,7 @@ import numpy as np
 
 import globelens.evaluate.tasks.gencommon as G
 from globelens.data.annotations import Annotations, ReferringExpression
-from globelens.evaluate.benchmarks.base import Benchmark
+from globelens.evaluate.datasets.base import Benchmark
 from globelens.evaluate.embed import torch_threads
 from globelens.evaluate.generate import DecodeSettings, Request
 from globelens.evaluate.genmetrics.refseg import RefSegScores

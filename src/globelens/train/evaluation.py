@@ -27,8 +27,8 @@ import torch
 
 from globelens.data import ImageDecodeError, decode_image
 from globelens.evaluate import metrics as M
-from globelens.evaluate.benchmarks import Benchmark, load_benchmark
-from globelens.evaluate.benchmarks.registry import FORMATS
+from globelens.evaluate.datasets import Benchmark, load_benchmark
+from globelens.evaluate.datasets.registry import FORMATS
 from globelens.evaluate.suite import Caches, SuiteOptions, evaluate_model_on_benchmark
 from globelens.evaluate.tasks import tasks_for
 from globelens.evaluate.tasks.zeroshot import classifier

@@ -19,8 +19,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from globelens.evaluate.benchmarks.base import Benchmark
 from globelens.evaluate.cache import EmbeddingCache
+from globelens.evaluate.datasets.base import Benchmark
 from globelens.models.base import DualEncoder, Generator
 
 if TYPE_CHECKING:

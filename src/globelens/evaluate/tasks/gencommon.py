@@ -18,7 +18,7 @@ from globelens.data.images import (
     encode_image,
 )
 from globelens.evaluate import metrics as M
-from globelens.evaluate.benchmarks.base import Benchmark
+from globelens.evaluate.datasets.base import Benchmark
 
 #: groups every generative metric is broken down by (when the benchmark's records carry them)
 GROUP_KEYS = ("income_bucket", "region", "country", "language")

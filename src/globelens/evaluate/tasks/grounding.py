@@ -14,7 +14,7 @@ from globelens.evaluate.generate import DecodeSettings, Request
 from globelens.models import tasklang
 
 if TYPE_CHECKING:
-    from globelens.evaluate.benchmarks.base import Grounding
+    from globelens.evaluate.datasets.base import Grounding
     from globelens.evaluate.tasks import GenerativeContext
 
 IOU_THRESHOLD = 0.5

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 import globelens.evaluate.tasks.gencommon as G
-from globelens.evaluate.benchmarks.base import Benchmark, MultipleChoice
+from globelens.evaluate.datasets.base import Benchmark, MultipleChoice
 from globelens.evaluate.embed import text_embeddings
 from globelens.evaluate.generate import DecodeSettings, Request
 from globelens.evaluate.genmetrics.vqa import normalize_prediction

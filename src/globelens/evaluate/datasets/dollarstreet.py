@@ -30,7 +30,7 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
-from globelens.evaluate.benchmarks.base import (
+from globelens.evaluate.datasets.base import (
     Benchmark,
     BenchmarkFormatError,
     Record,
@@ -40,8 +40,8 @@ from globelens.evaluate.benchmarks.base import (
     read_lines,
     require_file,
 )
-from globelens.evaluate.benchmarks.imagenet import imagenet_classes
-from globelens.evaluate.benchmarks.registry import Format, register_format
+from globelens.evaluate.datasets.imagenet import imagenet_classes
+from globelens.evaluate.datasets.registry import Format, register_format
 from globelens.groups import income_bucket
 
 SPLIT_FILES = {

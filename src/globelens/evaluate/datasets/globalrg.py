@@ -24,9 +24,9 @@ from typing import Any
 
 import pyarrow.parquet as pq
 
-from globelens.evaluate.benchmarks.base import Benchmark, BenchmarkFormatError, Grounding, Record
-from globelens.evaluate.benchmarks.cvqa import has_columns, parquet_files
-from globelens.evaluate.benchmarks.registry import Format, register_format
+from globelens.evaluate.datasets.base import Benchmark, BenchmarkFormatError, Grounding, Record
+from globelens.evaluate.datasets.cvqa import has_columns, parquet_files
+from globelens.evaluate.datasets.registry import Format, register_format
 
 ANSWERS = "answers.json"
 Box = tuple[float, float, float, float]

@@ -22,8 +22,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from globelens.evaluate.benchmarks.base import Benchmark, BenchmarkFormatError
-from globelens.evaluate.benchmarks.registry import FORMATS, Format, register_format
+from globelens.evaluate.datasets.base import Benchmark, BenchmarkFormatError
+from globelens.evaluate.datasets.registry import FORMATS, Format, register_format
 from globelens.evaluate.templates import OPENAI_IMAGENET_TEMPLATES
 
 LABEL_FILES = ("babel_imagenet-298.json", "babel_imagenet.json")

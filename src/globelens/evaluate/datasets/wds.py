@@ -20,14 +20,14 @@ import numpy as np
 
 from globelens.data import expand_shards, read_shards
 from globelens.data.shards import SHARD_GLOBS
-from globelens.evaluate.benchmarks.base import (
+from globelens.evaluate.datasets.base import (
     Benchmark,
     BenchmarkFormatError,
     Record,
     language_files,
     read_lines,
 )
-from globelens.evaluate.benchmarks.registry import Format, register_format
+from globelens.evaluate.datasets.registry import Format, register_format
 from globelens.evaluate.templates import OPENAI_IMAGENET_TEMPLATES
 from globelens.groups import income_bucket
 

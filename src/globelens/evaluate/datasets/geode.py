@@ -8,14 +8,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from globelens.evaluate.benchmarks.base import (
+from globelens.evaluate.datasets.base import (
     Benchmark,
     Record,
     missing_image,
     read_csv,
     require_file,
 )
-from globelens.evaluate.benchmarks.registry import Format, register_format
+from globelens.evaluate.datasets.registry import Format, register_format
 
 REQUIRED = ("file_path", "object", "region", "ip_country")
 

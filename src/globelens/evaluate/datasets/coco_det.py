@@ -12,8 +12,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from globelens.data.annotations import AnnotatedObject, AnnotationError, parse_item
-from globelens.evaluate.benchmarks.base import Benchmark, BenchmarkFormatError, Record
-from globelens.evaluate.benchmarks.cocojson import (
+from globelens.evaluate.datasets.base import Benchmark, BenchmarkFormatError, Record
+from globelens.evaluate.datasets.cocojson import (
     GROUP_KEYS,
     annotation_files,
     check_image,
@@ -24,7 +24,7 @@ from globelens.evaluate.benchmarks.cocojson import (
     require_fields,
     to_rle,
 )
-from globelens.evaluate.benchmarks.registry import Format, register_format
+from globelens.evaluate.datasets.registry import Format, register_format
 
 #: The split detection papers report (PaliGemma, big_vision) when a folder holds several.
 DEFAULT_SPLIT = "val2017"

@@ -20,13 +20,13 @@ from __future__ import annotations
 from pathlib import Path
 
 from globelens.data.annotations import AnnotationError, ReferringExpression, parse_item
-from globelens.evaluate.benchmarks.base import (
+from globelens.evaluate.datasets.base import (
     Benchmark,
     BenchmarkFormatError,
     Record,
     require_file,
 )
-from globelens.evaluate.benchmarks.cocojson import (
+from globelens.evaluate.datasets.cocojson import (
     GROUP_KEYS,
     box_rle,
     check_image,
@@ -36,7 +36,7 @@ from globelens.evaluate.benchmarks.cocojson import (
     require_fields,
     to_rle,
 )
-from globelens.evaluate.benchmarks.registry import Format, register_format
+from globelens.evaluate.datasets.registry import Format, register_format
 
 REF_FIELDS = ("ref_id", "ann_id", "image_id", "split", "sentences")
 SPLIT_BY_DEFAULTS = ("unc", "umd", "google")

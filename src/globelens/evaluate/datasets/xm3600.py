@@ -9,14 +9,14 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from globelens.evaluate.benchmarks.base import (
+from globelens.evaluate.datasets.base import (
     Benchmark,
     BenchmarkFormatError,
     Record,
     missing_image,
     require_file,
 )
-from globelens.evaluate.benchmarks.registry import Format, register_format
+from globelens.evaluate.datasets.registry import Format, register_format
 
 
 def detect(root: Path) -> bool:

@@ -10,13 +10,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from globelens.evaluate.benchmarks.base import (
+from globelens.evaluate.datasets.base import (
     Benchmark,
     BenchmarkFormatError,
     Record,
     missing_image,
 )
-from globelens.evaluate.benchmarks.registry import Format, register_format
+from globelens.evaluate.datasets.registry import Format, register_format
 
 JSON_NAMES = ("dataset_coco.json", "dataset_flickr30k.json", "karpathy.json")
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl
 
-from globelens.evaluate.benchmarks.base import Benchmark, BenchmarkFormatError
+from globelens.evaluate.datasets.base import Benchmark, BenchmarkFormatError
 from globelens.options import check_keywords
 
 Loader = Callable[..., Benchmark]

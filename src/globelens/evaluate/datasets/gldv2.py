@@ -30,7 +30,7 @@ from __future__ import annotations
 from pathlib import Path
 from urllib.parse import unquote
 
-from globelens.evaluate.benchmarks.base import (
+from globelens.evaluate.datasets.base import (
     Benchmark,
     BenchmarkFormatError,
     Record,
@@ -38,7 +38,7 @@ from globelens.evaluate.benchmarks.base import (
     read_csv,
     require_file,
 )
-from globelens.evaluate.benchmarks.registry import Format, register_format
+from globelens.evaluate.datasets.registry import Format, register_format
 
 RECOGNITION = "recognition_solution_v2.1.csv"
 RETRIEVAL = "retrieval_solution_v2.1.csv"

@@ -2,7 +2,7 @@
 
 ``OUT/scenes/NNNNN.tar`` (``globelens world build``, or any img2dataset shards of the same
 kind): each sample's ``.json`` carries ``captions`` ({lang: [...]}) and, when the set has
-them, ``objects``, ``qa`` and ``refs`` (the fields of :class:`~globelens.evaluate.benchmarks.
+them, ``objects``, ``qa`` and ``refs`` (the fields of :class:`~globelens.evaluate.datasets.
 base.Record`'s ``annotations``) beside the place's metadata (country, region, income ...).
 A held-out folder of such shards is what in-training evaluation reads
 (``train-vlm``'s ``eval.data``), so ``globelens eval --benchmarks scenes:FOLDER`` scores the
@@ -19,8 +19,8 @@ from typing import Any
 from globelens.data import expand_shards, read_shards
 from globelens.data.annotations import ITEM_TYPES, AnnotationError, parse_item
 from globelens.data.shards import SHARD_GLOBS
-from globelens.evaluate.benchmarks.base import Benchmark, BenchmarkFormatError, Record
-from globelens.evaluate.benchmarks.registry import Format, register_format
+from globelens.evaluate.datasets.base import Benchmark, BenchmarkFormatError, Record
+from globelens.evaluate.datasets.registry import Format, register_format
 from globelens.groups import income_bucket
 
 #: annotation keys of a scene's ``.json`` and the evaluator's task that scores each

@@ -12,7 +12,7 @@ import numpy as np
 from pycocotools import mask as mask_utils
 
 from globelens.data import ImageDecodeError, ReadReport, decode_image
-from globelens.evaluate.benchmarks.base import BenchmarkFormatError, missing_image
+from globelens.evaluate.datasets.base import BenchmarkFormatError, missing_image
 from globelens.models.tasklang import rle_to_mask
 
 #: Per-image metadata generative metrics are broken down by, when a set carries it.

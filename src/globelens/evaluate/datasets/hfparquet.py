@@ -35,9 +35,9 @@ from globelens.data.annotations import (
     ReferringExpression,
     parse_item,
 )
-from globelens.evaluate.benchmarks.base import Benchmark, BenchmarkFormatError, Record
-from globelens.evaluate.benchmarks.cocojson import to_rle
-from globelens.evaluate.benchmarks.registry import Format, register_format
+from globelens.evaluate.datasets.base import Benchmark, BenchmarkFormatError, Record
+from globelens.evaluate.datasets.cocojson import to_rle
+from globelens.evaluate.datasets.registry import Format, register_format
 
 SPLIT_PREFERENCE = ("validation", "val", "test", "testdev", "minival")
 

@@ -12,15 +12,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import globelens.evaluate.benchmarks.imagefolder as imagefolder
-from globelens.evaluate.benchmarks.base import (
+import globelens.evaluate.datasets.imagefolder as imagefolder
+from globelens.evaluate.datasets.base import (
     Benchmark,
     Record,
     missing_image,
     read_csv,
 )
-from globelens.evaluate.benchmarks.imagenet import imagenet_classes
-from globelens.evaluate.benchmarks.registry import Format, register_format
+from globelens.evaluate.datasets.imagenet import imagenet_classes
+from globelens.evaluate.datasets.registry import Format, register_format
 
 SOLUTION = "LOC_val_solution.csv"
 IMAGE_DIRS = ("ILSVRC/Data/CLS-LOC/val", "Data/CLS-LOC/val", "val", "images", ".")

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from globelens.evaluate.benchmarks.base import Benchmark, BenchmarkFormatError, Record
-from globelens.evaluate.benchmarks.coco import JSON_NAMES as KARPATHY_NAMES
-from globelens.evaluate.benchmarks.coco_det import DEFAULT_SPLIT
-from globelens.evaluate.benchmarks.cocojson import (
+from globelens.evaluate.datasets.base import Benchmark, BenchmarkFormatError, Record
+from globelens.evaluate.datasets.coco import JSON_NAMES as KARPATHY_NAMES
+from globelens.evaluate.datasets.coco_det import DEFAULT_SPLIT
+from globelens.evaluate.datasets.cocojson import (
     GROUP_KEYS,
     annotation_files,
     check_image,
@@ -23,7 +23,7 @@ from globelens.evaluate.benchmarks.cocojson import (
     read_json,
     require_fields,
 )
-from globelens.evaluate.benchmarks.registry import Format, register_format
+from globelens.evaluate.datasets.registry import Format, register_format
 
 
 def _official(root: Path) -> list[Path]:

@@ -11,15 +11,15 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from globelens.evaluate.benchmarks.base import (
+from globelens.evaluate.datasets.base import (
     Benchmark,
     BenchmarkFormatError,
     Record,
     require_file,
 )
-from globelens.evaluate.benchmarks.cocojson import GROUP_KEYS, check_image, group_meta
-from globelens.evaluate.benchmarks.registry import Format, register_format
-from globelens.evaluate.benchmarks.xm3600 import _image_path
+from globelens.evaluate.datasets.cocojson import GROUP_KEYS, check_image, group_meta
+from globelens.evaluate.datasets.registry import Format, register_format
+from globelens.evaluate.datasets.xm3600 import _image_path
 
 
 def detect(root: Path) -> bool:

@@ -21,14 +21,14 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 
-from globelens.evaluate.benchmarks.base import (
+from globelens.evaluate.datasets.base import (
     Benchmark,
     BenchmarkFormatError,
     MultipleChoice,
     Record,
     parse_list,
 )
-from globelens.evaluate.benchmarks.registry import Format, register_format
+from globelens.evaluate.datasets.registry import Format, register_format
 
 COLUMNS = ("ID", "Subset", "Question", "Translated Question", "Options", "Translated Options",
            "Label")  # fmt: skip

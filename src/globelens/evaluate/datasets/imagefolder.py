@@ -15,15 +15,15 @@ import re
 from pathlib import Path
 
 from globelens.data.images import IMAGE_EXTENSIONS
-from globelens.evaluate.benchmarks.base import (
+from globelens.evaluate.datasets.base import (
     Benchmark,
     BenchmarkFormatError,
     Record,
     language_files,
     read_lines,
 )
-from globelens.evaluate.benchmarks.imagenet import imagenet_names
-from globelens.evaluate.benchmarks.registry import Format, register_format
+from globelens.evaluate.datasets.imagenet import imagenet_names
+from globelens.evaluate.datasets.registry import Format, register_format
 from globelens.evaluate.templates import OPENAI_IMAGENET_TEMPLATES
 
 SPLITS = ("test", "val", "validation")

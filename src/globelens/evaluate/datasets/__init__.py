@@ -1,6 +1,6 @@
 """Benchmark loaders, one module per on-disk format, and the named-benchmark registry."""
 
-from globelens.evaluate.benchmarks import (  # noqa: F401  (each module registers itself)
+from globelens.evaluate.datasets import (  # noqa: F401  (each module registers itself)
     babel_imagenet,
     coco,
     coco_captions,
@@ -21,8 +21,8 @@ from globelens.evaluate.benchmarks import (  # noqa: F401  (each module register
     xm3600,
     xm3600_captions,
 )
-from globelens.evaluate.benchmarks.base import Benchmark, BenchmarkFormatError, Record
-from globelens.evaluate.benchmarks.registry import (
+from globelens.evaluate.datasets.base import Benchmark, BenchmarkFormatError, Record
+from globelens.evaluate.datasets.registry import (
     FORMATS,
     NAMED,
     Format,

@@ -12,8 +12,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from globelens.data.annotations import AnnotationError, QuestionAnswer, parse_item
-from globelens.evaluate.benchmarks.base import Benchmark, BenchmarkFormatError, Record
-from globelens.evaluate.benchmarks.cocojson import (
+from globelens.evaluate.datasets.base import Benchmark, BenchmarkFormatError, Record
+from globelens.evaluate.datasets.cocojson import (
     GROUP_KEYS,
     check_image,
     first_dir,
@@ -22,7 +22,7 @@ from globelens.evaluate.benchmarks.cocojson import (
     read_json,
     require_fields,
 )
-from globelens.evaluate.benchmarks.registry import Format, register_format
+from globelens.evaluate.datasets.registry import Format, register_format
 
 #: The split VQAv2 accuracy is reported on locally (test-dev needs the evaluation server).
 DEFAULT_SUBTYPE = "val2014"
