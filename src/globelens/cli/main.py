@@ -26,6 +26,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "report",
     "train",
     "train_vlm",
+    "textpretrain",
     "demo",
     "serve",
     "classify",

@@ -26,11 +26,20 @@ def register(app: typer.Typer) -> None:
             None, "--vision", help="SigLIP directory for the tower of a fresh PaliGemma."
         ),
         decoder: str = typer.Option(None, "--decoder", help="Gemma preset of a fresh model."),
+        decoder_init: Path = typer.Option(
+            None,
+            "--decoder-init",
+            help="Start a fresh model's decoder (and tokenizer) from this pretrained decoder "
+            "folder (`globelens textpretrain`).",
+        ),
         init_from: Path = typer.Option(
             None, "--init-from", help="Fine-tune this PaliGemma directory instead."
         ),
         lora_rank: int = typer.Option(None, "--lora-rank", help="Train LoRA adapters (peft)."),
         freeze_vision: bool = typer.Option(False, "--freeze-vision", help="Keep the tower fixed."),
+        unfreeze_last_n: int = typer.Option(
+            None, "--unfreeze-last-n", help="With --freeze-vision: train the last N layers."
+        ),
         freeze_decoder: bool = typer.Option(
             False, "--freeze-decoder", help="Keep the Gemma decoder fixed."
         ),
@@ -88,6 +97,8 @@ def register(app: typer.Typer) -> None:
         model = {
             "vision": str(vision) if vision else None,
             "decoder": decoder,
+            "decoder_init": str(decoder_init) if decoder_init else None,
+            "unfreeze_last_n": unfreeze_last_n,
             "init_from": str(init_from) if init_from else None,
             "lora_rank": lora_rank,
             "codec": str(codec) if codec else None,
