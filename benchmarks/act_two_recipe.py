@@ -221,7 +221,7 @@ def score(model: Path, demo: Path, act: ActTwoConfig, limits: dict[str, int], bl
 
 def table(curves: dict[str, Any]) -> str:
     labels = [m[3] for m in METRICS]
-    head = "| lever | steps | train CPU-s | " + " | ".join(labels) + " |"
+    head = "| lever | steps | CPU-s (with the decoder's) | " + " | ".join(labels) + " |"
     lines = [head, "|" + "---|" * 3 + "---:|" * len(labels)]
     for name, curve in curves["levers"].items():
         for p in curve["points"]:
