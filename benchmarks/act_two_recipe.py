@@ -100,6 +100,7 @@ def _both(*edits: Callable[[VLMTrainConfig], None]) -> Callable[[VLMTrainConfig]
 
 
 LOC_MIX = {"caption": 1.0, "answer": 1.0, "detect": 2.0, "segment": 0.5, "refer": 1.5}
+VQA_MIX = {"caption": 1.0, "answer": 4.0, "detect": 1.0, "segment": 0.5, "refer": 0.5}
 LEVERS: dict[str, Lever] = {
     "act": Lever("the act's settings: frozen tower, fresh decoder", lambda cfg: None),
     "unfreeze": Lever("fresh decoder, the whole tower trained", _unfreeze),
@@ -108,6 +109,7 @@ LEVERS: dict[str, Lever] = {
     "textlm_unfreeze": Lever("pretrained decoder, whole tower trained", _unfreeze, decoder=True),
     "textlm_last1": Lever("pretrained decoder, tower's last layer trained", _last(1), True),
     "textlm_loc": Lever("pretrained decoder, localisation-heavy mix", _mix(LOC_MIX), True),
+    "textlm_vqa": Lever("pretrained decoder, answer-heavy mix", _mix(VQA_MIX), True),
     "textlm_64px": Lever(
         "pretrained decoder, tower trained at 64 px", _both(_unfreeze, _resolution(64)), True
     ),
@@ -241,7 +243,10 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--demo", type=Path, required=True, help="a finished quick demo's folder")
     ap.add_argument("--out", type=Path, required=True)
     ap.add_argument("--tower", default="globe-tl")
-    ap.add_argument("--seed", type=int, default=11)
+    ap.add_argument("--seed", type=int, default=11, help="the demo's seed (its towers)")
+    ap.add_argument(
+        "--train-seed", type=int, default=None, help="the PaliGemma's (default: --seed)"
+    )
     ap.add_argument("--levers", default="act,textlm", help=f"of: {','.join(LEVERS)}")
     ap.add_argument("--points", default="300,900", help="training steps to score at")
     ap.add_argument("--decoder-steps", type=int, default=600)
@@ -275,6 +280,8 @@ def run_lever(name: str, args: Any, act: ActTwoConfig, points: list[int], limits
     if lever.decoder:
         folder, extra = ensure_decoder(args.demo, args.out, args.decoder_steps, args.seed)
         cfg.model.decoder_init = str(folder)
+    if args.train_seed is not None:
+        cfg.seed = args.train_seed
     lever.edit(cfg)
     log("lever_start", lever=name, help=lever.help, points=points, loadavg=os.getloadavg())
     entry = {"help": lever.help, "decoder_cpu_s": extra, "points": []}
