@@ -48,6 +48,9 @@ COMMANDS: dict[str, LazyCommand] = {
     "train-vlm": LazyCommand(
         "train_vlm", "Train a PaliGemma (SigLIP tower + Gemma decoder); writes OUT/model."
     ),
+    "textpretrain": LazyCommand(
+        "textpretrain", "Pretrain a tiny Gemma decoder on a data set's task texts (--decoder-init)."
+    ),
     "codec": LazyCommand("codec", "The mask codec that turns masks into 16 <seg> tokens and back."),
     "eval": LazyCommand(
         "eval",

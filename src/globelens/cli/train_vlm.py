@@ -34,6 +34,15 @@ OPT_VISION = typer.Option(
     None, "--vision", help="SigLIP directory for the tower of a fresh PaliGemma."
 )
 OPT_DECODER = typer.Option(None, "--decoder", help="Gemma preset of a fresh model.")
+OPT_DECODER_INIT = typer.Option(
+    None,
+    "--decoder-init",
+    help="Start a fresh model's decoder (and tokenizer) from this pretrained decoder "
+    "folder (`globelens textpretrain`).",
+)
+OPT_UNFREEZE_LAST_N = typer.Option(
+    None, "--unfreeze-last-n", help="With --freeze-vision: train the tower's last N layers."
+)
 OPT_INIT_FROM = typer.Option(
     None, "--init-from", help="Fine-tune this PaliGemma directory instead."
 )
@@ -74,9 +83,11 @@ def register(app: typer.Typer) -> None:
         task: list[str] = OPT_TASK,
         vision: Path = OPT_VISION,
         decoder: str = OPT_DECODER,
+        decoder_init: Path = OPT_DECODER_INIT,
         init_from: Path = OPT_INIT_FROM,
         lora_rank: int = OPT_LORA_RANK,
         freeze_vision: bool = OPT_FREEZE_VISION,
+        unfreeze_last_n: int = OPT_UNFREEZE_LAST_N,
         freeze_decoder: bool = OPT_FREEZE_DECODER,
         codec: Path = OPT_CODEC,
         image_size: int = OPT_IMAGE_SIZE,
@@ -106,6 +117,8 @@ def register(app: typer.Typer) -> None:
         model = {
             "vision": str(vision) if vision else None,
             "decoder": decoder,
+            "decoder_init": str(decoder_init) if decoder_init else None,
+            "unfreeze_last_n": unfreeze_last_n,
             "init_from": str(init_from) if init_from else None,
             "lora_rank": lora_rank,
             "codec": str(codec) if codec else None,

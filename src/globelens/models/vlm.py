@@ -292,6 +292,7 @@ def build_paligemma(
     tokenizer: Any | None = None,
     image_size: int | None = None,
     seed: int = 0,
+    decoder_init: str | os.PathLike | None = None,
 ) -> tuple[Any, Any]:
     """A fresh ``PaliGemmaForConditionalGeneration`` and its ``PaliGemmaProcessor``.
 
@@ -300,6 +301,9 @@ def build_paligemma(
     Gemma config kwargs (``model_type`` "gemma" for PaliGemma 1, "gemma2" for 2).
     ``tokenizer``: from ``build_vlm_tokenizer`` (default: one without learned merges).
     ``image_size`` changes the tower's resolution (position embeddings are resampled).
+    ``decoder_init``: a pretrained decoder folder (``globelens.train.textpretrain``: a Gemma
+    causal LM and its PaliGemma tokenizer); its shape, weights and tokenizer replace
+    ``decoder`` and ``tokenizer``.
     """
     import torch
     from transformers import (
@@ -309,6 +313,8 @@ def build_paligemma(
         PaliGemmaProcessor,
     )
 
+    if decoder_init is not None:
+        decoder, tokenizer = pretrained_decoder(decoder_init)
     if isinstance(decoder, str):
         if decoder not in GEMMA_PRESETS:
             raise KeyError(
@@ -369,6 +375,8 @@ def build_paligemma(
                 f"{vision_dir}: vision weights do not fit the tower "
                 f"(missing {missing[:3]}, unexpected {unexpected[:3]})"
             )
+    if decoder_init is not None:
+        load_decoder_weights(model, decoder_init)
     gen = model.generation_config
     gen.pad_token_id, gen.eos_token_id, gen.bos_token_id = ids["pad"], ids["eos"], ids["bos"]
     processor = PaliGemmaProcessor(
@@ -377,6 +385,47 @@ def build_paligemma(
         chat_template=CHAT_TEMPLATE,
     )
     return model, processor
+
+
+#: config keys of a causal LM that are not the decoder's shape (ids follow the tokenizer)
+_NOT_SHAPE = ("vocab_size", "pad_token_id", "eos_token_id", "bos_token_id", "architectures",
+              "dtype", "torch_dtype", "transformers_version")  # fmt: skip
+
+
+def pretrained_decoder(folder: str | os.PathLike) -> tuple[dict[str, Any], Any]:
+    """(decoder shape, tokenizer) of a pretrained decoder folder."""
+    path = Path(folder)
+    if not (path / "config.json").is_file():
+        raise FileNotFoundError(f"{path}: not a decoder folder (no config.json)")
+    cfg = json.loads((path / "config.json").read_text())
+    if cfg.get("model_type") not in ("gemma", "gemma2"):
+        raise ValueError(f"{path}: model_type {cfg.get('model_type')!r}; the decoder must be Gemma")
+    tok = build_vlm_tokenizer(base=path)
+    if len(tok) != cfg["vocab_size"]:
+        raise ValueError(
+            f"{path}: tokenizer has {len(tok)} tokens, the decoder {cfg['vocab_size']} (the "
+            "folder's tokenizer must be the PaliGemma tokenizer it was trained with)"
+        )
+    return {k: v for k, v in cfg.items() if k not in _NOT_SHAPE}, tok
+
+
+def load_decoder_weights(model: Any, folder: str | os.PathLike) -> None:
+    """A causal LM's weights (``model.*``, ``lm_head``) into a PaliGemma's decoder."""
+    from safetensors.torch import load_file
+
+    state: dict[str, Any] = {}
+    for f in sorted(Path(folder).glob("*.safetensors")):
+        state.update(load_file(f))
+    body = {k.removeprefix("model."): v for k, v in state.items() if k.startswith("model.")}
+    missing, unexpected = model.model.language_model.load_state_dict(body, strict=False)
+    if missing or unexpected or not body:
+        raise ValueError(
+            f"{folder}: decoder weights do not fit (missing {missing[:3]}, "
+            f"unexpected {unexpected[:3]})"
+        )
+    if "lm_head.weight" in state:
+        model.lm_head.weight.data.copy_(state["lm_head.weight"])
+    model.tie_weights()
 
 
 #: a config's dtype name -> the torch dtype (what released checkpoints declare)

@@ -95,6 +95,12 @@ def run(ctx: GenerativeContext) -> list[dict[str, Any]]:
     for t, key in ANSWER_TYPES.items():
         if (types == t).any():
             summary["metrics"][key] = float(scores[types == t].mean())
+    # VQAv2's question types ("what is this", "how many"): which questions the picture answers
+    qtypes = np.array([str(questions[p].get("question_type") or "") for p in rows])
+    by_qtype = {
+        qt: {"vqa_acc": float(scores[qtypes == qt].mean()), "n": int((qtypes == qt).sum())}
+        for qt in sorted(set(qtypes) - {""})
+    }
     examples = [
         G.Example(
             requests[p].index, float(s), requests[p].prompt, pred,
@@ -109,6 +115,7 @@ def run(ctx: GenerativeContext) -> list[dict[str, Any]]:
             "task": "vqa",
             "language": langs[0] if len(langs) == 1 else "multi",
             "n_evaluated": len(rows),
+            "question_types": by_qtype,
             "invalid": invalid,
             "skipped_extra": skipped,
             "decode": settings.to_json(),

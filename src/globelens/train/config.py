@@ -279,6 +279,9 @@ class VLMModelConfig:
     vision: str | None = None
     #: decoder preset of a fresh PaliGemma (``globelens.models.vlm.GEMMA_PRESETS``)
     decoder: str = "tiny"
+    #: a pretrained decoder folder (``globelens textpretrain``): its Gemma weights and
+    #: tokenizer start a fresh PaliGemma's decoder (``decoder`` and ``tokenizer_*`` unused)
+    decoder_init: str | None = None
     #: fine-tune this PaliGemma directory instead of building one
     init_from: str | None = None
     #: tokenizer vocabulary learned from the training texts (loc/seg tokens not counted)
@@ -289,6 +292,9 @@ class VLMModelConfig:
     #: change the tower's resolution (position embeddings are resampled); default: the tower's
     image_size: int | None = None
     freeze_vision: bool = False
+    #: with ``freeze_vision``: the tower's last N encoder layers (and its final norm) train
+    #: all the same (a partly unfrozen tower)
+    unfreeze_last_n: int = 0
     freeze_decoder: bool = False
     #: LoRA rank through peft (0: train every unfrozen weight)
     lora_rank: int = 0

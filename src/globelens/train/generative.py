@@ -265,6 +265,10 @@ class GenerativeObjective(Objective):
                 "give exactly one of --vision SIGLIP_DIR (a fresh PaliGemma) and "
                 "--init-from PALIGEMMA_DIR (fine-tune)"
             )
+        if m.unfreeze_last_n and not m.freeze_vision:
+            raise ValueError("--unfreeze-last-n applies to a frozen tower (--freeze-vision)")
+        if m.decoder_init and m.init_from:
+            raise ValueError("--decoder-init starts a fresh PaliGemma; --init-from has a decoder")
         if m.freeze_vision and m.freeze_decoder and not m.lora_rank:
             raise ValueError(
                 "--freeze-vision and --freeze-decoder together leave only the projection"
@@ -341,11 +345,14 @@ class GenerativeObjective(Objective):
         m = self.cfg.model
         init = Path(self.cfg.out) / "init"
         if self.d.main and not (init / "model.safetensors").is_file():
-            texts = sample_texts(streams, m.tokenizer_texts)
-            tok = build_vlm_tokenizer(texts, vocab_size=m.tokenizer_vocab)
+            tok = None
+            if m.decoder_init is None:  # else the pretrained decoder's tokenizer
+                texts = sample_texts(streams, m.tokenizer_texts)
+                tok = build_vlm_tokenizer(texts, vocab_size=m.tokenizer_vocab)
             model, processor = build_paligemma(
-                m.vision, m.decoder, tok, image_size=m.image_size, seed=self.cfg.seed
-            )
+                m.vision, m.decoder, tok, image_size=m.image_size, seed=self.cfg.seed,
+                decoder_init=m.decoder_init,
+            )  # fmt: skip
             with atomic_path(init, folder=True) as tmp:
                 save_generator(model, processor, tmp, codec=self.codec)
         self.d.barrier()
@@ -354,7 +361,13 @@ class GenerativeObjective(Objective):
     def _freeze(self, model: nn.Module) -> None:
         m = self.cfg.model
         if m.freeze_vision:
-            model.model.vision_tower.requires_grad_(False)
+            tower = model.model.vision_tower
+            tower.requires_grad_(False)
+            if m.unfreeze_last_n:
+                vm = getattr(tower, "vision_model", tower)
+                for layer in vm.encoder.layers[-m.unfreeze_last_n :]:
+                    layer.requires_grad_(True)
+                vm.post_layernorm.requires_grad_(True)
         if m.freeze_decoder:
             model.model.language_model.requires_grad_(False)
             model.lm_head.requires_grad_(False)

@@ -16,6 +16,7 @@ import pyarrow.parquet as pq
 
 from globelens.data import ReadReport, read_shards
 from globelens.data.annotations import ITEM_TYPES, typed_items
+from globelens.evaluate.datasets.pictures import ORIGINAL, replace_picture
 from globelens.evaluate.templates import OPENAI_IMAGENET_TEMPLATES
 
 
@@ -112,6 +113,9 @@ class Benchmark:
     #: partial label sets by language (Babel-ImageNet): {language: {class index: name}};
     #: a language is scored on the records whose label it names, over the classes it names
     label_sets: dict[str, dict[int, str]] = field(default_factory=dict)
+    #: what the model is shown instead of each picture (``globelens.evaluate.datasets.
+    #: pictures``: "blank" is the prior-only baseline); part of the protocol and the identity
+    pictures: str = ORIGINAL
 
     def __len__(self) -> int:
         return len(self.records)
@@ -124,6 +128,8 @@ class Benchmark:
         """
         h = hashlib.sha256()
         h.update(f"{self.format}\n{os.path.abspath(self.root)}\n".encode())
+        if self.pictures != ORIGINAL:  # unchanged identities (and caches) for the originals
+            h.update(f"pictures={self.pictures}\n".encode())
         files = [*self.index_files, *self.shards, *self.parquet]
         files.extend(r.path for r in self.records if r.path)
         for f in files:
@@ -134,11 +140,15 @@ class Benchmark:
         return h.hexdigest()[:24]
 
     def iter_image_sources(self) -> Iterator[tuple[int, str | bytes]]:
-        """(record index, file path or image bytes) in record order.
+        """(record index, file path or image bytes) in record order, as ``pictures`` says.
 
         File-backed records yield their path (reading happens in the decode workers); shard-
         backed ones stream the shards once and yield bytes.
         """
+        for i, src in self._stored_sources():
+            yield i, replace_picture(self.pictures, src)
+
+    def _stored_sources(self) -> Iterator[tuple[int, str | bytes]]:
         if self.parquet:
             rows = {tuple(r.meta["_parquet"]): i for i, r in enumerate(self.records)}
             yield from parquet_images(self.parquet, rows)
@@ -156,13 +166,12 @@ class Benchmark:
     def read_images(self, indices: Sequence[int]) -> dict[int, bytes]:
         """Image bytes of a few records (thumbnails of confusion examples)."""
         wanted = set(indices)
-        if not self.shards and not self.parquet:
+        if not self.shards and not self.parquet and self.pictures == ORIGINAL:
             return {i: Path(self.records[i].path).read_bytes() for i in wanted}
         out: dict[int, bytes] = {}
         for i, src in self.iter_image_sources():
             if i in wanted:
-                assert isinstance(src, bytes)
-                out[i] = src
+                out[i] = src if isinstance(src, bytes) else Path(src).read_bytes()
                 if len(out) == len(wanted):
                     break
         return out

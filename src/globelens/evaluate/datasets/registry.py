@@ -14,6 +14,7 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from globelens.evaluate.datasets.base import Benchmark, BenchmarkFormatError
+from globelens.evaluate.datasets.pictures import ORIGINAL, check_pictures
 from globelens.options import check_keywords
 
 Loader = Callable[..., Benchmark]
@@ -65,6 +66,11 @@ def _unknown(spec: str) -> ValueError:
         f"unknown benchmark {spec!r}. Available benchmarks: {', '.join(available())}. "
         f"Or give a folder, optionally as FORMAT:PATH with FORMAT one of: {', '.join(sorted(FORMATS))}"
     )
+
+
+#: the option every format takes: what replaces each picture (``pictures=blank``: the
+#: prior-only baseline, ``globelens.evaluate.datasets.pictures``)
+PICTURES_OPTION = "pictures"
 
 
 def split_options(spec: str) -> tuple[str, dict[str, str]]:
@@ -184,8 +190,12 @@ def load_benchmark(
     """Load a benchmark by name, ``FORMAT:PATH`` or folder (see :func:`resolve`)."""
     fmt_name, path, opts, display = resolve(spec, data_root)
     opts.update(options)
+    pictures = check_pictures(opts.pop(PICTURES_OPTION, ORIGINAL))
     bench = FORMATS[fmt_name].load(path, **loader_options(fmt_name, opts, display))
     bench.name = display
+    if pictures != ORIGINAL:
+        bench.pictures = pictures
+        bench.protocol = "; ".join(p for p in (bench.protocol, f"pictures={pictures}") if p)
     if not bench.records:
         # Said here, with the reasons, rather than later as "no image could be decoded".
         problems = bench.report.problems
@@ -200,4 +210,5 @@ def load_benchmark(
 def check_spec(spec: str, data_root: str | os.PathLike | None = None) -> None:
     """Fail before any model loads when a spec names no set or an option its loader lacks."""
     fmt_name, _, opts, display = resolve(spec, data_root)
+    check_pictures(opts.pop(PICTURES_OPTION, ORIGINAL))
     loader_options(fmt_name, opts, display)
