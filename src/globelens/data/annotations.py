@@ -59,6 +59,8 @@ class QuestionAnswer(_Item):
     #: the most common human answer (what training targets say)
     multiple_choice_answer: str = ""
     answer_type: str = ""
+    #: VQAv2's question type ("what is this", "how many", ...), when the set has one
+    question_type: str = ""
 
 
 class ReferringExpression(_Item):

@@ -96,7 +96,7 @@ def run(ctx: GenerativeContext) -> list[dict[str, Any]]:
         if (types == t).any():
             summary["metrics"][key] = float(scores[types == t].mean())
     # VQAv2's question types ("what is this", "how many"): which questions the picture answers
-    qtypes = np.array([str(questions[p].get("question_type") or "") for p in rows])
+    qtypes = np.array([questions[p].question_type for p in rows])
     by_qtype = {
         qt: {"vqa_acc": float(scores[qtypes == qt].mean()), "n": int((qtypes == qt).sum())}
         for qt in sorted(set(qtypes) - {""})
