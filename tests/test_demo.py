@@ -336,6 +336,11 @@ QUICK_SEED = 11
 # world's seeds 1 and 2 (+1.1, -2.3, -1.5); detection mAP < 1% for every model (its
 # comparisons are n/a). benchmarks/RESULTS.md, "Demo act two", has the tables.
 ACT_TWO_FLOORS = {"world/vqa": 0.35, "world/refcoco": 0.02}
+# The quick profile's one model (globe-tl tower, 900 steps) against itself on blank pictures
+# (benchmarks/RESULTS.md, "Act two's recipe"): captions CIDEr 27.9 / 44.2 against 8.9 / 9.8
+# blank on training seeds 11 / 12 (3.1x, 4.5x) -> >= 2x; VQA, referring and detection stay
+# within a few points of their prior and are not asserted.
+BLANK_RATIOS = {"world/captions": 2.0}
 POOREST = ("$0-200", "$201-684")
 MARGINS = {
     "globe_beats_en_geode_country_10shot": 0.08,
@@ -397,7 +402,7 @@ def test_demo_quick_end_to_end(tmp_path: Path, request: pytest.FixtureRequest) -
     events = [json.loads(line)["event"] for line in (out / "demo_log.jsonl").open()]
     assert events[0] == "study_start" and events[-1] == "study_end"
     assert events.count("trained") == 5
-    assert events.count("vlm_trained") == 3
+    assert events.count("vlm_trained") == 1  # one model, trained longer, in the quick profile
 
     # The study's result as figures, saved beside summary.json and inlined in the report.
     assert {"dollarstreet", "geode"} <= set(summary["by_group"])
@@ -436,7 +441,7 @@ def _check_act_two(out: Path, summary: dict, html: str, output: str) -> None:
     from globelens.experiments import generative_act as act_two
     from globelens.serve.models import discover
 
-    towers = ["en", "globe", "globe-tl"]
+    towers = ["globe-tl"]  # the quick profile trains one model; the full one compares towers
     gen = summary["generative"]
     assert gen["seeds"] == [QUICK_SEED] and list(gen["table"]) == towers
     results = load_results(out / "results_generative" / f"seed{QUICK_SEED}")
@@ -453,11 +458,16 @@ def _check_act_two(out: Path, summary: dict, html: str, output: str) -> None:
     for bench in ("world/captions", "world/vqa"):  # language groups where text has one
         r = next(x for x in results if x["dataset"] == bench)
         assert len(r["groups"]["language"]["groups"]) >= 2
-    f = gen["findings"]
-    assert len(f) == 2 * 2 * len(act_two.BENCHMARKS)
-    for x in f.values():
-        assert x["status"] in VERDICTS
-        assert (x["holds"] is None) == (x["status"] not in ("holds", "does not hold"))
+    assert gen["findings"] == {} and act_two.ONE_TOWER in output
+    for bench, (task, _, _) in act_two.BENCHMARKS.items():  # the prior-only baseline
+        (r,) = [x for x in results if (x["dataset"], x["task"]) == (f"{bench}?{act_two.BLANK}",
+                                                                    task)]  # fmt: skip
+        assert "pictures=blank" in r["protocol"]
+        assert gen["table"]["globe-tl"][bench]["blank"] is not None, bench
+    for bench, ratio in BLANK_RATIOS.items():  # what the picture earned
+        cell = gen["table"]["globe-tl"][bench]
+        assert cell["value"] >= ratio * cell["blank"], (bench, cell["value"], cell["blank"])
+    assert "on blank pictures" in output
     for bench, floor in ACT_TWO_FLOORS.items():  # every tower learns more than a format
         assert all(gen["table"][t][bench]["value"] > floor for t in towers), bench
     worst = {gen["table"][t]["world/vqa"]["worst_income"] for t in towers}
@@ -477,4 +487,5 @@ def _check_act_two(out: Path, summary: dict, html: str, output: str) -> None:
     found = {(s.name, s.kind) for s in discover([str(out)])}
     for tower in towers:
         assert (f"vlm/{tower}_seed{QUICK_SEED}", "generator") in found
+    for tower in ("en", "globe", "globe-tl"):
         assert (f"runs/{tower}_seed{QUICK_SEED}", "dual_encoder") in found

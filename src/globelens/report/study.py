@@ -214,6 +214,7 @@ def act_two_html(gen: dict[str, Any], pictures: str, columns: list[str], rows: l
         pictures=pictures,
         columns=columns,
         rows=rows,
+        blank=gen["config"].get("blank_baseline", False),
     )
 
 
