@@ -146,11 +146,11 @@ STAGE_FIELDS: dict[str, tuple[str, ...]] = {
 #: demo past its 12-minute budget on 2 cores (benchmarks/RESULTS.md, "Demo act two"), where
 #: the seeds' agreement is measured across worlds instead. ``seeds="all"`` trains them all.
 PROFILES: dict[str, ActTwoConfig] = {
-    "full": ActTwoConfig(steps=300, batch_size=32, seeds="first"),
-    # one model trained three times longer instead of three trained briefly: at 300 steps the
-    # models said little beyond their prior (captions CIDEr 1-3.5); 900 steps reach 28-44
-    # against 9-10 on blank pictures (benchmarks/RESULTS.md, "Act two's recipe"). The towers
-    # are compared in the full profile.
+    "full": ActTwoConfig(steps=900, batch_size=32, seeds="first"),
+    # 900 steps: at 300 the models said little beyond their prior (captions CIDEr 1-3.5, the
+    # same on blank pictures); 900 reach 28-44 against 9-10 blank (benchmarks/RESULTS.md,
+    # "Act two's recipe"). --quick trains one model instead of three; the full profile
+    # compares the towers.
     "quick": ActTwoConfig(steps=900, batch_size=32, seeds="first", towers=("globe-tl",)),
 }
 
