@@ -34,6 +34,7 @@ import torch
 
 from globelens.evaluate import run_suite
 from globelens.experiments.generative_act import PROFILES, ActTwoConfig, eval_options
+from globelens.models.vlm import GEMMA_PRESETS
 from globelens.train.config import PhaseConfig, SourceConfig, TaskConfig, VLMTrainConfig
 from globelens.train.generative import GenerativeObjective
 from globelens.train.loop import train
@@ -77,6 +78,36 @@ def _resolution(px: int) -> Callable[[VLMTrainConfig], None]:
     return edit
 
 
+def _frozen_at(px: int) -> Callable[[VLMTrainConfig], None]:
+    def edit(cfg: VLMTrainConfig) -> None:
+        cfg.model.image_size = px
+
+    return edit
+
+
+def _loc(init: str) -> Callable[[VLMTrainConfig], None]:
+    def edit(cfg: VLMTrainConfig) -> None:
+        cfg.model.loc_init = init
+
+    return edit
+
+
+def _phases(*phases: tuple[float, dict[str, float]]) -> Callable[[VLMTrainConfig], None]:
+    def edit(cfg: VLMTrainConfig) -> None:
+        cfg.data.phases = [PhaseConfig(until=u, mix=m) for u, m in phases]
+
+    return edit
+
+
+def _decoder(**shape: Any) -> Callable[[VLMTrainConfig], None]:
+    def edit(cfg: VLMTrainConfig) -> None:
+        name = cfg.model.decoder + "".join(f"-{k}{v}" for k, v in sorted(shape.items()))
+        GEMMA_PRESETS[name] = {**GEMMA_PRESETS[cfg.model.decoder], **shape}
+        cfg.model.decoder = name
+
+    return edit
+
+
 def _mix(mix: dict[str, float]) -> Callable[[VLMTrainConfig], None]:
     def edit(cfg: VLMTrainConfig) -> None:
         cfg.data.phases = [PhaseConfig(until=1.0, mix=mix)]
@@ -87,6 +118,13 @@ def _mix(mix: dict[str, float]) -> Callable[[VLMTrainConfig], None]:
 def _lr(lr: float) -> Callable[[VLMTrainConfig], None]:
     def edit(cfg: VLMTrainConfig) -> None:
         cfg.optim.lr = lr
+
+    return edit
+
+
+def _batch(n: int) -> Callable[[VLMTrainConfig], None]:
+    def edit(cfg: VLMTrainConfig) -> None:
+        cfg.batch_size = n
 
     return edit
 
@@ -104,12 +142,30 @@ VQA_MIX = {"caption": 1.0, "answer": 4.0, "detect": 1.0, "segment": 0.5, "refer"
 LEVERS: dict[str, Lever] = {
     "act": Lever("the act's settings: frozen tower, fresh decoder", lambda cfg: None),
     "unfreeze": Lever("fresh decoder, the whole tower trained", _unfreeze),
+    "mha": Lever("decoder with 4 key/value heads", _decoder(num_key_value_heads=4)),
+    "mha_px64_locfourier": Lever(
+        "4 key/value heads, 64 px frozen tower, Fourier <loc>",
+        _both(_decoder(num_key_value_heads=4), _frozen_at(64), _loc("fourier")),
+    ),
+    "lr2": Lever("the act's settings at lr 2e-3", _lr(2e-3)),
+    "lr12": Lever("the act's settings at lr 1.2e-2", _lr(1.2e-2)),
+    "batch64": Lever("the act's settings at batch 64", _batch(64)),
+    "batch128": Lever("the act's settings at batch 128", _batch(128)),
     "textlm": Lever("pretrained decoder, frozen tower", lambda cfg: None, decoder=True),
     "textlm_lr3": Lever("pretrained decoder, lr 3e-3", _lr(3e-3), decoder=True),
     "textlm_unfreeze": Lever("pretrained decoder, whole tower trained", _unfreeze, decoder=True),
     "textlm_last1": Lever("pretrained decoder, tower's last layer trained", _last(1), True),
     "textlm_loc": Lever("pretrained decoder, localisation-heavy mix", _mix(LOC_MIX), True),
     "textlm_vqa": Lever("pretrained decoder, answer-heavy mix", _mix(VQA_MIX), True),
+    "px64": Lever("frozen tower at 64 px (positions resampled)", _frozen_at(64)),
+    "locfourier": Lever("<loc> embeddings start on a Fourier curve", _loc("fourier")),
+    "px64_locfourier": Lever(
+        "64 px frozen tower, Fourier <loc>", _both(_frozen_at(64), _loc("fourier"))
+    ),
+    "px64_loc_mix": Lever(
+        "64 px frozen tower, Fourier <loc>, localisation-heavy mix",
+        _both(_frozen_at(64), _loc("fourier"), _mix(LOC_MIX)),
+    ),
     "textlm_64px": Lever(
         "pretrained decoder, tower trained at 64 px", _both(_unfreeze, _resolution(64)), True
     ),

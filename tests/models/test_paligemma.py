@@ -221,6 +221,26 @@ def test_fresh_tower_and_unknown_preset() -> None:
         build_paligemma(TINY_VISION, "no-such")
 
 
+def test_fourier_location_embeddings_start_smooth() -> None:
+    """``loc_init="fourier"``: neighbouring ``<locDDDD>`` rows start nearly equal and far
+    ones unrelated, at the scale of the random rows; other rows are untouched."""
+    tok = build_vlm_tokenizer()
+    plain, _ = build_paligemma(TINY_VISION, "tiny", tok, seed=3)
+    smooth, _ = build_paligemma(TINY_VISION, "tiny", tok, seed=3, loc_init="fourier")
+    ids = tok.convert_tokens_to_ids([loc_token(i) for i in range(1024)])
+    a, b = plain.get_input_embeddings().weight, smooth.get_input_embeddings().weight
+    rows = b[ids]
+    cos = torch.nn.functional.cosine_similarity
+    assert cos(rows[500], rows[501], dim=0) > 0.95
+    assert abs(float(cos(rows[100], rows[900], dim=0))) < 0.5
+    assert float(rows.std()) == pytest.approx(float(a[ids].std()), rel=0.1)
+    others = torch.ones(len(a), dtype=torch.bool)
+    others[ids] = False
+    assert torch.equal(a[others], b[others])
+    with pytest.raises(KeyError):
+        build_paligemma(TINY_VISION, "tiny", tok, loc_init="no-such")
+
+
 def test_clear_errors_for_bad_dirs(pg_dir: Path, tiny_model_dir: Path, tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match="does not exist"):
         load_generator(tmp_path / "nothing")

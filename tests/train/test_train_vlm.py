@@ -194,6 +194,37 @@ def test_loss_falls_on_the_suffix_only(scenes: Path, tiny_model_dir: Path, tmp_p
     assert torch.allclose(ours, theirs, atol=1e-5)
 
 
+def test_length_groups_give_the_one_batch_loss_and_gradient(
+    scenes: Path, tiny_model_dir: Path, tmp_path: Path
+) -> None:
+    """Rows run in groups of similar length, each cut to its own longest row: the summed
+    loss and every gradient are those of the one padded batch, with fewer tokens computed."""
+    from globelens.train.generative import GenerativeObjective, SuffixLM
+    from globelens.train.loop import Trainer
+
+    cfg = vlm_config_from_dict(
+        _config(tmp_path / "run", scenes, model={"vision": str(tiny_model_dir)})
+    )
+    trainer = Trainer(cfg, objective=GenerativeObjective)
+    mb = trainer.make_loader().dataset.load(0, 0)
+    lengths = mb["attention_mask"].sum(1)
+    assert lengths.min() < lengths.max()  # a mixed batch, padded to its longest row
+    model = trainer.hf_model.train()
+    keys = ("input_ids", "attention_mask", "token_type_ids", "pixel_values", "labels")
+    losses, grads = [], []
+    for groups in (1, 3):
+        model.zero_grad()
+        logits, targets = SuffixLM(model, groups)(*(mb[k] for k in keys))
+        loss = torch.nn.functional.cross_entropy(logits, targets, reduction="sum")
+        loss.backward()
+        losses.append(float(loss.detach()))
+        grads.append({n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None})
+    assert losses[0] == pytest.approx(losses[1], rel=1e-5)
+    assert grads[0].keys() == grads[1].keys() and grads[0]
+    for name, g in grads[0].items():
+        assert torch.allclose(g, grads[1][name], atol=1e-5, rtol=1e-4), name
+
+
 def _cli(cfg: dict, *extra: str) -> subprocess.Popen:
     cfg_path = Path(cfg["out"] + ".toml")
     cfg_path.parent.mkdir(parents=True, exist_ok=True)
@@ -443,6 +474,36 @@ def test_torchrun_two_ranks_match_one_process(
     assert a.keys() == b.keys()
     worst = max((a[k] - b[k]).abs().max().item() for k in a)
     assert worst < 1e-4, f"DDP weights differ from single-process by {worst}"
+    init = load_file(tmp_path / "single/init/model.safetensors")
+    assert max((a[k] - init[k]).abs().max().item() for k in a) > 1e-3  # it did train
+
+
+@pytest.mark.slow
+def test_act_two_ranks_in_the_worker_pool_match_one_process(
+    scenes: Path, tiny_model_dir: Path, tmp_path: Path
+) -> None:
+    """The demo's data-parallel training: a model's ranks run as jobs of the study's worker
+    pool (gloo on a free local port) and make the weights of one process with accumulation.
+    The one-process job runs first in the same two-worker pool, so a rank also waits for its
+    partner to start."""
+    from safetensors.torch import load_file
+
+    from globelens.experiments.generative_act import _free_port, _train_vlm_one
+    from globelens.experiments.scheduler import Job, run_jobs
+    from globelens.train.config import vlm_config_from_dict
+
+    kw = dict(model={"vision": str(tiny_model_dir), "tokenizer_vocab": 400}, steps=3)
+    single = _config(tmp_path / "single", scenes, optim={"lr": 2e-3, "accum_steps": 2}, **kw)
+    ddp = vlm_config_from_dict(_config(tmp_path / "ddp", scenes, **kw))
+    port = _free_port()
+    jobs = [
+        Job("one", (vlm_config_from_dict(single),)),
+        *(Job(f"rank{r}", (ddp, r, 2, port)) for r in range(2)),
+    ]
+    run_jobs(jobs, _train_vlm_one, 2)
+    a = load_file(tmp_path / "single/model/model.safetensors")
+    b = load_file(tmp_path / "ddp/model/model.safetensors")
+    assert max((a[k] - b[k]).abs().max().item() for k in a) < 1e-4
     init = load_file(tmp_path / "single/init/model.safetensors")
     assert max((a[k] - init[k]).abs().max().item() for k in a) > 1e-3  # it did train
 

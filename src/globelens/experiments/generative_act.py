@@ -25,7 +25,9 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import os
 import shutil
+import socket
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -115,8 +117,12 @@ class ActTwoConfig:
     #: also score every model on its benchmarks with blank pictures (``?pictures=blank``): the
     #: prior-only baseline, what the decoder says without looking
     blank_baseline: bool = True
-    #: training runs at a time (one thread each; the tiny runs interleave well)
+    #: training processes at a time (one thread each; the tiny runs interleave well)
     parallel: int = 3
+    #: processes each model trains on, data-parallel (gloo): the global batch is the same,
+    #: each process computes its share (two threads in one process gained 1.3x at batch 64,
+    #: two processes split the batch; benchmarks/RESULTS.md)
+    ranks: int = 1
     n_bootstrap: int = 200
     #: gallery cells (region x income bucket), at most
     gallery_cells: int = 20
@@ -143,15 +149,18 @@ STAGE_FIELDS: dict[str, tuple[str, ...]] = {
 
 
 #: One model per tower, on the first seed's towers: nine (every seed) would take the full
-#: demo past its 12-minute budget on 2 cores (benchmarks/RESULTS.md, "Demo act two"), where
-#: the seeds' agreement is measured across worlds instead. ``seeds="all"`` trains them all.
+#: demo past its budget on 2 cores (benchmarks/RESULTS.md, "Demo act two"), where the seeds'
+#: agreement is measured across worlds instead. ``seeds="all"`` trains them all.
 PROFILES: dict[str, ActTwoConfig] = {
-    "full": ActTwoConfig(steps=900, batch_size=32, seeds="first"),
     # 900 steps: at 300 the models said little beyond their prior (captions CIDEr 1-3.5, the
-    # same on blank pictures); 900 reach 28-44 against 9-10 blank (benchmarks/RESULTS.md,
-    # "Act two's recipe"). --quick trains one model instead of three; the full profile
-    # compares the towers.
-    "quick": ActTwoConfig(steps=900, batch_size=32, seeds="first", towers=("globe-tl",)),
+    # same on blank pictures). What a model learns to see grows with the pictures it reads:
+    # at 900 steps captions CIDEr 28-44 at batch 32, 49-77 at 64, 91 at 128 (3-9x its blank
+    # baseline), and 64 x 1,800 ends where 128 x 900 does (benchmarks/RESULTS.md, "Act two's
+    # recipe"). Batches are run in length groups, so a batch of 64 costs about what 32 did.
+    # The full profile compares three towers' models, three processes at a time; --quick
+    # trains one, data-parallel on two processes, at 96 (128 took --quick to 8 min 14 s).
+    "full": ActTwoConfig(steps=900, batch_size=64, seeds="first"),
+    "quick": ActTwoConfig(steps=900, batch_size=96, seeds="first", towers=("globe-tl",), ranks=2),
 }
 
 
@@ -271,21 +280,54 @@ def vlm_train_config(study: Study, tower: str, seed: int) -> Any:
     return run
 
 
-def _train_vlm_one(cfg: VLMTrainConfig) -> str:
-    """One PaliGemma's training, in a worker process with one thread."""
+def _train_vlm_one(cfg: VLMTrainConfig, rank: int = 0, world: int = 1, port: int = 0) -> str:
+    """One PaliGemma's training (or rank ``rank`` of ``world`` of it, the ranks meeting at
+    ``port`` on this machine), in a worker process with one thread."""
     quiet_libraries()
     torch.set_num_threads(1)
-    return str(train(cfg, objective=GenerativeObjective))
+    if world == 1:
+        return str(train(cfg, objective=GenerativeObjective))
+    env = {"RANK": str(rank), "LOCAL_RANK": str(rank), "WORLD_SIZE": str(world),
+           "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port)}  # fmt: skip
+    os.environ.update(env)
+    try:
+        return str(train(cfg, objective=GenerativeObjective))
+    finally:  # the pool's worker process may run another job next
+        if torch.distributed.is_initialized():
+            torch.distributed.destroy_process_group()
+        for k in env:
+            os.environ.pop(k, None)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def vlm_train_jobs(study: Study, cfg: ActTwoConfig, runs: list[tuple[str, int]]) -> list[Job]:
+    """A job per (tower, seed) and rank; a model's ranks are adjacent, so they start
+    together when the pool's size is a multiple of ``ranks``."""
+    jobs = []
+    for t, s in runs:
+        run, port = vlm_train_config(study, t, s), _free_port() if cfg.ranks > 1 else 0
+        for r in range(cfg.ranks):
+            key = f"{t}/seed{s}" + (f"/rank{r}" if r else "")
+            jobs.append(Job(key, (run, r, cfg.ranks, port), None, (t, s, r)))
+    return jobs
 
 
 @STUDY.stage("vlm_train", 70)
 @timed
 def stage_vlm_train(study: Study) -> dict[str, Any]:
-    """Every (tower, seed) PaliGemma, ``parallel`` at a time, one thread each."""
+    """Every (tower, seed) PaliGemma, on ``ranks`` processes each, ``parallel`` processes at
+    a time, one thread each."""
     cfg = act_two_config(study)
     shutil.rmtree(study.out / "vlm", ignore_errors=True)
     runs = [(t, s) for s in act_two_seeds(study, cfg) for t in cfg.towers]
-    jobs = [Job(f"{t}/seed{s}", (vlm_train_config(study, t, s),), None, (t, s)) for t, s in runs]
+    jobs = vlm_train_jobs(study, cfg, runs)
+    # whole models at a time: a rank alone would wait for its partner
+    slots = max(cfg.ranks, cfg.parallel // cfg.ranks * cfg.ranks)
     bar = tqdm(total=cfg.steps * len(runs), desc="train-vlm", unit="step",
                disable=not study.progress, dynamic_ncols=True)  # fmt: skip
     done: dict[str, int] = {}
@@ -298,18 +340,25 @@ def stage_vlm_train(study: Study) -> dict[str, Any]:
 
     def tick(running: Any) -> None:
         for j in running:
-            t, s = j.payload
+            t, s, rank = j.payload
+            if rank:  # a model's ranks share its log
+                continue
             step = last_metrics(vlm_dir(study, t, s) / "metrics.jsonl").get("step", 0)
             advance(j.key, int(step or 0))
 
     def start(job: Job) -> None:
-        t, s = job.payload
+        t, s, rank = job.payload
+        if rank:
+            return
         if study.progress:
-            bar.write(f"  train-vlm {t} seed {s}: {t}'s tower + tiny Gemma, {cfg.steps} steps")
-        study.log.event("vlm_train_start", tower=t, seed=s, steps=cfg.steps)
+            on = f" on {cfg.ranks} processes" if cfg.ranks > 1 else ""
+            bar.write(f"  train-vlm {t} seed {s}: {t}'s tower + tiny Gemma, {cfg.steps} steps{on}")
+        study.log.event("vlm_train_start", tower=t, seed=s, steps=cfg.steps, ranks=cfg.ranks)
 
     def finish(job: Job, _: Any, seconds: float) -> None:
-        t, s = job.payload
+        t, s, rank = job.payload
+        if rank:
+            return
         advance(job.key, cfg.steps)
         secs[job.key] = round(seconds, 2)
         last = last_metrics(vlm_dir(study, t, s) / "metrics.jsonl")
@@ -317,7 +366,7 @@ def stage_vlm_train(study: Study) -> dict[str, Any]:
                         loss=last.get("loss"), samples_per_s=last.get("samples_per_s"))  # fmt: skip
 
     try:
-        run_jobs(jobs, _train_vlm_one, cfg.parallel, on_start=start,
+        run_jobs(jobs, _train_vlm_one, slots, on_start=start,
                  on_finish=finish, on_tick=tick)  # fmt: skip
     finally:
         bar.close()
@@ -554,7 +603,31 @@ def summarise_act_two(study: Study) -> dict[str, Any]:
         "config": dataclasses.asdict(cfg),
         "table": table,
         "findings": generative_findings(table),
+        "gallery_named": gallery_named(study.out / "gallery.json", cfg.towers),
     }
+
+
+def names_an_object(caption: str, labels: list[str]) -> bool:
+    """Whether an English caption says the name of one of the picture's objects."""
+    words = f" {' '.join(caption.lower().split())} "
+    return any(f" {label.lower()} " in words.replace(":", " ") for label in labels)
+
+
+def gallery_named(path: Path, towers: tuple[str, ...]) -> dict[str, list[int]]:
+    """Per tower, [pictures whose English caption names one of its objects, pictures] in
+    the gallery (what a reader of the gallery sees at a glance, counted)."""
+    if not path.is_file():
+        return {}
+    cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
+    out: dict[str, list[int]] = {}
+    for tower in towers:
+        said = [(c["labels"], c["models"][tower]) for c in cells if tower in c["models"]]
+        named = sum(
+            names_an_object((m.get("caption_en") or m["caption"])["text"], labels)
+            for labels, m in said
+        )
+        out[tower] = [named, len(said)]
+    return out
 
 
 def _blank_value(
@@ -725,6 +798,10 @@ def markdown_act_two(summary: dict[str, Any]) -> str:
         "|---|" + "---:|" * (len(cols) - 1),
     ]
     lines += ["| " + " | ".join(r) + " |" for r in rows]
+    named = gen.get("gallery_named") or {}
+    if named:
+        counts = ", ".join(f"{t} {k} of {n}" for t, (k, n) in named.items())
+        lines += ["", f"Gallery: the English caption names an object of the picture in {counts}."]
     lines += [
         "",
         "Does the tower's pretraining data change whom the generative model serves?",
@@ -759,7 +836,8 @@ def report_sections(study: Study, summary: dict[str, Any]) -> list[tuple[str, st
     gpath = study.out / "gallery.json"
     if gpath.is_file():
         gallery = json.loads(gpath.read_text(encoding="utf-8"))
-        sections.append(("Act two: the gallery", pages.gallery_html(gallery)))
+        named = gen.get("gallery_named")
+        sections.append(("Act two: the gallery", pages.gallery_html(gallery, named)))
     results = load_results(results_dir(study, gen["seeds"][0]))
     sections.append(("Act two: per-group results", generative_sections(results)))
     return sections

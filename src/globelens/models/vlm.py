@@ -273,6 +273,42 @@ def _tower_state(path: Path, image_size: int, patch_size: int) -> dict[str, Any]
     return state
 
 
+def _fourier_locations(model: Any, tok: Any, seed: int) -> None:
+    """Start the ``<locDDDD>`` embeddings on a smooth curve: bin k is a fixed random projection
+    of sines and cosines of k at periods from 4 to 2048 bins.
+
+    Neighbouring bins then start with near-equal embeddings (and, the output layer being tied,
+    near-equal logits), so the cross-entropy on bin k also pulls up k±1 and a coordinate is
+    learned as a quantity rather than as 1024 unrelated words; random rows would make each
+    of the 1024 bins be learned alone, from the few boxes that land on it. The scale is the
+    random rows' (std ``initializer_range``), so nothing else in the model sees a change.
+    """
+    import torch
+
+    emb = model.get_input_embeddings().weight
+    ids = tok.convert_tokens_to_ids([loc_token(i) for i in range(LOC_BINS)])
+    gen = torch.Generator().manual_seed(seed + 1)
+    n_freq = 16
+    periods = torch.logspace(math.log10(4), math.log10(2 * LOC_BINS), n_freq)
+    k = torch.arange(LOC_BINS, dtype=torch.float64)[:, None]
+    phase = 2 * math.pi * k / periods[None, :].double()
+    feats = torch.cat([phase.sin(), phase.cos()], dim=1).float()  # (1024, 32), rows of norm 4
+    proj = torch.randn(2 * n_freq, emb.shape[1], generator=gen) / math.sqrt(2 * n_freq)
+    rows = feats @ proj
+    std = float(getattr(model.config.text_config, "initializer_range", 0.02))
+    rows = rows * (std / rows.std())
+    with torch.no_grad():
+        emb[torch.tensor(ids)] = rows.to(emb.dtype)
+
+
+#: how a fresh PaliGemma's ``<locDDDD>`` embeddings start (a pretrained decoder's or
+#: checkpoint's own rows are kept by ``random``)
+LOC_INITS: dict[str, Any] = {
+    "random": lambda model, tok, seed: None,
+    "fourier": _fourier_locations,
+}
+
+
 def _image_processor(vision_dir: Path | None, image_size: int, seq_len: int) -> Any:
     from transformers.models.siglip.image_processing_pil_siglip import SiglipImageProcessorPil
 
@@ -293,6 +329,7 @@ def build_paligemma(
     image_size: int | None = None,
     seed: int = 0,
     decoder_init: str | os.PathLike | None = None,
+    loc_init: str = "random",
 ) -> tuple[Any, Any]:
     """A fresh ``PaliGemmaForConditionalGeneration`` and its ``PaliGemmaProcessor``.
 
@@ -303,7 +340,8 @@ def build_paligemma(
     ``image_size`` changes the tower's resolution (position embeddings are resampled).
     ``decoder_init``: a pretrained decoder folder (``globelens.train.textpretrain``: a Gemma
     causal LM and its PaliGemma tokenizer); its shape, weights and tokenizer replace
-    ``decoder`` and ``tokenizer``.
+    ``decoder`` and ``tokenizer``. ``loc_init``: how the ``<locDDDD>`` embeddings start
+    (``LOC_INITS``).
     """
     import torch
     from transformers import (
@@ -313,6 +351,8 @@ def build_paligemma(
         PaliGemmaProcessor,
     )
 
+    if loc_init not in LOC_INITS:
+        raise KeyError(f"unknown loc_init {loc_init!r}; available: {sorted(LOC_INITS)}")
     if decoder_init is not None:
         decoder, tokenizer = pretrained_decoder(decoder_init)
     if isinstance(decoder, str):
@@ -377,6 +417,7 @@ def build_paligemma(
             )
     if decoder_init is not None:
         load_decoder_weights(model, decoder_init)
+    LOC_INITS[loc_init](model, tok, seed)
     gen = model.generation_config
     gen.pad_token_id, gen.eos_token_id, gen.bos_token_id = ids["pad"], ids["eos"], ids["bos"]
     processor = PaliGemmaProcessor(

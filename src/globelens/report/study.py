@@ -218,9 +218,10 @@ def act_two_html(gen: dict[str, Any], pictures: str, columns: list[str], rows: l
     )
 
 
-def gallery_html(gallery: dict[str, Any]) -> str:
-    """Every model's caption, answer, boxes and masks on the gallery's pictures."""
-    return render("study/gallery.html", cells=gallery.get("cells", []))
+def gallery_html(gallery: dict[str, Any], named: dict[str, list[int]] | None = None) -> str:
+    """Every model's caption, answer, boxes and masks on the gallery's pictures, and per
+    model how many of its English captions name an object of the picture."""
+    return render("study/gallery.html", cells=gallery.get("cells", []), named=named or {})
 
 
 def seed_note_html(seed: int) -> str:

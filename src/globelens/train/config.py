@@ -291,6 +291,8 @@ class VLMModelConfig:
     codec: str | None = None
     #: change the tower's resolution (position embeddings are resampled); default: the tower's
     image_size: int | None = None
+    #: how a fresh decoder's ``<locDDDD>`` embeddings start (``globelens.models.vlm.LOC_INITS``)
+    loc_init: str = "random"
     freeze_vision: bool = False
     #: with ``freeze_vision``: the tower's last N encoder layers (and its final norm) train
     #: all the same (a partly unfrozen tower)
@@ -337,6 +339,9 @@ class VLMTrainConfig(RunConfig):
 
     out: str = "runs/vlm"
     batch_size: int = 32
+    #: each batch runs as this many groups of rows of similar length, each cut to its own
+    #: longest row (``SuffixLM``): the same loss and gradient without the padding's compute
+    length_groups: int = 4
     tasks: list[TaskConfig] = field(default_factory=_default_tasks)
     model: VLMModelConfig = field(default_factory=VLMModelConfig)
     eval: VLMEvalConfig = field(default_factory=VLMEvalConfig)

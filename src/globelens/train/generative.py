@@ -64,13 +64,46 @@ class SuffixLM(nn.Module):
     The LM head (a vocabulary-wide matmul) runs only where a label is predicted: the picture
     and prefix tokens (36 + ~6 of ~60 at the tiny shapes) need no logits in training.
     Returns (logits (N, V) float32, targets (N,)) for the N predicted tokens.
+
+    ``length_groups`` > 1 runs the batch as that many groups of rows of similar length, each
+    cut to its own longest row. A batch mixing tasks is padded to its longest prompt (a
+    detection prompt of eight classes beside two-word captions): on act two's mixture half of
+    the tokens were padding. The rows, their targets and so the summed loss are those of the
+    one padded batch; only the padding is not computed.
     """
 
-    def __init__(self, model: nn.Module) -> None:
+    def __init__(self, model: nn.Module, length_groups: int = 1) -> None:
         super().__init__()
         self.model = model
+        self.length_groups = max(1, length_groups)
 
     def forward(
+        self,
+        input_ids: torch.Tensor,
+        attention_mask: torch.Tensor,
+        token_type_ids: torch.Tensor,
+        pixel_values: torch.Tensor,
+        labels: torch.Tensor,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        lengths = attention_mask.sum(1)
+        groups = min(self.length_groups, len(lengths))
+        if groups == 1:
+            return self._run(input_ids, attention_mask, token_type_ids, pixel_values, labels)
+        parts = []
+        for rows in lengths.argsort().tensor_split(groups):
+            width = int(lengths[rows].max())
+            parts.append(
+                self._run(
+                    input_ids[rows, :width],
+                    attention_mask[rows, :width],
+                    token_type_ids[rows, :width],
+                    pixel_values[rows],
+                    labels[rows, :width],
+                )
+            )
+        return torch.cat([p[0] for p in parts]), torch.cat([p[1] for p in parts])
+
+    def _run(
         self,
         input_ids: torch.Tensor,
         attention_mask: torch.Tensor,
@@ -351,7 +384,7 @@ class GenerativeObjective(Objective):
                 tok = build_vlm_tokenizer(texts, vocab_size=m.tokenizer_vocab)
             model, processor = build_paligemma(
                 m.vision, m.decoder, tok, image_size=m.image_size, seed=self.cfg.seed,
-                decoder_init=m.decoder_init,
+                decoder_init=m.decoder_init, loc_init=m.loc_init,
             )  # fmt: skip
             with atomic_path(init, folder=True) as tmp:
                 save_generator(model, processor, tmp, codec=self.codec)
@@ -420,7 +453,7 @@ class GenerativeObjective(Objective):
         if m.grad_checkpointing:
             model.gradient_checkpointing_enable()
         self.model = model.to(self.d.device).train()
-        self.module = SuffixLM(self.model)
+        self.module = SuffixLM(self.model, self.cfg.length_groups)
         self.image_size = int(self.processor.image_processor.size["height"])
 
     def _base(self) -> nn.Module:
