@@ -157,9 +157,10 @@ PROFILES: dict[str, ActTwoConfig] = {
     # at 900 steps captions CIDEr 28-44 at batch 32, 49-77 at 64, 91 at 128 (3-9x its blank
     # baseline), and 64 x 1,800 ends where 128 x 900 does (benchmarks/RESULTS.md, "Act two's
     # recipe"). Batches are run in length groups, so a batch of 64 costs about what 32 did.
-    # The full profile compares three towers' models, three processes at a time; --quick
-    # trains one, data-parallel on two processes, at 96 (128 took --quick to 8 min 14 s).
-    "full": ActTwoConfig(steps=900, batch_size=64, seeds="first"),
+    # The full profile compares three towers' models, three processes at a time, at 48 (64
+    # took the full demo to 15 min 41 s); --quick trains one, data-parallel on two processes,
+    # at 96 (128 took --quick to 8 min 14 s).
+    "full": ActTwoConfig(steps=900, batch_size=48, seeds="first"),
     "quick": ActTwoConfig(steps=900, batch_size=96, seeds="first", towers=("globe-tl",), ranks=2),
 }
 
