@@ -231,7 +231,7 @@ def test_fourier_location_embeddings_start_smooth() -> None:
     a, b = plain.get_input_embeddings().weight, smooth.get_input_embeddings().weight
     rows = b[ids]
     cos = torch.nn.functional.cosine_similarity
-    assert cos(rows[500], rows[501], dim=0) > 0.95
+    assert cos(rows[500], rows[501], dim=0) > 0.85
     assert abs(float(cos(rows[100], rows[900], dim=0))) < 0.5
     assert float(rows.std()) == pytest.approx(float(a[ids].std()), rel=0.1)
     others = torch.ones(len(a), dtype=torch.bool)

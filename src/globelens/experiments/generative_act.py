@@ -120,8 +120,8 @@ class ActTwoConfig:
     #: training processes at a time (one thread each; the tiny runs interleave well)
     parallel: int = 3
     #: processes each model trains on, data-parallel (gloo): the global batch is the same,
-    #: each process computes its share (two threads in one process gained 1.3x at batch 64,
-    #: two processes split the batch; benchmarks/RESULTS.md)
+    #: each process computes its share (a second thread in one process gained nothing with
+    #: length groups, a second process 1.3x; benchmarks/RESULTS.md)
     ranks: int = 1
     n_bootstrap: int = 200
     #: gallery cells (region x income bucket), at most
