@@ -154,7 +154,7 @@ STAGE_FIELDS: dict[str, tuple[str, ...]] = {
 PROFILES: dict[str, ActTwoConfig] = {
     # 900 steps: at 300 the models said little beyond their prior (captions CIDEr 1-3.5, the
     # same on blank pictures). What a model learns to see grows with the pictures it reads:
-    # at 900 steps captions CIDEr 28-44 at batch 32, 49-77 at 64, 91 at 128 (3-9x its blank
+    # at 900 steps captions CIDEr 28-44 at batch 32, 77 at 64, 91 at 128 (3-9x its blank
     # baseline), and 64 x 1,800 ends where 128 x 900 does (benchmarks/RESULTS.md, "Act two's
     # recipe"). Batches are run in length groups, so a batch of 64 costs about what 32 did.
     # The full profile compares three towers' models, three processes at a time, at 48 (64

@@ -66,7 +66,7 @@ class SuffixLM(nn.Module):
     Returns (logits (N, V) float32, targets (N,)) for the N predicted tokens.
 
     ``length_groups`` > 1 runs the batch as that many groups of rows of similar length, each
-    cut to its own longest row. A batch mixing tasks is padded to its longest prompt (a
+    cut to its own longest row (``VLMCollator`` pads on the right). A batch mixing tasks is padded to its longest prompt (a
     detection prompt of eight classes beside two-word captions): on act two's mixture half of
     the tokens were padding. The rows, their targets and so the summed loss are those of the
     one padded batch; only the padding is not computed.
