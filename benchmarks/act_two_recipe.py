@@ -78,13 +78,6 @@ def _resolution(px: int) -> Callable[[VLMTrainConfig], None]:
     return edit
 
 
-def _frozen_at(px: int) -> Callable[[VLMTrainConfig], None]:
-    def edit(cfg: VLMTrainConfig) -> None:
-        cfg.model.image_size = px
-
-    return edit
-
-
 def _loc(init: str) -> Callable[[VLMTrainConfig], None]:
     def edit(cfg: VLMTrainConfig) -> None:
         cfg.model.loc_init = init
@@ -145,7 +138,7 @@ LEVERS: dict[str, Lever] = {
     "mha": Lever("decoder with 4 key/value heads", _decoder(num_key_value_heads=4)),
     "mha_px64_locfourier": Lever(
         "4 key/value heads, 64 px frozen tower, Fourier <loc>",
-        _both(_decoder(num_key_value_heads=4), _frozen_at(64), _loc("fourier")),
+        _both(_decoder(num_key_value_heads=4), _resolution(64), _loc("fourier")),
     ),
     "lr2": Lever("the act's settings at lr 2e-3", _lr(2e-3)),
     "lr12": Lever("the act's settings at lr 1.2e-2", _lr(1.2e-2)),
@@ -157,14 +150,14 @@ LEVERS: dict[str, Lever] = {
     "textlm_last1": Lever("pretrained decoder, tower's last layer trained", _last(1), True),
     "textlm_loc": Lever("pretrained decoder, localisation-heavy mix", _mix(LOC_MIX), True),
     "textlm_vqa": Lever("pretrained decoder, answer-heavy mix", _mix(VQA_MIX), True),
-    "px64": Lever("frozen tower at 64 px (positions resampled)", _frozen_at(64)),
+    "px64": Lever("frozen tower at 64 px (positions resampled)", _resolution(64)),
     "locfourier": Lever("<loc> embeddings start on a Fourier curve", _loc("fourier")),
     "px64_locfourier": Lever(
-        "64 px frozen tower, Fourier <loc>", _both(_frozen_at(64), _loc("fourier"))
+        "64 px frozen tower, Fourier <loc>", _both(_resolution(64), _loc("fourier"))
     ),
     "px64_loc_mix": Lever(
         "64 px frozen tower, Fourier <loc>, localisation-heavy mix",
-        _both(_frozen_at(64), _loc("fourier"), _mix(LOC_MIX)),
+        _both(_resolution(64), _loc("fourier"), _mix(LOC_MIX)),
     ),
     "textlm_64px": Lever(
         "pretrained decoder, tower trained at 64 px", _both(_unfreeze, _resolution(64)), True

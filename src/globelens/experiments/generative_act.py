@@ -286,15 +286,13 @@ def _train_vlm_one(cfg: VLMTrainConfig, rank: int = 0, world: int = 1, port: int
     ``port`` on this machine), in a worker process with one thread."""
     quiet_libraries()
     torch.set_num_threads(1)
-    if world == 1:
-        return str(train(cfg, objective=GenerativeObjective))
     env = {"RANK": str(rank), "LOCAL_RANK": str(rank), "WORLD_SIZE": str(world),
-           "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port)}  # fmt: skip
+           "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port)} if world > 1 else {}  # fmt: skip
     os.environ.update(env)
     try:
         return str(train(cfg, objective=GenerativeObjective))
     finally:  # the pool's worker process may run another job next
-        if torch.distributed.is_initialized():
+        if env and torch.distributed.is_initialized():
             torch.distributed.destroy_process_group()
         for k in env:
             os.environ.pop(k, None)

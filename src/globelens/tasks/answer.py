@@ -108,21 +108,13 @@ def run(ctx: GenerativeContext) -> list[dict[str, Any]]:
         )
         for p, s, pred in zip(rows, scores, preds, strict=True)
     ]  # fmt: skip
-    langs = sorted({m["language"] for m in metas})
     return [
-        {
-            **summary,
-            "task": "vqa",
-            "language": langs[0] if len(langs) == 1 else "multi",
-            "n_evaluated": len(rows),
-            "question_types": by_qtype,
-            "invalid": invalid,
-            "skipped_extra": skipped,
-            "decode": settings.to_json(),
-            "timing": gen.info(),
-            "examples": G.pick_examples(bench, examples),
-        }
-    ]
+        G.result_record(
+            "vqa", summary, bench, language=G.language_of(metas), n_evaluated=len(rows),
+            skipped=skipped, settings=settings, gen=gen, examples=examples,
+            question_types=by_qtype, invalid=invalid,
+        )
+    ]  # fmt: skip
 
 
 TASK = GenerativeTask(

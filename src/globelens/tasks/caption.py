@@ -112,21 +112,14 @@ def run(ctx: GenerativeContext) -> list[dict[str, Any]]:
         )
         for p in rows
     ]  # fmt: skip
-    langs = sorted(per_lang)
     return [
-        {
-            **summary,
-            "task": "captioning",
-            "language": langs[0] if len(langs) == 1 else "multi",
-            "languages": per_lang,
-            "n_evaluated": len(rows),
-            "invalid": invalid,
-            "skipped_extra": skipped,
-            "decode": settings.to_json(),
-            "timing": gen.info(),
-            "examples": G.pick_examples(bench, examples),
-        }
-    ]
+        G.result_record(
+            "captioning", summary, bench,
+            language=next(iter(per_lang)) if len(per_lang) == 1 else "multi",
+            n_evaluated=len(rows), skipped=skipped, settings=settings, gen=gen,
+            examples=examples, languages=per_lang, invalid=invalid,
+        )
+    ]  # fmt: skip
 
 
 # On a retrieval set (XM3600: captions in many languages) a generator captions per language.

@@ -162,21 +162,13 @@ def run(ctx: GenerativeContext) -> list[dict[str, Any]]:
             )
         )  # fmt: skip
     return [
-        {
-            **summary,
-            "task": "detection",
-            "language": "en",
-            "n_evaluated": len(rows),
-            "num_classes": len(names),
-            "score_source": SCORE_SOURCE,
-            "coco_stats": [float(v) for v in ev.stats],
-            "invalid": invalid,
-            "skipped_extra": skipped,
-            "decode": settings.to_json(),
-            "timing": gen.info(),
-            "examples": G.pick_examples(bench, examples),
-        }
-    ]
+        G.result_record(
+            "detection", summary, bench, language="en", n_evaluated=len(rows),
+            skipped=skipped, settings=settings, gen=gen, examples=examples,
+            num_classes=len(names), score_source=SCORE_SOURCE,
+            coco_stats=[float(v) for v in ev.stats], invalid=invalid,
+        )
+    ]  # fmt: skip
 
 
 def _recall50(ev: Any, img_ids: list[int]) -> dict[int, float]:

@@ -92,20 +92,13 @@ def run(ctx: GenerativeContext) -> list[dict[str, Any]]:
         ctx.n_bootstrap,
         ctx.seed,
     )
-    langs = sorted({m["language"] for m in metas})
     return [
-        {
-            **summary,
-            "task": "question_generation",
-            "language": langs[0] if len(langs) == 1 else "multi",
-            "n_evaluated": len(rows),
-            "invalid": invalid,
-            "skipped_extra": skipped,
-            "decode": settings.to_json(),
-            "timing": gen.info(),
-            "examples": G.pick_examples(bench, examples),
-        }
-    ]
+        G.result_record(
+            "question_generation", summary, bench, language=G.language_of(metas),
+            n_evaluated=len(rows), skipped=skipped, settings=settings, gen=gen,
+            examples=examples, invalid=invalid,
+        )
+    ]  # fmt: skip
 
 
 TASK = GenerativeTask(

@@ -90,19 +90,14 @@ def run(ctx: GenerativeContext) -> list[dict[str, Any]]:
         ctx.seed,
     )
     summary["metrics"].update({k: v for k, v in sc.metrics().items() if k in ("invalid_rate",)})
-    result: dict[str, Any] = {
-        **summary,
-        "task": "referring_segmentation",
-        "language": "multi" if len({m["language"] for m in metas}) > 1 else "en",
-        "n_evaluated": len(rows),
-        "invalid": {"count": sc.invalid, "total": len(rows),
-                    "reasons": {r: sc.reasons.count(r) for r in set(sc.reasons) if r}},
-        "parse_invalid": invalid_parse,
-        "skipped_extra": skipped,
-        "decode": settings.to_json(),
-        "timing": gen.info(),
-        "examples": G.pick_examples(bench, examples),
-    }  # fmt: skip
+    result = G.result_record(
+        "referring_segmentation", summary, bench,
+        language="multi" if len({m["language"] for m in metas}) > 1 else "en",
+        n_evaluated=len(rows), skipped=skipped, settings=settings, gen=gen, examples=examples,
+        invalid={"count": sc.invalid, "total": len(rows),
+                 "reasons": {r: sc.reasons.count(r) for r in set(sc.reasons) if r}},
+        parse_invalid=invalid_parse,
+    )  # fmt: skip
     if codec is None:
         result["metrics"]["miou"] = float("nan")
         result["note"] = "the model has no mask codec (mask_codec.safetensors): boxes only"

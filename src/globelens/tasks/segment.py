@@ -112,18 +112,11 @@ def run(ctx: GenerativeContext) -> list[dict[str, Any]]:
         ctx.seed,
     )
     return [
-        {
-            **summary,
-            "task": "segmentation",
-            "language": "en",
-            "n_evaluated": len(rows),
-            "invalid": invalid,
-            "skipped_extra": skipped,
-            "decode": settings.to_json(),
-            "timing": gen.info(),
-            "examples": G.pick_examples(bench, examples),
-        }
-    ]
+        G.result_record(
+            "segmentation", summary, bench, language="en", n_evaluated=len(rows),
+            skipped=skipped, settings=settings, gen=gen, examples=examples, invalid=invalid,
+        )
+    ]  # fmt: skip
 
 
 def _fits(o: AnnotatedObject, h: int, w: int) -> bool:

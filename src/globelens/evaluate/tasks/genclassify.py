@@ -111,20 +111,11 @@ def run(ctx: GenerativeContext) -> list[dict[str, Any]]:
         G.Example(i, float(ok), prompt, t, bench.classnames[ls[0]] if ls else "")
         for i, ok, t, ls in zip(rows, c1, texts, labels, strict=True)
     ]
+    summary = {"metrics": metrics, "ci95": ci, "groups": groups, "primary_metric": "acc1"}
     return [
-        {
-            "metrics": metrics,
-            "ci95": ci,
-            "groups": groups,
-            "primary_metric": "acc1",
-            "task": "classification_by_generation",
-            "language": "en",
-            "num_classes": len(bench.classnames),
-            "n_evaluated": len(rows),
-            "confusions": confusions,
-            "skipped_extra": skipped,
-            "decode": settings.to_json(),
-            "timing": gen.info(),
-            "examples": G.pick_examples(bench, examples),
-        }
-    ]
+        G.result_record(
+            "classification_by_generation", summary, bench, language="en",
+            n_evaluated=len(rows), skipped=skipped, settings=settings, gen=gen,
+            examples=examples, num_classes=len(bench.classnames), confusions=confusions,
+        )
+    ]  # fmt: skip

@@ -167,3 +167,39 @@ def pick_examples(
                 item["thumbnail"] = _draw(images[ex.index], ex, size)
         out.append(item)
     return out
+
+
+def language_of(metas: Sequence[dict[str, Any]]) -> str:
+    """The one language of the scored examples, or "multi"."""
+    langs = {m["language"] for m in metas}
+    return next(iter(langs)) if len(langs) == 1 else "multi"
+
+
+def result_record(
+    task: str,
+    summary: dict[str, Any],
+    bench: Benchmark,
+    *,
+    language: str,
+    n_evaluated: int,
+    skipped: dict[str, int],
+    settings: Any,
+    gen: Any,
+    examples: Sequence[Example],
+    example_key: str = "income_bucket",
+    **fields: Any,
+) -> dict[str, Any]:
+    """One generative result: the summary (metrics, intervals, groups), the task's own
+    ``fields``, and what every generative result records: the examples left out, the decoding
+    settings, the generator's timing and the example pictures per group."""
+    return {
+        **summary,
+        "task": task,
+        "language": language,
+        "n_evaluated": n_evaluated,
+        **fields,
+        "skipped_extra": skipped,
+        "decode": settings.to_json(),
+        "timing": gen.info(),
+        "examples": pick_examples(bench, examples, key=example_key),
+    }

@@ -80,8 +80,11 @@ def run(ctx: GenerativeContext) -> list[dict[str, Any]]:
         rep = summary["groups"].get(key, {})
         if "min" in rep:
             summary["metrics"][f"worst_{key}_grounding_acc"] = rep["min"]
-    return [{**summary, "task": "grounding", "iou_threshold": IOU_THRESHOLD,
-             "language": "en", "n_evaluated": len(kept),
-             "invalid": {"count": n_invalid, "total": len(kept), "reasons": invalid},
-             "skipped_extra": skipped, "decode": settings.to_json(), "timing": gen.info(),
-             "examples": G.pick_examples(bench, examples, key="country")}]  # fmt: skip
+    return [
+        G.result_record(
+            "grounding", summary, bench, language="en", n_evaluated=len(kept),
+            skipped=skipped, settings=settings, gen=gen, examples=examples,
+            example_key="country", iou_threshold=IOU_THRESHOLD,
+            invalid={"count": n_invalid, "total": len(kept), "reasons": invalid},
+        )
+    ]  # fmt: skip

@@ -145,8 +145,12 @@ def run_generative(ctx: GenerativeContext) -> list[dict[str, Any]]:
     summary = _summary(bench, kept, correct, ctx.n_bootstrap, ctx.seed)
     n_invalid = sum(invalid.values())
     summary["metrics"]["invalid_rate"] = n_invalid / len(kept)
-    return [{**summary, "task": "multiple_choice_by_generation", "scoring": "letter",
-             "language": "multi", "n_evaluated": len(kept),
-             "invalid": {"count": n_invalid, "total": len(kept), "reasons": invalid},
-             "skipped_extra": skipped, "predictions": preds, "decode": settings.to_json(),
-             "timing": gen.info(), "examples": G.pick_examples(bench, examples, key="country")}]  # fmt: skip
+    return [
+        G.result_record(
+            "multiple_choice_by_generation", summary, bench, language="multi",
+            n_evaluated=len(kept), skipped=skipped, settings=settings, gen=gen,
+            examples=examples, example_key="country", scoring="letter",
+            invalid={"count": n_invalid, "total": len(kept), "reasons": invalid},
+            predictions=preds,
+        )
+    ]  # fmt: skip
